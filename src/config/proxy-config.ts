@@ -1,0 +1,100 @@
+/**
+ * The resolved configuration every part of the proxy reads: built-in defaults, overridden by the file, then the
+ * environment, then command-line flags (see `resolve-config.ts`). Durations are in milliseconds here; the file
+ * spells them in seconds.
+ */
+
+export interface TimeoutsConfig {
+  /** TCP connect to an upstream (DNS included). Exceeded: 504. Default 10 s (the reference has none). */
+  connectMs: number;
+  /** From request sent to response head received on plain forwarding and MITM. Exceeded: 504. Default 60 s. */
+  upstreamResponseMs: number;
+  /** A client must finish sending request headers within this (slowloris guard). Default 30 s. */
+  clientHeadersMs: number;
+  /**
+   * How long an idle client keep-alive connection stays open. Default 95 s: above Go's 90 s client idle timeout
+   * (DataKit's uploader), so the client closes first and never sends a POST into a socket we are closing.
+   */
+  clientKeepAliveMs: number;
+  /**
+   * How long an idle pooled upstream socket is kept. Default 4 s: below the 5 s keep-alive of common servers (Node's
+   * default), so we never reuse a socket the upstream is about to close (a reset POST cannot be retried).
+   */
+  upstreamKeepAliveMs: number;
+  /** A CONNECT tunnel with no bytes either way for this long is closed. Default 10 min. */
+  tunnelIdleMs: number;
+  /** On SIGTERM/SIGINT, in-flight requests and tunnels get this long to finish. Default 10 s. */
+  drainMs: number;
+}
+
+export interface LimitsConfig {
+  /** Client connections open at once; further ones are closed on accept. Default 10,000. */
+  maxClientConnections: number;
+  /** Sockets per upstream origin in the keep-alive pool. Default 256. */
+  upstreamMaxSocketsPerHost: number;
+  /** Ports CONNECT may reach. Empty: any port. */
+  allowedConnectPorts: number[];
+}
+
+export interface AdminConfig {
+  /** Serve /metrics, /healthz, /readyz. Default true. */
+  enabled: boolean;
+  /** Default 127.0.0.1. */
+  bind: string;
+  /** Default 9531; 0 picks a free port. */
+  port: number;
+}
+
+export interface MetricsConfig {
+  /** Distinct `api` label values before new ones are counted as `other`. Default 300. */
+  maxApiLabels: number;
+  /** Distinct `client_ip` label values before new ones are counted as `other`. Default 300. */
+  maxClientIpLabels: number;
+}
+
+export interface MitmConfig {
+  /** Where the generated CA lives. Default `$EGRESS_PROXY_DATA_DIR`, else `$XDG_DATA_HOME/egress-proxy`, else `~/.local/share/egress-proxy`. */
+  dataDir: string;
+  /** A CA certificate (PEM) to use instead of generating one; needs `caKeyFile`. */
+  caCertFile: string | undefined;
+  /** The key (PEM) of `caCertFile`. */
+  caKeyFile: string | undefined;
+  /** Subject CN of a generated CA. Default `egress-proxy CA (<hostname>)`. */
+  caCommonName: string;
+  /** Validity of a generated CA. Default 3650 days. */
+  caValidityDays: number;
+  /** Key algorithm of a generated CA: `ec` (P-256, default) or `rsa` (2048). */
+  caKeyType: 'ec' | 'rsa';
+  /** Validity of a leaf certificate. Default 30 days; cached leaves are dropped a day before they expire. */
+  leafValidityDays: number;
+  /** Leaf certificates (SecureContexts) kept in the LRU. Default 1000. */
+  leafCacheSize: number;
+  /** Hosts to decrypt (exact names or `*.suffix`). Empty: every host not in `passthroughHosts`. */
+  interceptHosts: string[];
+  /** Hosts never decrypted: tunnelled untouched. */
+  passthroughHosts: string[];
+  /** Extra CA (PEM) trusted for upstream TLS, in addition to the system roots. */
+  upstreamCaFile: string | undefined;
+  /** Skip upstream certificate verification. Default false; logs a warning at startup when true. */
+  upstreamInsecure: boolean;
+}
+
+export interface ProxyConfig {
+  /** Listen address. Default 127.0.0.1: exposing a proxy is a decision, not an accident. */
+  bind: string;
+  /** Listen port. Default 9530 (the reference's); 0 picks a free port. */
+  port: number;
+  /** Client allow-list (IPv4/IPv6 CIDRs or bare addresses). Empty: every client allowed. */
+  allowedClientCidrs: string[];
+  /** One access-log line per request and per tunnel. */
+  verbose: boolean;
+  /** Decrypt CONNECT traffic with the local CA to record per-API metrics. */
+  mitm: boolean;
+  timeouts: TimeoutsConfig;
+  limits: LimitsConfig;
+  admin: AdminConfig;
+  metrics: MetricsConfig;
+  mitmOptions: MitmConfig;
+  /** Where the values came from, for messages: the config file path, if any. */
+  configFile: string | undefined;
+}

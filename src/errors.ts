@@ -1,0 +1,254 @@
+/**
+ * Every failure the proxy can answer a client with, as a typed error with a stable code.
+ *
+ * One place (this file) decides the HTTP status, the short text body a client sees, and the label the metrics
+ * use for each failure, so the forwarding code only ever throws or passes one of these and never invents a status.
+ */
+
+/** Why a request was refused before any upstream work: the `type` label of the reject counters. */
+export type RejectReason = 'ip' | 'method' | 'port' | 'loop' | 'bad_request' | 'not_proxy_request';
+
+/** Why talking to the upstream failed: the `reason` label of the upstream error counter. */
+export type UpstreamFailureReason = 'dns' | 'refused' | 'timeout' | 'reset' | 'tls' | 'unreachable' | 'other';
+
+export abstract class ProxyError extends Error {
+  abstract readonly code: string;
+  /** HTTP status the client is answered with. */
+  abstract readonly statusCode: number;
+  /** Short, safe text for the response body: never includes internal detail beyond the target. */
+  abstract readonly publicMessage: string;
+}
+
+export abstract class RejectError extends ProxyError {
+  abstract readonly reason: RejectReason;
+}
+
+/** The client's address is outside `allowed_client_cidrs`, or could not be parsed (fail closed). */
+export class ClientDeniedError extends RejectError {
+  override readonly name = 'ClientDeniedError';
+  readonly code = 'EPROXY_CLIENT_DENIED';
+  readonly statusCode = 403;
+  readonly reason = 'ip';
+  // The reference's exact body text: clients and runbooks grep for it.
+  readonly publicMessage = 'IP access denied';
+}
+
+/** An origin-form request (`GET /path`) reached the proxy port: somebody is talking to us as if we were a server. */
+export class NotAProxyRequestError extends RejectError {
+  override readonly name = 'NotAProxyRequestError';
+  readonly code = 'EPROXY_NOT_PROXY_REQUEST';
+  readonly statusCode = 400;
+  readonly reason = 'not_proxy_request';
+  readonly publicMessage =
+    'This is a forward proxy: send absolute-URI requests (GET http://host/path) or CONNECT host:port.';
+}
+
+/** The request line or headers are not valid HTTP/1.1, or the target cannot be parsed. */
+export class MalformedRequestError extends RejectError {
+  override readonly name = 'MalformedRequestError';
+  readonly code = 'EPROXY_MALFORMED_REQUEST';
+  readonly statusCode = 400;
+  readonly reason = 'bad_request';
+  readonly publicMessage: string;
+  constructor(detail: string) {
+    super(detail);
+    this.publicMessage = `Bad request: ${detail}`;
+  }
+}
+
+/** The method cannot be proxied (for example an absolute-URI request with a scheme other than http). */
+export class MethodNotAllowedError extends RejectError {
+  override readonly name = 'MethodNotAllowedError';
+  readonly code = 'EPROXY_METHOD_NOT_ALLOWED';
+  readonly statusCode = 405;
+  readonly reason = 'method';
+  readonly publicMessage: string;
+  constructor(detail: string) {
+    super(detail);
+    this.publicMessage = detail;
+  }
+}
+
+/** CONNECT to a port outside `allowed_connect_ports`. */
+export class PortDeniedError extends RejectError {
+  override readonly name = 'PortDeniedError';
+  readonly code = 'EPROXY_PORT_DENIED';
+  readonly statusCode = 403;
+  readonly reason = 'port';
+  readonly publicMessage: string;
+  constructor(port: number) {
+    super(`port ${port} is not allowed`);
+    this.publicMessage = `Port ${port} is not allowed by this proxy`;
+  }
+}
+
+/** The target is this proxy itself: forwarding would loop until sockets run out. */
+export class LoopDetectedError extends RejectError {
+  override readonly name = 'LoopDetectedError';
+  readonly code = 'EPROXY_LOOP_DETECTED';
+  readonly statusCode = 508;
+  readonly reason = 'loop';
+  readonly publicMessage = 'Loop detected: the target is this proxy';
+}
+
+export abstract class UpstreamError extends ProxyError {
+  abstract readonly reason: UpstreamFailureReason;
+  readonly target: string;
+  constructor(target: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.target = target;
+  }
+}
+
+/** DNS could not resolve the target host. */
+export class UpstreamDnsError extends UpstreamError {
+  override readonly name = 'UpstreamDnsError';
+  readonly code = 'EPROXY_UPSTREAM_DNS';
+  readonly statusCode = 502;
+  readonly reason = 'dns';
+  get publicMessage(): string {
+    return `Bad gateway: cannot resolve ${this.target}`;
+  }
+}
+
+/** The target refused the TCP connection, or no route to it exists. */
+export class UpstreamUnreachableError extends UpstreamError {
+  override readonly name = 'UpstreamUnreachableError';
+  readonly code = 'EPROXY_UPSTREAM_UNREACHABLE';
+  readonly statusCode = 502;
+  readonly reason: UpstreamFailureReason;
+  constructor(target: string, message: string, reason: 'refused' | 'unreachable', options?: { cause?: unknown }) {
+    super(target, message, options);
+    this.reason = reason;
+  }
+  get publicMessage(): string {
+    return `Bad gateway: cannot connect to ${this.target}`;
+  }
+}
+
+/** The TCP connection to the target did not complete within `timeouts.connect`. */
+export class UpstreamConnectTimeoutError extends UpstreamError {
+  override readonly name = 'UpstreamConnectTimeoutError';
+  readonly code = 'EPROXY_UPSTREAM_CONNECT_TIMEOUT';
+  readonly statusCode = 504;
+  readonly reason = 'timeout';
+  get publicMessage(): string {
+    return `Gateway timeout: connecting to ${this.target} timed out`;
+  }
+}
+
+/** The target accepted the request but sent no response head within `timeouts.upstream_response`. */
+export class UpstreamResponseTimeoutError extends UpstreamError {
+  override readonly name = 'UpstreamResponseTimeoutError';
+  readonly code = 'EPROXY_UPSTREAM_RESPONSE_TIMEOUT';
+  readonly statusCode = 504;
+  readonly reason = 'timeout';
+  get publicMessage(): string {
+    return `Gateway timeout: ${this.target} did not answer in time`;
+  }
+}
+
+/** The upstream connection was reset or closed before a full response arrived. */
+export class UpstreamResetError extends UpstreamError {
+  override readonly name = 'UpstreamResetError';
+  readonly code = 'EPROXY_UPSTREAM_RESET';
+  readonly statusCode = 502;
+  readonly reason = 'reset';
+  get publicMessage(): string {
+    return `Bad gateway: connection to ${this.target} was reset`;
+  }
+}
+
+/** TLS to the upstream failed: most often its certificate does not verify against the trusted roots. */
+export class UpstreamTlsError extends UpstreamError {
+  override readonly name = 'UpstreamTlsError';
+  readonly code = 'EPROXY_UPSTREAM_TLS';
+  readonly statusCode = 502;
+  readonly reason = 'tls';
+  get publicMessage(): string {
+    return `Bad gateway: TLS to ${this.target} failed (${this.message})`;
+  }
+}
+
+/** Any other upstream socket failure. */
+export class UpstreamFailedError extends UpstreamError {
+  override readonly name = 'UpstreamFailedError';
+  readonly code = 'EPROXY_UPSTREAM_FAILED';
+  readonly statusCode = 502;
+  readonly reason = 'other';
+  get publicMessage(): string {
+    return `Bad gateway: ${this.target} failed`;
+  }
+}
+
+/** A configuration value is wrong. The message is one line naming the file and the key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'EPROXY_CONFIG';
+  readonly source: string;
+  readonly key: string;
+  constructor(source: string, key: string, problem: string) {
+    super(`${source}: ${key ? `${key}: ` : ''}${problem}`);
+    this.source = source;
+    this.key = key;
+  }
+}
+
+/** Bad command-line usage: printed with the command's usage text, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly code = 'EPROXY_USAGE';
+}
+
+const TLS_ERROR_CODES = new Set([
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
+
+/**
+ * Turns a socket/DNS error from talking to `target` into the typed upstream error the client is answered with.
+ * Already-typed errors pass through unchanged.
+ */
+export function toUpstreamError(err: unknown, target: string): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const message = err instanceof Error ? err.message : String(err);
+  const options = { cause: err };
+  switch (code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NONAME':
+    case 'EAI_NODATA':
+      return new UpstreamDnsError(target, message, options);
+    case 'ECONNREFUSED':
+      return new UpstreamUnreachableError(target, message, 'refused', options);
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return new UpstreamUnreachableError(target, message, 'unreachable', options);
+    case 'ETIMEDOUT':
+      return new UpstreamConnectTimeoutError(target, message, options);
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECONNABORTED':
+    case 'ERR_STREAM_PREMATURE_CLOSE':
+      return new UpstreamResetError(target, message, options);
+    default:
+      if (TLS_ERROR_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
+        return new UpstreamTlsError(target, message, options);
+      }
+      return new UpstreamFailedError(target, message, options);
+  }
+}
