@@ -1,0 +1,47 @@
+// One layer of configuration values (the file, the environment or the command line) and how layers stack:
+// a later layer replaces only the values it sets.
+
+import type {
+  AdminConfig,
+  LimitsConfig,
+  MetricsConfig,
+  MitmConfig,
+  ProxyConfig,
+  TimeoutsConfig,
+} from './proxy-config.js';
+
+/** Values one layer sets, in ProxyConfig's shape and units; an absent or undefined value is left to lower layers. */
+export interface PartialConfig {
+  bind?: string | undefined;
+  port?: number | undefined;
+  allowedClientCidrs?: string[] | undefined;
+  verbose?: boolean | undefined;
+  mitm?: boolean | undefined;
+  timeouts?: Partial<TimeoutsConfig> | undefined;
+  limits?: Partial<LimitsConfig> | undefined;
+  admin?: Partial<AdminConfig> | undefined;
+  metrics?: Partial<MetricsConfig> | undefined;
+  mitmOptions?: Partial<MitmConfig> | undefined;
+}
+
+function withDefinedValues<T extends object>(base: T, layer: Partial<T> | undefined): T {
+  const merged = { ...base };
+  if (layer === undefined) return merged;
+  for (const [key, value] of Object.entries(layer)) {
+    if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
+  }
+  return merged;
+}
+
+/** `base` with every value `layer` sets replaced; `base` is not modified. */
+export function mergeConfig(base: ProxyConfig, layer: PartialConfig): ProxyConfig {
+  const { timeouts, limits, admin, metrics, mitmOptions, ...topLevel } = layer;
+  return {
+    ...withDefinedValues(base, topLevel),
+    timeouts: withDefinedValues(base.timeouts, timeouts),
+    limits: withDefinedValues(base.limits, limits),
+    admin: withDefinedValues(base.admin, admin),
+    metrics: withDefinedValues(base.metrics, metrics),
+    mitmOptions: withDefinedValues(base.mitmOptions, mitmOptions),
+  };
+}

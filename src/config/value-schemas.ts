@@ -1,0 +1,93 @@
+// The rules for single configuration values, shared by the file, the environment and the command line, so a value
+// is judged (and a mistake reported) the same way wherever it was written.
+//
+// Convention: a schema's error message is the phrase that completes "expected ..., got ..." (see
+// validation-error.ts). A check that states a whole problem instead (a bad CIDR) marks its issue with
+// WHOLE_PROBLEM_PARAMS.
+
+import net from 'node:net';
+import { z } from 'zod';
+import { parseCidr } from './cidr.js';
+
+/** Issue params marking a message that is a complete problem statement, not an "expected" phrase. */
+export const WHOLE_PROBLEM_PARAMS = { wholeProblem: true } as const;
+
+function expecting(phrase: string): { error: string } {
+  return { error: phrase };
+}
+
+export function integerSchema(min: number, max: number) {
+  const expected = expecting(`an integer from ${min} to ${max}`);
+  return z.int(expected).min(min, expected).max(max, expected);
+}
+
+/** A listen port; 0 asks the OS for a free one. */
+export const portSchema = integerSchema(0, 65535);
+
+/** A CONNECT destination port: 0 can never be dialled. */
+export const connectPortSchema = integerSchema(1, 65535);
+
+// Node's timers hold a signed 32-bit millisecond count: a longer delay fires after 1 ms instead (with only a
+// TimeoutOverflowWarning), which would turn a generous timeout into an instant one.
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** A duration in seconds, as the file and flags spell durations; may be fractional. */
+export const secondsSchema = (() => {
+  const expected = expecting(`a number of seconds greater than 0 and at most ${MAX_TIMER_SECONDS}`);
+  return z.number(expected).gt(0, expected).max(MAX_TIMER_SECONDS, expected);
+})();
+
+/** Seconds to the milliseconds ProxyConfig holds; never 0, which Node's servers read as "no timeout". */
+export function secondsToMs(seconds: number): number {
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
+export const booleanSchema = z.boolean(expecting('true or false'));
+
+export function nonEmptyStringSchema(what: string) {
+  const expected = expecting(what);
+  return z.string(expected).min(1, expected);
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/i;
+
+/**
+ * A listen address: an IP address or a host name. Refusing "0.0.0.0:9530" here beats a baffling ENOTFOUND at
+ * startup; the port has its own key.
+ */
+export const listenAddressSchema = (() => {
+  const expected = expecting('an IP address or host name, without a port');
+  return z.string(expected).refine((value) => net.isIP(value) !== 0 || HOST_NAME.test(value), expected);
+})();
+
+/** One client allow-list entry: an IPv4/IPv6 CIDR or a bare address. */
+export const cidrSchema = z
+  .string(expecting('a string holding an IPv4/IPv6 address or CIDR'))
+  .superRefine((value, ctx) => {
+    const result = parseCidr(value);
+    if (!result.ok) ctx.addIssue({ code: 'custom', message: result.problem, params: WHOLE_PROBLEM_PARAMS });
+  });
+
+export const cidrListSchema = z.array(cidrSchema, expecting('an array of IPv4/IPv6 addresses or CIDRs'));
+
+/**
+ * An interception host pattern: an exact host name or address, or `*.suffix`. Lower-cased, because host names
+ * compare case-insensitively and the matcher should not have to care.
+ */
+export const hostPatternSchema = (() => {
+  const expected = expecting('a host name or *.suffix pattern');
+  const isHostPattern = (value: string): boolean =>
+    net.isIP(value) !== 0 || HOST_NAME.test(value.startsWith('*.') ? value.slice(2) : value);
+  return z
+    .string(expected)
+    .refine(isHostPattern, expected)
+    .transform((value) => value.toLowerCase());
+})();
+
+export const hostPatternListSchema = z.array(
+  hostPatternSchema,
+  expecting('an array of host names or *.suffix patterns'),
+);
+
+/** A file or directory path. */
+export const pathSchema = nonEmptyStringSchema('a non-empty path');
