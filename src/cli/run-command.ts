@@ -1,0 +1,105 @@
+/** `egress-proxy run`: resolve the config, start the proxy, stop gracefully on SIGTERM/SIGINT. */
+import { parseArgs } from 'node:util';
+import { resolveConfig, type ConfigOverrides } from '../config/resolve-config.js';
+import { startEgressProxy, packageVersion } from '../egress-proxy.js';
+import { createLogger, flushLogger } from '../logging/logger.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { RUN_USAGE } from './usage.js';
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parseRunArgs(argv);
+  if (values.help) {
+    process.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  const overrides: ConfigOverrides = {
+    configFile: values.config,
+    bind: values.bind,
+    port: numberFlag(values.port, '--port'),
+    allow: values.allow,
+    verbose: values.verbose,
+    mitm: values.mitm,
+    adminEnabled: values['no-admin'] ? false : undefined,
+    adminBind: values['admin-bind'],
+    adminPort: numberFlag(values['admin-port'], '--admin-port'),
+    dataDir: values['data-dir'],
+    upstreamCaFile: values['upstream-ca'],
+    upstreamInsecure: values['upstream-insecure'],
+    drainSeconds: numberFlag(values['drain-timeout'], '--drain-timeout'),
+  };
+  const { config, warnings } = await resolveConfig(overrides, process.env);
+  const logger = createLogger();
+  for (const warning of warnings) logger.warn(warning);
+
+  const proxy = await startEgressProxy(config, logger);
+  logger.info(
+    {
+      address: proxy.proxyAddress.address,
+      port: proxy.proxyAddress.port,
+      version: await packageVersion(),
+      mitm: config.mitm,
+      allowed_client_cidrs: config.allowedClientCidrs,
+      config_file: config.configFile ?? null,
+    },
+    'proxy listening',
+  );
+  if (proxy.adminAddress) {
+    logger.info({ address: proxy.adminAddress.address, port: proxy.adminAddress.port }, 'admin listening');
+  }
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
+      // A second signal means "now": an operator who has waited long enough.
+      process.once('SIGTERM', () => process.exit(1));
+      process.once('SIGINT', () => process.exit(1));
+      logger.info({ signal, drain_timeout_ms: config.timeouts.drainMs }, 'draining');
+      void proxy.stop().then(({ forced }) => {
+        logger.info({ forced }, forced ? 'stopped: drain timeout reached, remaining connections closed' : 'stopped');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await flushLogger(logger);
+  return 0;
+}
+
+function parseRunArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        bind: { type: 'string' },
+        port: { type: 'string' },
+        allow: { type: 'string', multiple: true },
+        verbose: { type: 'boolean' },
+        mitm: { type: 'boolean' },
+        'admin-bind': { type: 'string' },
+        'admin-port': { type: 'string' },
+        'no-admin': { type: 'boolean' },
+        'data-dir': { type: 'string' },
+        'upstream-ca': { type: 'string' },
+        'upstream-insecure': { type: 'boolean' },
+        'drain-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+const DECIMAL = /^\d+(\.\d+)?$/;
+
+/** Flags arrive as text: only plain decimal numbers (Number() would also take `0x10` or `1e3`). */
+function numberFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!DECIMAL.test(value.trim())) throw new ConfigError('command line', flag, `expected a number, got "${value}"`);
+  return Number(value);
+}

@@ -1,0 +1,45 @@
+/** Help text for every command, in one place so `--help` and usage errors always agree. */
+
+export const MAIN_USAGE = `Usage: egress-proxy <command> [options]
+
+Commands:
+  run                 start the proxy (npm start runs this with the defaults)
+  check-config FILE   validate a config file; exit 0 when it is valid
+  ca export|path      print the MITM CA certificate (PEM), or where it is stored
+  bench client|server load-test client and null server (the reference's cli / null-server)
+
+Run 'egress-proxy <command> --help' for a command's options.
+`;
+
+export const RUN_USAGE = `Usage: egress-proxy run [options]
+
+Starts the proxy. Precedence: flags > environment > config file > built-in defaults.
+
+Options:
+  --config FILE         TOML config (DataKit's [[inputs.proxy]] form or the native form)   env EGRESS_PROXY_CONFIG
+  --bind ADDR           listen address (default 127.0.0.1)                 env EGRESS_PROXY_BIND
+  --port N              listen port (default 9530; 0 = any free port)      env EGRESS_PROXY_PORT
+  --allow CIDR          allowed client CIDR or address; repeatable         env EGRESS_PROXY_ALLOWED_CLIENT_CIDRS (comma-separated)
+  --verbose             one access-log line per request and tunnel         env EGRESS_PROXY_VERBOSE
+  --mitm                decrypt CONNECT traffic with the local CA          env EGRESS_PROXY_MITM
+  --admin-bind ADDR     admin listener address (default 127.0.0.1)
+  --admin-port N        admin listener port (default 9531; 0 = any free)   env EGRESS_PROXY_ADMIN_PORT
+  --no-admin            do not start the admin listener (/metrics, /healthz, /readyz)
+  --data-dir DIR        where the MITM CA is kept                          env EGRESS_PROXY_DATA_DIR
+  --upstream-ca FILE    extra CA (PEM) trusted for upstream TLS
+  --upstream-insecure   do not verify upstream TLS certificates (not recommended)
+  --drain-timeout SEC   on SIGTERM/SIGINT, time given to requests and tunnels in flight (default 10)
+  -h, --help            show this help
+`;
+
+export const CHECK_CONFIG_USAGE = `Usage: egress-proxy check-config FILE
+
+Parses and validates FILE. Prints "FILE: ok" (and any warnings) and exits 0, or prints one line naming the file
+and the key that is wrong and exits 1.
+`;
+
+export const CA_USAGE = `Usage: egress-proxy ca <export|path> [--config FILE] [--data-dir DIR]
+
+  export   print the MITM CA certificate (PEM) that clients must trust; creates the CA if it does not exist yet
+  path     print the CA certificate path, and the key path on a second line
+`;

@@ -1,0 +1,113 @@
+/**
+ * Assembles a running egress-proxy from a resolved config: upstream pools, admission guards, the proxy
+ * listener, metrics, access log, the admin listener and (when enabled) MITM. The CLI and the tests start the
+ * proxy through here, so both run exactly the same wiring.
+ */
+import type { AddressInfo, LookupFunction } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import type { ProxyConfig } from './config/proxy-config.js';
+import type { Logger } from './logging/logger.js';
+import { AccessLog } from './logging/access-log.js';
+import { AdmissionGuards } from './proxy/admission-guards.js';
+import { ConnectionTracker } from './proxy/connection-tracker.js';
+import { ExchangeObservers, type ExchangeObserver } from './proxy/exchange-records.js';
+import { ProxyServer } from './proxy/proxy-server.js';
+import { createUpstreamAgents } from './proxy/upstream-agents.js';
+import { ProxyMetrics } from './metrics/proxy-metrics.js';
+import { AdminServer } from './admin/admin-server.js';
+import { createMitmInterceptor } from './mitm/create-mitm-interceptor.js';
+
+export interface RunningProxy {
+  proxyAddress: AddressInfo;
+  adminAddress: AddressInfo | undefined;
+  metrics: ProxyMetrics;
+  /** Whether the proxy listener is accepting (false once a stop has begun). */
+  readonly accepting: boolean;
+  /** Graceful stop: drain for up to `drainMs` (default: the configured drain timeout), then close everything. */
+  stop(drainMs?: number): Promise<{ forced: boolean }>;
+}
+
+export interface StartOptions {
+  /** Replaces the system resolver for upstream connections. */
+  lookup?: LookupFunction;
+}
+
+export async function startEgressProxy(
+  config: ProxyConfig,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<RunningProxy> {
+  const version = await packageVersion();
+  const tracker = new ConnectionTracker();
+  const metrics = new ProxyMetrics({
+    maxApiLabels: config.metrics.maxApiLabels,
+    maxClientIpLabels: config.metrics.maxClientIpLabels,
+    version,
+    gauges: { activeTunnels: () => tracker.activeTunnels, requestsInFlight: () => tracker.requestsInFlight },
+  });
+  const observerList: ExchangeObserver[] = [metrics];
+  if (config.verbose) observerList.push(new AccessLog(logger));
+  const observers = new ExchangeObservers(observerList, (err) =>
+    logger.error({ err }, 'metrics or access-log observer failed'),
+  );
+
+  if (config.mitmOptions.upstreamInsecure) {
+    logger.warn('upstream TLS verification is OFF (upstream_insecure = true): upstream certificates are not checked');
+  }
+  const agents = await createUpstreamAgents({
+    maxSocketsPerHost: config.limits.upstreamMaxSocketsPerHost,
+    keepAliveMs: config.timeouts.upstreamKeepAliveMs,
+    extraCaFile: config.mitmOptions.upstreamCaFile,
+    insecure: config.mitmOptions.upstreamInsecure,
+  });
+  const guards = new AdmissionGuards({
+    allowedClientCidrs: config.allowedClientCidrs,
+    allowedConnectPorts: config.limits.allowedConnectPorts,
+  });
+  const interceptor = config.mitm
+    ? await createMitmInterceptor({ config, logger, observers, agents, tracker, metrics })
+    : undefined;
+
+  const proxy = new ProxyServer({ config, logger, observers, agents, guards, tracker, interceptor, lookup: options.lookup });
+  const proxyAddress = await proxy.listen();
+  let admin: AdminServer | undefined;
+  let adminAddress: AddressInfo | undefined;
+  if (config.admin.enabled) {
+    admin = new AdminServer({
+      bind: config.admin.bind,
+      port: config.admin.port,
+      registry: metrics.registry,
+      isReady: () => proxy.accepting,
+    });
+    adminAddress = await admin.listen();
+    guards.addOwnListener(config.admin.bind, adminAddress.port);
+  }
+
+  let stopping: Promise<{ forced: boolean }> | undefined;
+  return {
+    proxyAddress,
+    adminAddress,
+    metrics,
+    get accepting() {
+      return proxy.accepting;
+    },
+    stop(drainMs = config.timeouts.drainMs) {
+      stopping ??= (async () => {
+        const result = await proxy.drain(drainMs);
+        agents.close();
+        await admin?.close();
+        return result;
+      })();
+      return stopping;
+    },
+  };
+}
+
+let cachedVersion: string | undefined;
+export async function packageVersion(): Promise<string> {
+  if (cachedVersion) return cachedVersion;
+  // Both src/ (tsx) and dist/ sit one level below the package root.
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  cachedVersion = pkg.version;
+  return cachedVersion;
+}

@@ -1,0 +1,188 @@
+/**
+ * The Prometheus metrics: the reference's `datakit_input_proxy_*` series, kept exactly (names, types, labels,
+ * help, summary objectives) because dashboards and alerts are built on them, plus `egress_proxy_*` series that
+ * operators need and the reference lacks. Fed by exchange records (see exchange-records.ts), never by the
+ * forwarding code directly.
+ */
+import { STATUS_CODES } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import type {
+  ExchangeObserver,
+  HttpExchangeRecord,
+  RejectRecord,
+  TunnelRecord,
+} from '../proxy/exchange-records.js';
+import { apiPathLabel } from './api-path-label.js';
+import { LabelValueLimiter } from './label-value-limiter.js';
+
+export interface ProxyMetricsOptions {
+  maxApiLabels: number;
+  maxClientIpLabels: number;
+  version: string;
+  /** Read at scrape time: live connection and tunnel counts. */
+  gauges: { activeTunnels(): number; requestsInFlight(): number };
+}
+
+// The reference's summary objectives: 0.5±0.05, 0.9±0.01, 0.99±0.001 over Go's default 10-minute window.
+const REFERENCE_PERCENTILES = [0.5, 0.9, 0.99];
+const SUMMARY_MAX_AGE_SECONDS = 600;
+const SUMMARY_AGE_BUCKETS = 5;
+// From 1 ms (loopback) to 60 s (a stalled upload), dense around the 10-500 ms of real ingestion uploads.
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export class ProxyMetrics implements ExchangeObserver {
+  readonly registry = new Registry();
+  readonly #apiLabels: LabelValueLimiter;
+  readonly #clientIpLabels: LabelValueLimiter;
+
+  // The reference's series.
+  readonly #connectTotal: Counter<'client_ip'>;
+  readonly #apiTotal: Counter<'api' | 'method'>;
+  readonly #apiLatency: Summary<'api' | 'method' | 'status'>;
+  readonly #rejectTotal: Counter<'type'>;
+
+  // Ours.
+  readonly #requestDuration: Histogram<'kind' | 'code_class'>;
+  readonly #bytes: Counter<'direction' | 'kind'>;
+  readonly #upstreamErrors: Counter<'reason'>;
+  readonly #tunnelsTotal: Counter<'result' | 'intercepted'>;
+  readonly #rejects: Counter<'reason'>;
+  readonly #clientTlsFailures: Counter<'reason'>;
+  readonly leafCertificates: Counter<'result'>;
+
+  constructor(options: ProxyMetricsOptions) {
+    const registers = [this.registry];
+    this.#apiLabels = new LabelValueLimiter(options.maxApiLabels);
+    this.#clientIpLabels = new LabelValueLimiter(options.maxClientIpLabels);
+
+    this.#connectTotal = new Counter({
+      name: 'datakit_input_proxy_connect_total',
+      help: 'Proxy connect(method CONNECT)',
+      labelNames: ['client_ip'],
+      registers,
+    });
+    this.#apiTotal = new Counter({
+      name: 'datakit_input_proxy_api_total',
+      help: 'Proxy API total',
+      labelNames: ['api', 'method'],
+      registers,
+    });
+    this.#apiLatency = new Summary({
+      name: 'datakit_input_proxy_api_latency_seconds',
+      help: 'Proxy API latency',
+      labelNames: ['api', 'method', 'status'],
+      percentiles: REFERENCE_PERCENTILES,
+      maxAgeSeconds: SUMMARY_MAX_AGE_SECONDS,
+      ageBuckets: SUMMARY_AGE_BUCKETS,
+      registers,
+    });
+    this.#rejectTotal = new Counter({
+      name: 'datakit_input_proxy_reject_total',
+      help: 'Proxy rejected request',
+      labelNames: ['type'],
+      registers,
+    });
+
+    this.#requestDuration = new Histogram({
+      name: 'egress_proxy_request_duration_seconds',
+      help: 'Duration of proxied HTTP exchanges (plain forwarding and decrypted MITM requests), for alerting.',
+      labelNames: ['kind', 'code_class'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#bytes = new Counter({
+      name: 'egress_proxy_bytes_total',
+      help: 'Bytes relayed: upstream = from clients toward upstreams, downstream = from upstreams to clients.',
+      labelNames: ['direction', 'kind'],
+      registers,
+    });
+    this.#upstreamErrors = new Counter({
+      name: 'egress_proxy_upstream_errors_total',
+      help: 'Failures reaching or talking to upstreams, by reason (dns, refused, unreachable, timeout, reset, tls, other).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#tunnelsTotal = new Counter({
+      name: 'egress_proxy_tunnels_total',
+      help: 'CONNECT tunnels ended, by result (established or the error status) and whether they were intercepted.',
+      labelNames: ['result', 'intercepted'],
+      registers,
+    });
+    this.#rejects = new Counter({
+      name: 'egress_proxy_rejects_total',
+      help: 'Requests and tunnels refused before any upstream work, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#clientTlsFailures = new Counter({
+      name: 'egress_proxy_mitm_client_tls_failures_total',
+      help: 'TLS handshakes with clients that failed inside intercepted tunnels (e.g. a client that does not trust the CA).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.leafCertificates = new Counter({
+      name: 'egress_proxy_mitm_leaf_certificates_total',
+      help: 'Leaf certificate lookups for intercepted hosts: generated or served from the cache.',
+      labelNames: ['result'],
+      registers,
+    });
+    new Gauge({
+      name: 'egress_proxy_tunnels_active',
+      help: 'CONNECT tunnels open now.',
+      registers,
+      collect() {
+        this.set(options.gauges.activeTunnels());
+      },
+    });
+    new Gauge({
+      name: 'egress_proxy_requests_in_flight',
+      help: 'Proxied HTTP requests in flight now.',
+      registers,
+      collect() {
+        this.set(options.gauges.requestsInFlight());
+      },
+    });
+    const buildInfo = new Gauge({
+      name: 'egress_proxy_build_info',
+      help: 'Version of egress-proxy and of Node.js; always 1.',
+      labelNames: ['version', 'node_version'],
+      registers,
+    });
+    buildInfo.set({ version: options.version, node_version: process.version }, 1);
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  onHttpExchange(r: HttpExchangeRecord): void {
+    const api = this.#apiLabels.value(apiPathLabel(r.path));
+    this.#apiTotal.inc({ api, method: r.method });
+    // The reference labels a missing response `nil response`, and otherwise the status text (`OK`).
+    const status = r.statusCode === undefined ? 'nil response' : (STATUS_CODES[r.statusCode] ?? String(r.statusCode));
+    this.#apiLatency.observe({ api, method: r.method, status }, r.durationSeconds);
+    const codeClass = r.statusCode === undefined ? 'none' : `${Math.floor(r.statusCode / 100)}xx`;
+    this.#requestDuration.observe({ kind: r.kind, code_class: codeClass }, r.durationSeconds);
+    this.#bytes.inc({ direction: 'upstream', kind: r.kind }, r.bytesFromClient);
+    this.#bytes.inc({ direction: 'downstream', kind: r.kind }, r.bytesToClient);
+    if (r.upstreamFailure) this.#upstreamErrors.inc({ reason: r.upstreamFailure });
+  }
+
+  onTunnel(r: TunnelRecord): void {
+    const kind = r.intercepted ? 'mitm-tunnel' : 'tunnel';
+    this.#tunnelsTotal.inc({ result: r.statusCode === 200 ? 'established' : String(r.statusCode), intercepted: String(r.intercepted) });
+    this.#bytes.inc({ direction: 'upstream', kind }, r.bytesFromClient);
+    this.#bytes.inc({ direction: 'downstream', kind }, r.bytesToClient);
+    if (r.upstreamFailure) this.#upstreamErrors.inc({ reason: r.upstreamFailure });
+  }
+
+  onConnectAttempt(clientIp: string): void {
+    this.#connectTotal.inc({ client_ip: this.#clientIpLabels.value(clientIp) });
+  }
+
+  onReject(r: RejectRecord): void {
+    this.#rejectTotal.inc({ type: r.reason });
+    this.#rejects.inc({ reason: r.reason });
+  }
+
+  onClientTlsFailure(reason: string): void {
+    this.#clientTlsFailures.inc({ reason });
+  }
+}

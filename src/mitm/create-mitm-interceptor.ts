@@ -1,0 +1,49 @@
+/**
+ * Builds MITM mode from the config: loads or creates the CA, sets up the leaf certificate cache (reporting
+ * generations and hits to the metrics) and the host matcher, and returns the interceptor the proxy consults on
+ * every CONNECT.
+ */
+import type { ProxyConfig } from '../config/proxy-config.js';
+import type { Logger } from '../logging/logger.js';
+import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
+import type { ConnectionTracker } from '../proxy/connection-tracker.js';
+import type { ExchangeObservers } from '../proxy/exchange-records.js';
+import type { UpstreamAgents } from '../proxy/upstream-agents.js';
+import { loadOrCreateCa } from './ca-store.js';
+import { HostMatcher } from './host-matcher.js';
+import { LeafCertificateCache } from './leaf-certificate-cache.js';
+import { TlsInterceptor } from './tls-interceptor.js';
+
+export interface MitmDeps {
+  config: ProxyConfig;
+  logger: Logger;
+  observers: ExchangeObservers;
+  agents: UpstreamAgents;
+  tracker: ConnectionTracker;
+  metrics: ProxyMetrics;
+}
+
+export async function createMitmInterceptor(deps: MitmDeps): Promise<TlsInterceptor> {
+  const { config, logger, metrics } = deps;
+  const options = config.mitmOptions;
+  const ca = await loadOrCreateCa(options, (message) => logger.info(message));
+  logger.info(
+    { ca_cert: ca.certPath ?? null, subject: ca.certificate.subject, not_after: ca.certificate.notAfter.toISOString() },
+    'MITM enabled: clients must trust this CA (egress-proxy ca export)',
+  );
+  const certificates = new LeafCertificateCache({
+    ca,
+    maxEntries: options.leafCacheSize,
+    leafValidityDays: options.leafValidityDays,
+    onGenerated: (hostname, ms) => {
+      metrics.leafCertificates.inc({ result: 'generated' });
+      logger.debug({ host: hostname, ms }, 'leaf certificate generated');
+    },
+    onHit: () => metrics.leafCertificates.inc({ result: 'cache_hit' }),
+  });
+  return new TlsInterceptor({
+    ...deps,
+    certificates,
+    hosts: new HostMatcher(options.interceptHosts, options.passthroughHosts),
+  });
+}

@@ -1,0 +1,102 @@
+/**
+ * CONNECT tunnels (RFC 9110 §9.3.6): dial the target, answer `200 Connection established`, then relay bytes
+ * both ways until each side has closed. Half-close is kept: a client that shuts down its sending side still gets
+ * the rest of the server's answer.
+ */
+import net, { type LookupFunction, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import { UpstreamConnectTimeoutError, toUpstreamError, type UpstreamError } from '../errors.js';
+import { writeRawErrorResponse } from './error-response.js';
+import type { ExchangeObservers } from './exchange-records.js';
+import type { ProxyTarget } from './request-target.js';
+import type { ConnectionTracker } from './connection-tracker.js';
+
+export const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection established\r\n\r\n';
+
+export interface TunnelContext {
+  clientIp: string;
+  observers: ExchangeObservers;
+  tracker: ConnectionTracker;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Name resolution; undefined means the system resolver (dns.lookup). */
+  lookup?: LookupFunction;
+}
+
+/**
+ * Opens a TCP connection to `target` and splices it to `clientSocket`. `head` is whatever the client sent after
+ * the CONNECT head in the same packet (a pipelined TLS ClientHello): it goes upstream first.
+ */
+export function openTunnel(clientSocket: Duplex, head: Buffer, target: ProxyTarget, ctx: TunnelContext): void {
+  const started = performance.now();
+  let failure: UpstreamError | undefined;
+  let established = false;
+  let reported = false;
+
+  const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true, ...(ctx.lookup ? { lookup: ctx.lookup } : {}) });
+  const untrack = ctx.tracker.trackTunnel(clientSocket, upstream);
+
+  const report = (): void => {
+    if (reported) return;
+    reported = true;
+    untrack();
+    ctx.observers.onTunnel({
+      clientIp: ctx.clientIp,
+      target: target.authority,
+      statusCode: failure && !established ? failure.statusCode : 200,
+      errorCode: failure?.code,
+      upstreamFailure: failure?.reason,
+      intercepted: false,
+      bytesFromClient: upstream.bytesWritten,
+      bytesToClient: upstream.bytesRead,
+      durationSeconds: (performance.now() - started) / 1000,
+    });
+  };
+
+  const connectTimer = setTimeout(() => {
+    upstream.destroy(new UpstreamConnectTimeoutError(target.authority, `connect timed out after ${ctx.connectTimeoutMs} ms`));
+  }, ctx.connectTimeoutMs);
+
+  upstream.once('connect', () => {
+    clearTimeout(connectTimer);
+    if (clientSocket.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    established = true;
+    clientSocket.write(CONNECT_ESTABLISHED);
+    if (head.length > 0) upstream.write(head);
+    // pipe() ends the destination when the source ends: that is the half-close relay. Each socket destroys
+    // itself once both of its directions are done.
+    clientSocket.pipe(upstream);
+    upstream.pipe(clientSocket);
+    upstream.setTimeout(ctx.idleTimeoutMs, () => {
+      upstream.destroy();
+      clientSocket.destroy();
+    });
+  });
+
+  upstream.on('error', (err) => {
+    clearTimeout(connectTimer);
+    failure ??= toUpstreamError(err, target.authority);
+    if (!established) {
+      writeRawErrorResponse(clientSocket, failure.statusCode, failure.publicMessage, failure.code);
+    } else {
+      clientSocket.destroy();
+    }
+  });
+  clientSocket.on('error', () => upstream.destroy());
+
+  // A tunnel is over when both sockets are closed; a hard close of either side takes the other down with it.
+  let closed = 0;
+  const onClose = (other: Duplex | Socket) => () => {
+    if (established && !other.destroyed && !(other as Socket).writableEnded) other.destroy();
+    if (++closed === 2 || !established) report();
+  };
+  upstream.once('close', onClose(clientSocket));
+  clientSocket.once('close', () => {
+    if (!established) upstream.destroy();
+    onClose(upstream)();
+  });
+}

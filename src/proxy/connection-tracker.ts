@@ -1,0 +1,69 @@
+/**
+ * Knows what is in flight, so a graceful stop can wait for it and then close exactly what is left. Node's HTTP
+ * server forgets a socket once it is handed to a CONNECT handler, so tunnels are tracked here.
+ */
+import type { Duplex } from 'node:stream';
+
+interface Tunnel {
+  client: Duplex;
+  upstream: Duplex;
+}
+
+export class ConnectionTracker {
+  readonly #tunnels = new Set<Tunnel>();
+  #requestsInFlight = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  get activeTunnels(): number {
+    return this.#tunnels.size;
+  }
+
+  get requestsInFlight(): number {
+    return this.#requestsInFlight;
+  }
+
+  /** Returns the function to call once the tunnel is closed. */
+  trackTunnel(client: Duplex, upstream: Duplex): () => void {
+    const tunnel = { client, upstream };
+    this.#tunnels.add(tunnel);
+    return () => {
+      if (this.#tunnels.delete(tunnel)) this.#notifyIfIdle();
+    };
+  }
+
+  /** Returns the function to call once the request's response is finished or abandoned. */
+  trackRequest(): () => void {
+    this.#requestsInFlight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#requestsInFlight--;
+      this.#notifyIfIdle();
+    };
+  }
+
+  /** Resolves when no request and no tunnel is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  destroyAllTunnels(): void {
+    for (const { client, upstream } of this.#tunnels) {
+      client.destroy();
+      upstream.destroy();
+    }
+  }
+
+  #isIdle(): boolean {
+    return this.#requestsInFlight === 0 && this.#tunnels.size === 0;
+  }
+
+  #notifyIfIdle(): void {
+    if (!this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

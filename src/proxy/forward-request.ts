@@ -1,0 +1,150 @@
+/**
+ * Forwards one HTTP request to its origin over a pooled keep-alive connection, streaming the body both ways,
+ * and reports exactly one HttpExchangeRecord when it ends. Used for absolute-URI requests (plain forwarding) and
+ * for requests decrypted inside an intercepted tunnel (MITM).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { isIP, type LookupFunction, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import {
+  UpstreamConnectTimeoutError,
+  UpstreamError,
+  UpstreamResponseTimeoutError,
+  toUpstreamError,
+} from '../errors.js';
+import { appendVia, stripHopByHop } from './hop-by-hop-headers.js';
+import { sendErrorResponse } from './error-response.js';
+import type { AbsoluteTarget } from './request-target.js';
+import type { ExchangeKind, ExchangeObservers } from './exchange-records.js';
+import type { UpstreamAgents } from './upstream-agents.js';
+
+export const VIA_PSEUDONYM = 'egress-proxy';
+
+/**
+ * Request fields dropped besides hop-by-hop ones. Host is replaced by the target's authority (RFC 9112 §3.2.2:
+ * a proxy must ignore a received Host when the request target is absolute). Expect: Node has already answered
+ * `100 Continue` to the client, so the upstream must not make the body wait a second time.
+ */
+const DROP_FROM_REQUEST: ReadonlySet<string> = new Set(['host', 'expect']);
+
+export interface ForwardContext {
+  kind: ExchangeKind;
+  clientIp: string;
+  agents: UpstreamAgents;
+  observers: ExchangeObservers;
+  connectTimeoutMs: number;
+  upstreamResponseTimeoutMs: number;
+  /** Name resolution; undefined means the system resolver (dns.lookup). */
+  lookup?: LookupFunction;
+}
+
+export function forwardRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: AbsoluteTarget,
+  ctx: ForwardContext,
+): void {
+  const started = performance.now();
+  const origin = `${target.protocol}//${target.authority}`;
+  let bytesFromClient = 0;
+  let bytesToClient = 0;
+  let failure: UpstreamError | undefined;
+  let reported = false;
+
+  const report = (): void => {
+    if (reported) return;
+    reported = true;
+    ctx.observers.onHttpExchange({
+      kind: ctx.kind,
+      clientIp: ctx.clientIp,
+      method: req.method ?? 'GET',
+      origin,
+      path: target.pathname,
+      statusCode: res.headersSent ? res.statusCode : undefined,
+      errorCode: failure?.code,
+      upstreamFailure: failure?.reason,
+      bytesFromClient,
+      bytesToClient,
+      durationSeconds: (performance.now() - started) / 1000,
+    });
+  };
+
+  const headers = stripHopByHop(req.rawHeaders, DROP_FROM_REQUEST);
+  headers.unshift('Host', defaultPortElided(target));
+  appendVia(headers, req.httpVersion, VIA_PSEUDONYM);
+
+  const isHttps = target.protocol === 'https:';
+  const upstreamReq = (isHttps ? https : http).request({
+    host: target.host,
+    port: target.port,
+    method: req.method,
+    path: target.pathWithQuery,
+    headers,
+    setHost: false,
+    ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
+    agent: isHttps ? ctx.agents.https : ctx.agents.http,
+    // SNI must not carry an IP address (RFC 6066 §3).
+    ...(isHttps && isIP(target.host) === 0 ? { servername: target.host } : {}),
+  });
+
+  const fail = (err: unknown): void => {
+    if (failure) return;
+    failure = toUpstreamError(err, target.authority);
+    req.unpipe(upstreamReq);
+    upstreamReq.destroy();
+    if (res.headersSent) {
+      // Mid-response: the only honest signal left is to cut the client's connection.
+      res.destroy();
+    } else {
+      // If the client is still sending a body we stopped reading, this connection's framing is lost.
+      sendErrorResponse(res, failure, !req.complete);
+      req.resume();
+    }
+  };
+
+  upstreamReq.on('socket', (socket: Socket) => {
+    if (!socket.connecting) return;
+    const timer = setTimeout(
+      () => fail(new UpstreamConnectTimeoutError(target.authority, `connect timed out after ${ctx.connectTimeoutMs} ms`)),
+      ctx.connectTimeoutMs,
+    );
+    socket.once('connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+  });
+  // Inactivity on the upstream socket, waiting for the response head or mid-body.
+  upstreamReq.setTimeout(ctx.upstreamResponseTimeoutMs, () =>
+    fail(new UpstreamResponseTimeoutError(target.authority, `no data for ${ctx.upstreamResponseTimeoutMs} ms`)),
+  );
+  upstreamReq.on('error', fail);
+
+  upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
+    const responseHeaders = stripHopByHop(upstreamRes.rawHeaders);
+    appendVia(responseHeaders, upstreamRes.httpVersion, VIA_PSEUDONYM);
+    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders);
+    upstreamRes.on('data', (chunk: Buffer) => {
+      bytesToClient += chunk.length;
+    });
+    upstreamRes.on('error', fail);
+    upstreamRes.on('aborted', () => fail(Object.assign(new Error('upstream aborted the response'), { code: 'ECONNRESET' })));
+    upstreamRes.pipe(res);
+  });
+
+  req.on('data', (chunk: Buffer) => {
+    bytesFromClient += chunk.length;
+  });
+  req.pipe(upstreamReq);
+
+  // 'close' fires once the response is done or the client is gone, whichever comes first.
+  res.on('close', () => {
+    if (!res.writableFinished) upstreamReq.destroy();
+    report();
+  });
+}
+
+/** The Host value for the target: the port is omitted when it is the scheme's default (RFC 9110 §7.2). */
+function defaultPortElided(target: AbsoluteTarget): string {
+  const defaultPort = target.protocol === 'https:' ? 443 : 80;
+  if (target.port !== defaultPort) return target.authority;
+  return isIP(target.host) === 6 ? `[${target.host}]` : target.host;
+}

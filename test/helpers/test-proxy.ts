@@ -1,0 +1,55 @@
+/**
+ * Starts egress-proxy in-process for a test, on port 0 with the admin listener on port 0, and captures its log
+ * lines. The configuration goes through the real resolver (flags layer), with an empty environment so the
+ * developer's own EGRESS_PROXY_* variables never leak into a test.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { LookupFunction } from 'node:net';
+import { pino } from 'pino';
+import { resolveConfig, type ConfigOverrides } from '../../src/config/resolve-config.js';
+import type { ProxyConfig } from '../../src/config/proxy-config.js';
+import { startEgressProxy, type RunningProxy } from '../../src/egress-proxy.js';
+
+export interface TestProxy extends RunningProxy {
+  config: ProxyConfig;
+  /** http://127.0.0.1:port (or the bind address given). */
+  url: string;
+  port: number;
+  adminUrl: string;
+  logs: Array<Record<string, unknown>>;
+  metricsText(): Promise<string>;
+}
+
+export async function startTestProxy(
+  overrides: ConfigOverrides = {},
+  tweak?: (config: ProxyConfig) => void,
+  options: { lookup?: LookupFunction } = {},
+): Promise<TestProxy> {
+  const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'egress-proxy-test-')));
+  const { config } = await resolveConfig({ bind: '127.0.0.1', port: 0, adminPort: 0, dataDir, ...overrides }, {});
+  tweak?.(config);
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  const logger = pino({ level: 'debug' }, sink);
+  const running = await startEgressProxy(config, logger, options);
+  const host = config.bind.includes(':') ? `[${config.bind === '::' ? '::1' : config.bind}]` : config.bind === '0.0.0.0' ? '127.0.0.1' : config.bind;
+  const adminUrl = running.adminAddress ? `http://127.0.0.1:${running.adminAddress.port}` : '';
+  return Object.assign(running, {
+    config,
+    url: `http://${host}:${running.proxyAddress.port}`,
+    port: running.proxyAddress.port,
+    adminUrl,
+    logs,
+    async metricsText() {
+      return running.metrics.registry.metrics();
+    },
+  }) as TestProxy;
+}
