@@ -48,7 +48,7 @@ export function parseAbsoluteTarget(url: string): AbsoluteTarget {
   if (parsed.username || parsed.password) throw new MalformedRequestError('credentials in the URI are not allowed');
   const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
   if (!host || !(isIP(host) !== 0 || isValidHost(host))) throw new MalformedRequestError('invalid host in URI');
-  const port = parsed.port ? Number(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
+  const port = parsed.port ? parsePort(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
   return {
     protocol: parsed.protocol,
     host,

@@ -1,0 +1,66 @@
+/** Unit checks of the small pure pieces: the allow-list's fail-closed parsing, targets, hop-by-hop stripping. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClientAllowList, AdmissionGuards, displayClientIp } from '../../src/proxy/admission-guards.js';
+import { parseAbsoluteTarget, parseConnectAuthority } from '../../src/proxy/request-target.js';
+import { stripHopByHop } from '../../src/proxy/hop-by-hop-headers.js';
+import { MalformedRequestError, MethodNotAllowedError } from '../../src/errors.js';
+
+test('allow-list fails closed on anything it cannot parse', () => {
+  const list = new ClientAllowList(['10.0.0.0/8', '2001:db8::/32']);
+  assert.equal(list.allows('10.1.2.3'), true);
+  assert.equal(list.allows('::ffff:10.1.2.3'), true);
+  assert.equal(list.allows('2001:db8::1'), true);
+  assert.equal(list.allows('11.0.0.1'), false);
+  for (const bad of [undefined, '', 'garbage', '10.1.2', 'fe80::1%eth0', '10.1.2.3 ']) {
+    assert.equal(list.allows(bad), false, `${String(bad)} must be denied`);
+  }
+  assert.equal(new ClientAllowList([]).allows(undefined), true, 'empty list: every client, like the reference');
+});
+
+test('client addresses display IPv4-mapped IPv6 as IPv4', () => {
+  assert.equal(displayClientIp('::ffff:127.0.0.1'), '127.0.0.1');
+  assert.equal(displayClientIp('::1'), '::1');
+  assert.equal(displayClientIp(undefined), 'unknown');
+});
+
+test('CONNECT authorities: host:port, [v6]:port; everything else is malformed', () => {
+  assert.deepEqual(parseConnectAuthority('Example.COM:443'), { host: 'example.com', port: 443, authority: 'example.com:443' });
+  assert.deepEqual(parseConnectAuthority('[::1]:8443'), { host: '::1', port: 8443, authority: '[::1]:8443' });
+  for (const bad of ['example.com', ':443', 'example.com:0', 'example.com:65536', '[zz]:443', 'a/b:443', 'exa mple:443', '::1:443', undefined]) {
+    assert.throws(() => parseConnectAuthority(bad), MalformedRequestError, String(bad));
+  }
+});
+
+test('absolute URIs: default ports, query kept for the origin but not in pathname', () => {
+  const t = parseAbsoluteTarget('http://ingest.example:9528/v1/write/metric?token=abc');
+  assert.equal(t.authority, 'ingest.example:9528');
+  assert.equal(t.pathWithQuery, '/v1/write/metric?token=abc');
+  assert.equal(t.pathname, '/v1/write/metric');
+  assert.equal(parseAbsoluteTarget('https://[2001:db8::1]/x').authority, '[2001:db8::1]:443');
+  assert.throws(() => parseAbsoluteTarget('ftp://x/y'), MethodNotAllowedError);
+  assert.throws(() => parseAbsoluteTarget('http://user:pw@x/y'), MalformedRequestError);
+  assert.throws(() => parseAbsoluteTarget('http://x:0/'), MalformedRequestError);
+});
+
+test('hop-by-hop: Connection-named fields go too, case-insensitively; duplicates of others stay', () => {
+  const out = stripHopByHop([
+    'Connection', 'close, X-Trace',
+    'x-trace', '1',
+    'Set-Cookie', 'a=1',
+    'Set-Cookie', 'b=2',
+    'Transfer-Encoding', 'chunked',
+    'PROXY-AUTHORIZATION', 'Basic x',
+  ]);
+  assert.deepEqual(out, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+});
+
+test('loop guard recognises our own listener by any local name, not other ports', () => {
+  const guards = new AdmissionGuards({ allowedClientCidrs: [], allowedConnectPorts: [] });
+  guards.addOwnListener('127.0.0.1', 9530);
+  for (const host of ['127.0.0.1', 'localhost', '::1', '127.0.0.2', '::ffff:127.0.0.1']) {
+    assert.ok(guards.checkLoop({ host, port: 9530, authority: `${host}:9530` }), host);
+  }
+  assert.equal(guards.checkLoop({ host: '127.0.0.1', port: 9531, authority: '127.0.0.1:9531' }), undefined);
+  assert.equal(guards.checkLoop({ host: 'example.com', port: 9530, authority: 'example.com:9530' }), undefined);
+});
