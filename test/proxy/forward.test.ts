@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import { ProxyAgent, request, Agent } from 'undici';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 import { startHttpOrigin, type OriginServer, type EchoReply } from '../helpers/origin-servers.js';
@@ -146,7 +147,7 @@ test('a chunked request body without Content-Length is streamed through', async 
   async function* chunks() {
     for (let i = 0; i < 20; i++) yield Buffer.alloc(10_000, i);
   }
-  const res = await request(`${origin.url}/v1/write/object`, { method: 'POST', body: chunks(), dispatcher });
+  const res = await request(`${origin.url}/v1/write/object`, { method: 'POST', body: Readable.from(chunks()), dispatcher });
   const reply = (await res.body.json()) as EchoReply;
   assert.equal(reply.bodyLength, 200_000);
   assert.equal(reply.headers['transfer-encoding'], 'chunked');
