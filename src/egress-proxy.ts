@@ -43,7 +43,7 @@ export async function startEgressProxy(
     maxApiLabels: config.metrics.maxApiLabels,
     maxClientIpLabels: config.metrics.maxClientIpLabels,
     version,
-    gauges: { activeTunnels: () => tracker.activeTunnels, requestsInFlight: () => tracker.requestsInFlight },
+    gauges: { activeTunnels: () => tracker.activeTunnels, requestsInFlight: () => tracker.requestsInFlight, clientConnections: () => tracker.clientConnections },
   });
   const observerList: ExchangeObserver[] = [metrics];
   if (config.verbose) observerList.push(new AccessLog(logger));

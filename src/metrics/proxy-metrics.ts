@@ -20,7 +20,7 @@ export interface ProxyMetricsOptions {
   maxClientIpLabels: number;
   version: string;
   /** Read at scrape time: live connection and tunnel counts. */
-  gauges: { activeTunnels(): number; requestsInFlight(): number };
+  gauges: { activeTunnels(): number; requestsInFlight(): number; clientConnections(): number };
 }
 
 // The reference's summary objectives: 0.5±0.05, 0.9±0.01, 0.99±0.001 over Go's default 10-minute window.
@@ -132,6 +132,14 @@ export class ProxyMetrics implements ExchangeObserver {
       registers,
       collect() {
         this.set(options.gauges.activeTunnels());
+      },
+    });
+    new Gauge({
+      name: 'egress_proxy_client_connections_active',
+      help: 'Client TCP connections open now, idle keep-alive connections and tunnels included.',
+      registers,
+      collect() {
+        this.set(options.gauges.clientConnections());
       },
     });
     new Gauge({

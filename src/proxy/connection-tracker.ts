@@ -12,10 +12,22 @@ interface Tunnel {
 export class ConnectionTracker {
   readonly #tunnels = new Set<Tunnel>();
   #requestsInFlight = 0;
+  #clientConnections = 0;
   #idleWaiters: Array<() => void> = [];
 
   get activeTunnels(): number {
     return this.#tunnels.size;
+  }
+
+  /** TCP connections from clients open now (idle keep-alive ones and tunnels included). */
+  get clientConnections(): number {
+    return this.#clientConnections;
+  }
+
+  /** Counts a client connection until it closes. */
+  trackClientConnection(socket: Duplex): void {
+    this.#clientConnections++;
+    socket.once('close', () => this.#clientConnections--);
   }
 
   get requestsInFlight(): number {

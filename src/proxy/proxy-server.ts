@@ -52,6 +52,7 @@ export class ProxyServer {
     // A client that stops sending or reading mid-request is dropped after this much silence.
     this.#server.timeout = Math.max(timeouts.upstreamResponseMs, timeouts.clientKeepAliveMs) + 5000;
     this.#server.maxConnections = limits.maxClientConnections;
+    this.#server.on('connection', (socket: Socket) => deps.tracker.trackClientConnection(socket));
     this.#server.on('request', (req, res) => this.#onRequest(req, res));
     this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket, head));
     this.#server.on('clientError', (err, socket) => this.#onClientError(err, socket));

@@ -70,6 +70,7 @@ test('the reference series after plain requests, a tunnel and a reject', async (
   assert.equal(sample(text, 'egress_proxy_bytes_total{direction="downstream",kind="tunnel"}'), 4);
   assert.equal(sample(text, 'egress_proxy_tunnels_total{result="established",intercepted="false"}'), 1);
   assert.equal(sample(text, 'egress_proxy_tunnels_active'), 0);
+  assert.equal(sample(text, 'egress_proxy_client_connections_active'), 0, 'every client connection closed by now');
   assert.equal(sample(text, 'egress_proxy_rejects_total{reason="bad_request"}'), 1);
   assert.match(text, /egress_proxy_build_info\{version="\d+\.\d+\.\d+",node_version="v\d+/);
   assert.match(text, /process_cpu_user_seconds_total/);
@@ -147,6 +148,9 @@ test('/healthz is 200; /readyz is 200, then 503 while draining; unknown paths 40
   assert.equal(await get('/readyz'), 200);
   assert.equal(await get('/nope'), 404);
   const tunnel = await openTunnel(proxy.port, `127.0.0.1:${echo.port}`);
+  const open = await proxy.metricsText();
+  assert.match(open, /egress_proxy_client_connections_active 1\n/);
+  assert.match(open, /egress_proxy_tunnels_active 1\n/);
   const stopped = proxy.stop(5000);
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(await get('/readyz'), 503);
