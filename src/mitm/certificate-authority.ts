@@ -6,25 +6,16 @@
 
 import { createPrivateKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { DAY_MS } from './certificate-fields.js';
-import { derChildren, derNull, derOid, derSequence } from './der-encoding.js';
 import { CaInvalidError, CaKeyMismatchError } from './mitm-errors.js';
 import { subtle, x509, type CryptoKey } from './x509-library.js';
 
 /** Where a CA came from: made now, reused from the data directory, or the user's own files. */
 export type CaSource = 'generated' | 'stored' | 'user';
 
-/** What minting a leaf needs from its CA, prepared once so each leaf is one synchronous `crypto.sign`. */
-export interface CaSigner {
-  /** The CA key as a Node KeyObject. */
-  readonly key: KeyObject;
-  /** Digest for `crypto.sign`; chosen by the key (CA/Browser Forum BR §7.1.3.2: SHA-384 for P-384, ...). */
-  readonly hash: 'sha256' | 'sha384' | 'sha512';
-  /** DER AlgorithmIdentifier of the signatures it makes, for the leaves' `signature` fields. */
-  readonly algorithmIdentifierDer: Buffer;
-  /** The CA's subject exactly as encoded in its certificate: the leaves' issuer, so chains match byte for byte. */
-  readonly subjectDer: Buffer;
-  /** For the leaves' authorityKeyIdentifier: the CA's own subjectKeyIdentifier when it has one. */
-  readonly keyIdentifier: Buffer;
+/** How the CA signs leaves: ECDSA with the hash that goes with its curve, or RSASSA-PKCS1-v1_5 with SHA-256. */
+export interface CaSigningAlgorithm {
+  readonly name: 'ECDSA' | 'RSASSA-PKCS1-v1_5';
+  readonly hash: 'SHA-256' | 'SHA-384' | 'SHA-512';
 }
 
 export interface CertificateAuthority {
@@ -36,10 +27,12 @@ export interface CertificateAuthority {
    */
   readonly chainPem: string;
   readonly certificate: x509.X509Certificate;
-  /** The CA key for WebCrypto and `@peculiar/x509` (non-extractable), to sign anything beyond leaves. */
+  /** The CA key for WebCrypto and `@peculiar/x509` (non-extractable): the leaves' `signingKey`. */
   readonly privateKey: CryptoKey;
-  /** Signs leaves (`createLeafCertificate`). */
-  readonly signer: CaSigner;
+  /** The leaves' `signingAlgorithm`, chosen by the key (CA/Browser Forum BR §7.1.3.2: SHA-384 for P-384, ...). */
+  readonly signingAlgorithm: CaSigningAlgorithm;
+  /** Hex, for the leaves' authorityKeyIdentifier: the CA's own subjectKeyIdentifier, or else one computed from its key. */
+  readonly keyIdentifier: string;
   /** The certificate file, or undefined for a CA that only lives in memory. */
   readonly certPath: string | undefined;
   /** The key file, or undefined for a CA that only lives in memory. */
@@ -101,13 +94,8 @@ export async function certificateAuthorityFromPem(input: CaPemInput): Promise<Ce
     chainPem: `${pemCertificates.join('\n')}\n`,
     certificate,
     privateKey,
-    signer: {
-      key: keyObject,
-      hash: algorithms.hash,
-      algorithmIdentifierDer: algorithms.algorithmIdentifierDer,
-      subjectDer: subjectDerOf(nodeCertificate.raw),
-      keyIdentifier: Buffer.from(await keyIdentifierOf(certificate), 'hex'),
-    },
+    signingAlgorithm: algorithms.signingAlgorithm,
+    keyIdentifier: await keyIdentifierOf(certificate),
     certPath,
     keyPath,
     source: input.source,
@@ -163,23 +151,14 @@ function parsePrivateKey(keyPem: string, keyPath: string | undefined): KeyObject
 
 interface KeyAlgorithms {
   importAlgorithm: { name: string; namedCurve?: string; hash?: string };
-  hash: CaSigner['hash'];
-  algorithmIdentifierDer: Buffer;
+  signingAlgorithm: CaSigningAlgorithm;
 }
 
-// RFC 5758 §3.2: ECDSA AlgorithmIdentifiers have no parameters. RFC 4055 §5: RSA ones carry NULL.
-const ECDSA_WITH = {
-  sha256: derSequence(derOid('1.2.840.10045.4.3.2')),
-  sha384: derSequence(derOid('1.2.840.10045.4.3.3')),
-  sha512: derSequence(derOid('1.2.840.10045.4.3.4')),
-};
-const SHA256_WITH_RSA = derSequence(derOid('1.2.840.113549.1.1.11'), derNull());
-
 // Which hash goes with which curve follows the CA/Browser Forum Baseline Requirements §7.1.3.2.2.
-const EC_CURVES: Record<string, { namedCurve: string; hash: CaSigner['hash'] }> = {
-  prime256v1: { namedCurve: 'P-256', hash: 'sha256' },
-  secp384r1: { namedCurve: 'P-384', hash: 'sha384' },
-  secp521r1: { namedCurve: 'P-521', hash: 'sha512' },
+const EC_CURVES: Record<string, { namedCurve: string; hash: CaSigningAlgorithm['hash'] }> = {
+  prime256v1: { namedCurve: 'P-256', hash: 'SHA-256' },
+  secp384r1: { namedCurve: 'P-384', hash: 'SHA-384' },
+  secp521r1: { namedCurve: 'P-521', hash: 'SHA-512' },
 };
 
 function algorithmsForKey(keyObject: KeyObject, keyPath: string | undefined): KeyAlgorithms {
@@ -191,8 +170,7 @@ function algorithmsForKey(keyObject: KeyObject, keyPath: string | undefined): Ke
     }
     return {
       importAlgorithm: { name: 'ECDSA', namedCurve: curve.namedCurve },
-      hash: curve.hash,
-      algorithmIdentifierDer: ECDSA_WITH[curve.hash],
+      signingAlgorithm: { name: 'ECDSA', hash: curve.hash },
     };
   }
   if (keyObject.asymmetricKeyType === 'rsa') {
@@ -202,24 +180,13 @@ function algorithmsForKey(keyObject: KeyObject, keyPath: string | undefined): Ke
     }
     return {
       importAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-      hash: 'sha256',
-      algorithmIdentifierDer: SHA256_WITH_RSA,
+      signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
     };
   }
   throw new CaInvalidError(
     keyPath,
     `unsupported key type ${keyObject.asymmetricKeyType ?? '(unknown)'}; use EC (P-256, P-384) or RSA`,
   );
-}
-
-/** The subject Name of a DER certificate, as encoded: TBSCertificate fields [version], serial, sig, issuer, validity, subject. */
-function subjectDerOf(certificateDer: Buffer): Buffer {
-  const [tbs] = derChildren(derChildren(certificateDer)[0]?.content ?? Buffer.alloc(0));
-  const fields = derChildren(tbs?.content ?? Buffer.alloc(0));
-  const hasVersion = fields[0]?.tag === 0xa0;
-  const subject = fields[hasVersion ? 5 : 4];
-  if (subject === undefined) throw new Error('CA certificate without a subject');
-  return Buffer.from(subject.encoded);
 }
 
 async function keyIdentifierOf(certificate: x509.X509Certificate): Promise<string> {

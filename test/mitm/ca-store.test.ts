@@ -57,7 +57,7 @@ describe('loadOrCreateCa with a generated CA', () => {
     assert.equal(caCert.verify(caCert.publicKey), true);
     assert.equal(ca.certificate.getExtension(x509.BasicConstraintsExtension)?.pathLength, 0);
 
-    const leaf = createLeafCertificate(ca, parseLeafHostname('api.example.test'), { now: Date.now(), validityDays: 30 });
+    const leaf = await createLeafCertificate(ca, parseLeafHostname('api.example.test'), { now: Date.now(), validityDays: 30 });
     const leafCert = new NodeX509Certificate(leaf.certPem);
     assert.equal(leafCert.checkIssued(caCert), true);
     assert.equal(leafCert.verify(caCert.publicKey), true);
@@ -70,7 +70,7 @@ describe('loadOrCreateCa with a generated CA', () => {
     const caCert = new NodeX509Certificate(ca.certPem);
     assert.equal(caCert.publicKey.asymmetricKeyType, 'rsa');
     assert.equal(caCert.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
-    const leaf = createLeafCertificate(ca, parseLeafHostname('rsa.example.test'), { now: Date.now(), validityDays: 30 });
+    const leaf = await createLeafCertificate(ca, parseLeafHostname('rsa.example.test'), { now: Date.now(), validityDays: 30 });
     assert.equal(new NodeX509Certificate(leaf.certPem).verify(caCert.publicKey), true);
   });
 
@@ -153,7 +153,7 @@ describe('loadOrCreateCa with a user-supplied CA', () => {
       assert.equal(ca.certPath, files.caCertFile);
       assert.equal(ca.keyPath, files.caKeyFile);
       assert.equal(ca.certPem, external.certPem);
-      const leaf = createLeafCertificate(ca, parseLeafHostname('10.1.2.3'), { now: Date.now(), validityDays: 30 });
+      const leaf = await createLeafCertificate(ca, parseLeafHostname('10.1.2.3'), { now: Date.now(), validityDays: 30 });
       const caCert = new NodeX509Certificate(ca.certPem);
       const leafCert = new NodeX509Certificate(leaf.certPem);
       assert.equal(leafCert.checkIssued(caCert), true);
