@@ -1,0 +1,200 @@
+/**
+ * The side-by-side benchmark behind `npm run bench`: the same workload (the bench client, N workers × M POSTs of
+ * one file) against the null server directly, through egress-proxy (tunnel, plain forwarding, MITM), and through
+ * squid and tinyproxy when installed. Scenarios run one after another: on a 2-core machine, client, proxy and
+ * server already compete for the CPU within one scenario.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBenchClient, type BenchResult } from './bench-client.js';
+import { exportEgressProxyCa, startEgressProxy, type RunningProxy } from './egress-proxy-process.js';
+import { startNullServerProcess, type NullServerProcess } from './null-server-process.js';
+import { findExecutable, startSystemProxy, type SystemProxyName } from './system-proxies.js';
+
+/** What a scenario's proxy gives the client: where to connect, and which CA to trust for the target if not the server's. */
+interface ProxyForClient extends RunningProxy {
+  clientCaPem?: string;
+}
+
+interface ScenarioContext {
+  /** The null server; its `certFile` (https) is for proxies that verify the upstream. */
+  server: NullServerProcess;
+  /** A temp dir the scenario may use; removed afterwards. */
+  workDir: string;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** Whether the null server speaks TLS. */
+  upstream: 'https' | 'http';
+  /** The scenario this one's req/s is divided by in the ratio column. */
+  baseline?: string;
+  /** Why the scenario cannot run here (e.g. a binary is missing), or undefined when it can. */
+  unavailable?: () => string | undefined;
+  /** Starts the proxy between client and server; absent for direct scenarios. */
+  startProxy?: (ctx: ScenarioContext) => Promise<ProxyForClient>;
+}
+
+function systemProxyScenarios(name: SystemProxyName): Scenario[] {
+  const unavailable = (): string | undefined => (findExecutable(name) === undefined ? 'not installed' : undefined);
+  const start = (): Promise<RunningProxy> => startSystemProxy(name, findExecutable(name) as string);
+  return [
+    { name: `${name}-tunnel`, description: `${name}, CONNECT tunnel to https`, upstream: 'https', baseline: 'direct-https', unavailable, startProxy: start },
+    { name: `${name}-forward`, description: `${name}, absolute-URI forwarding to http`, upstream: 'http', baseline: 'direct-http', unavailable, startProxy: start },
+  ];
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  { name: 'direct-https', description: 'client → null HTTPS server', upstream: 'https' },
+  { name: 'direct-http', description: 'client → null HTTP server', upstream: 'http' },
+  {
+    name: 'egress-tunnel',
+    description: 'egress-proxy, CONNECT tunnel to https',
+    upstream: 'https',
+    baseline: 'direct-https',
+    startProxy: () => startEgressProxy(),
+  },
+  {
+    name: 'egress-forward',
+    description: 'egress-proxy, absolute-URI forwarding to http',
+    upstream: 'http',
+    baseline: 'direct-http',
+    startProxy: () => startEgressProxy(),
+  },
+  ...systemProxyScenarios('squid'),
+  ...systemProxyScenarios('tinyproxy'),
+  {
+    name: 'egress-mitm',
+    description: 'egress-proxy with --mitm, decrypting https',
+    upstream: 'https',
+    baseline: 'direct-https',
+    startProxy: async ({ server, workDir }) => {
+      const dataDir = join(workDir, 'egress-data');
+      const proxy = await startEgressProxy(['--mitm', '--data-dir', dataDir, '--upstream-ca', server.certFile as string]);
+      try {
+        return { ...proxy, clientCaPem: await exportEgressProxyCa(dataDir) };
+      } catch (err) {
+        await proxy.stop();
+        throw err;
+      }
+    },
+  },
+];
+
+export const DEFAULT_WARMUP_REQUESTS = 10;
+
+export interface ComparisonOptions {
+  /** Workers (connections). */
+  connections: number;
+  /** Requests per worker. */
+  requestsPerConnection: number;
+  body: Buffer;
+  /** Scenario names to run; default all. */
+  only?: readonly string[];
+  /**
+   * Untimed requests per worker before each timed run, on the same connections. Default 10: every scenario starts
+   * fresh server and proxy processes, and their JIT warm-up would otherwise be a large part of a short run.
+   */
+  warmupRequests?: number;
+  /** Told when a scenario starts, for a progress display. */
+  onScenarioStart?: (scenario: Scenario) => void;
+}
+
+export type ScenarioOutcome =
+  | { name: string; state: 'ok'; result: BenchResult; baseline?: string; ratio?: number }
+  | { name: string; state: 'skipped'; reason: string }
+  | { name: string; state: 'error'; message: string };
+
+/** Runs the selected scenarios in order; a failing scenario is reported as an outcome, never thrown. */
+export async function runComparison(options: ComparisonOptions): Promise<ScenarioOutcome[]> {
+  const selected = selectScenarios(options.only);
+  const outcomes: ScenarioOutcome[] = [];
+  if (selected.some((s) => s.unavailable?.() === undefined)) {
+    // A warm-up that fails (say, no free port) only costs accuracy; the scenarios report real failures themselves.
+    await warmUpClient(options).catch(() => undefined);
+  }
+  for (const scenario of selected) {
+    const reason = scenario.unavailable?.();
+    if (reason !== undefined) {
+      outcomes.push({ name: scenario.name, state: 'skipped', reason });
+      continue;
+    }
+    options.onScenarioStart?.(scenario);
+    try {
+      outcomes.push({ name: scenario.name, state: 'ok', result: await runScenario(scenario, options) });
+    } catch (err) {
+      outcomes.push({ name: scenario.name, state: 'error', message: oneLine(err) });
+    }
+  }
+  for (const outcome of outcomes) {
+    const baselineName = selected.find((s) => s.name === outcome.name)?.baseline;
+    const baseline = outcomes.find((o) => o.name === baselineName);
+    if (outcome.state === 'ok' && baselineName !== undefined) {
+      outcome.baseline = baselineName;
+      if (baseline?.state === 'ok' && baseline.result.requestsPerSecond > 0) {
+        outcome.ratio = outcome.result.requestsPerSecond / baseline.result.requestsPerSecond;
+      }
+    }
+  }
+  return outcomes;
+}
+
+/** The scenarios named in `only`, in the standard order; throws on an unknown name. */
+export function selectScenarios(only?: readonly string[]): Scenario[] {
+  if (only === undefined || only.length === 0) return [...SCENARIOS];
+  const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  }
+  return SCENARIOS.filter((s) => only.includes(s.name));
+}
+
+/**
+ * One untimed pass of the client against both null servers. The client lives in this process for every scenario,
+ * so without this its JIT warm-up would slow whichever scenario runs first (the direct baseline).
+ */
+async function warmUpClient(options: ComparisonOptions): Promise<void> {
+  for (const tls of [true, false]) {
+    const server = await startNullServerProcess({ tls });
+    try {
+      await runBenchClient({
+        target: `${server.url}/v1/write/metric`,
+        connections: options.connections,
+        requestsPerConnection: 20,
+        body: options.body,
+        caPem: server.caPem,
+      });
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+async function runScenario(scenario: Scenario, options: ComparisonOptions): Promise<BenchResult> {
+  const workDir = await mkdtemp(join(tmpdir(), `egress-proxy-bench-${scenario.name}-`));
+  let server: NullServerProcess | undefined;
+  let proxy: ProxyForClient | undefined;
+  try {
+    server = await startNullServerProcess({ tls: scenario.upstream === 'https' });
+    proxy = await scenario.startProxy?.({ server, workDir });
+    return await runBenchClient({
+      target: `${server.url}/v1/write/metric`,
+      proxy: proxy?.url,
+      connections: options.connections,
+      requestsPerConnection: options.requestsPerConnection,
+      body: options.body,
+      caPem: proxy?.clientCaPem ?? server.caPem,
+      warmupRequests: options.warmupRequests ?? DEFAULT_WARMUP_REQUESTS,
+    });
+  } finally {
+    await proxy?.stop();
+    await server?.stop();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+}

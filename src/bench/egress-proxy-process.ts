@@ -1,0 +1,81 @@
+/**
+ * Runs the built egress-proxy (`dist/cli.js run`) as a child process for the comparison benchmark, on a free
+ * loopback port it picks itself, and exports its MITM CA. The contract with the CLI: it logs JSON lines on stdout
+ * and one of them, `"msg":"proxy listening"`, carries the numeric `port`.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { lastLine, spawnManaged } from './managed-child.js';
+import { builtCliPath } from './package-root.js';
+
+export interface RunningProxy {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 20_000;
+
+/**
+ * Starts `egress-proxy run --bind 127.0.0.1 --port 0 --admin-port 0 ...extraArgs` and waits for it to listen.
+ * `cli` defaults to the package's built `dist/cli.js`.
+ */
+export async function startEgressProxy(extraArgs: readonly string[] = [], cli = requireBuiltCli()): Promise<RunningProxy> {
+  let onListening: (port: number) => void = () => undefined;
+  const listening = new Promise<number>((resolve) => (onListening = resolve));
+  const managed = spawnManaged(
+    process.execPath,
+    [cli, 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', ...extraArgs],
+    {
+      onStdoutLine: (line) => {
+        if (!line.includes('proxy listening')) return;
+        try {
+          const record = JSON.parse(line) as { msg?: unknown; port?: unknown };
+          if (record.msg === 'proxy listening' && typeof record.port === 'number') onListening(record.port);
+        } catch {
+          // Not a JSON log line: keep waiting for one.
+        }
+      },
+    },
+  );
+
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const port = await Promise.race([
+      listening,
+      managed.exited.then((code) => {
+        throw new Error(`egress-proxy exited (${code}) before listening${lastLine(managed)}`);
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`egress-proxy did not log "proxy listening" within ${START_TIMEOUT_MS} ms${lastLine(managed)}`)), START_TIMEOUT_MS);
+      }),
+    ]);
+    return { url: `http://127.0.0.1:${port}`, stop: () => managed.stop() };
+  } catch (err) {
+    await managed.stop();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `egress-proxy ca export --data-dir DIR`: the MITM CA certificate (PEM) clients must trust. */
+export async function exportEgressProxyCa(dataDir: string, cli = requireBuiltCli()): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [cli, 'ca', 'export', '--data-dir', dataDir], { timeout: 20_000 }, (err, stdout, stderr) => {
+      if (err !== null) {
+        const detail = stderr.trim().split('\n')[0] || err.message.split('\n')[0];
+        reject(new Error(`ca export failed: ${detail}`));
+      } else if (!stdout.includes('-----BEGIN CERTIFICATE-----')) {
+        reject(new Error('ca export printed no PEM certificate'));
+      } else {
+        resolve(stdout);
+      }
+    });
+  });
+}
+
+function requireBuiltCli(): string {
+  const cli = builtCliPath();
+  if (!existsSync(cli)) throw new Error(`${cli} not found: run "npm run build" first`);
+  return cli;
+}

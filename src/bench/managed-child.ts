@@ -1,0 +1,105 @@
+/**
+ * A proxy process started for a benchmark: keeps the tail of its output for error messages, waits for it to
+ * listen, and stops it (SIGTERM, then SIGKILL if it lingers) so no benchmark leaves a proxy running behind it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+
+const TAIL_LINES = 20;
+
+export interface ManagedChild {
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  /** The last lines the process wrote to stdout and stderr, newest last. */
+  outputTail(): string[];
+  /** SIGTERM, then SIGKILL after `graceMs` (default 5 s); resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  /** Called for every stdout line, before it is kept in the tail. */
+  onStdoutLine?: (line: string) => void;
+}
+
+export function spawnManaged(command: string, args: readonly string[], options: SpawnOptions = {}): ManagedChild {
+  const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  const keep = (line: string): void => {
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+  };
+  // Always read both pipes to the end: a proxy that logs per request would otherwise block on a full pipe.
+  createInterface({ input: child.stdout as NonNullable<ChildProcess['stdout']> }).on('line', (line) => {
+    options.onStdoutLine?.(line);
+    keep(line);
+  });
+  createInterface({ input: child.stderr as NonNullable<ChildProcess['stderr']> }).on('line', keep);
+
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    child.once('error', (err) => {
+      keep(err.message);
+      resolve(`spawn error: ${err.message}`);
+    });
+  });
+
+  return {
+    child,
+    exited,
+    outputTail: () => [...tail],
+    async stop(graceMs = 5_000) {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A loopback port that was free a moment ago (bound to port 0, then released). */
+export async function freeLoopbackPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Resolves once `port` on 127.0.0.1 accepts a TCP connection; rejects if `managed` exits first or `timeoutMs`
+ * passes, with the process's last output line in the message.
+ */
+export async function waitForPort(port: number, managed: ManagedChild, name: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | string | undefined;
+  void managed.exited.then((code) => (exitCode = code));
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`${name} exited (${exitCode}) before listening${lastLine(managed)}`);
+    if (await canConnect(port)) return;
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms${lastLine(managed)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export function lastLine(managed: ManagedChild): string {
+  const line = managed.outputTail().at(-1);
+  return line === undefined ? '' : `: ${line}`;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
