@@ -4,10 +4,6 @@
  * line on stderr and a non-zero exit: 1 for a bad config or a failed command, 2 for bad usage.
  */
 import { ConfigError, UsageError } from './errors.js';
-import { runCommand } from './cli/run-command.js';
-import { checkConfigCommand } from './cli/check-config-command.js';
-import { caCommand } from './cli/ca-command.js';
-import { runBenchCommand } from './bench/bench-command.js';
 import { CA_USAGE, CHECK_CONFIG_USAGE, MAIN_USAGE, RUN_USAGE } from './cli/usage.js';
 import { packageVersion } from './egress-proxy.js';
 
@@ -33,24 +29,27 @@ process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Each command loads only its own modules: `check-config` and `--help` should not pay for TLS and metrics.
     case 'run':
-      return runCommand(rest);
+      return (await import('./cli/run-command.js')).runCommand(rest);
     case 'check-config':
-      return checkConfigCommand(rest);
+      return (await import('./cli/check-config-command.js')).checkConfigCommand(rest);
     case 'ca':
-      return caCommand(rest);
+      return (await import('./cli/ca-command.js')).caCommand(rest);
     case 'bench':
-      return runBenchCommand(rest);
+      return (await import('./bench/bench-command.js')).runBenchCommand(rest);
     case '--version':
     case '-v':
       process.stdout.write(`${await packageVersion()}\n`);
       return 0;
     case undefined:
+      process.stderr.write(MAIN_USAGE);
+      return 2;
     case '--help':
     case '-h':
     case 'help':
       process.stdout.write(MAIN_USAGE);
-      return command === undefined ? 2 : 0;
+      return 0;
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
@@ -68,9 +67,27 @@ main(process.argv.slice(2)).then(
       const usage = USAGE_BY_COMMAND[process.argv[2] ?? ''] ?? MAIN_USAGE;
       process.stderr.write(`egress-proxy: ${err.message}\n\n${usage}`);
       process.exitCode = 2;
+    } else if (isListenError(err)) {
+      process.stderr.write(`egress-proxy: cannot listen on ${formatAddress(err.address, err.port)}: ${err.code}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`egress-proxy: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exitCode = 1;
     }
   },
 );
+
+interface ListenError extends NodeJS.ErrnoException {
+  address?: string;
+  port?: number;
+}
+
+/** EADDRINUSE, EADDRNOTAVAIL, EACCES from binding a listener: an operator's problem, not a bug. */
+function isListenError(err: unknown): err is ListenError {
+  return err instanceof Error && (err as ListenError).syscall === 'listen';
+}
+
+function formatAddress(address: string | undefined, port: number | undefined): string {
+  const host = address ?? '?';
+  return `${host.includes(':') ? `[${host}]` : host}:${port ?? '?'}`;
+}

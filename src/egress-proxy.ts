@@ -69,19 +69,27 @@ export async function startEgressProxy(
     : undefined;
 
   const proxy = new ProxyServer({ config, logger, observers, agents, guards, tracker, interceptor, lookup: options.lookup });
-  const proxyAddress = await proxy.listen();
-  let admin: AdminServer | undefined;
+  const admin = config.admin.enabled
+    ? new AdminServer({
+        bind: config.admin.bind,
+        port: config.admin.port,
+        registry: metrics.registry,
+        isReady: () => proxy.accepting,
+      })
+    : undefined;
+  let proxyAddress: AddressInfo;
   let adminAddress: AddressInfo | undefined;
-  if (config.admin.enabled) {
-    admin = new AdminServer({
-      bind: config.admin.bind,
-      port: config.admin.port,
-      registry: metrics.registry,
-      isReady: () => proxy.accepting,
-    });
-    adminAddress = await admin.listen();
-    guards.addOwnListener(config.admin.bind, adminAddress.port);
+  try {
+    // Either listener failing (port taken, address not local) must release the other, or the open one keeps
+    // the process alive with nothing serving.
+    adminAddress = await admin?.listen();
+    proxyAddress = await proxy.listen();
+  } catch (err) {
+    await admin?.close().catch(() => undefined);
+    agents.close();
+    throw err;
   }
+  if (adminAddress) guards.addOwnListener(config.admin.bind, adminAddress.port);
 
   let stopping: Promise<{ forced: boolean }> | undefined;
   return {

@@ -27,6 +27,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     upstreamInsecure: values['upstream-insecure'],
     drainSeconds: numberFlag(values['drain-timeout'], '--drain-timeout'),
   };
+  // Listen for SIGTERM/SIGINT before starting anything: a supervisor may signal as soon as it reads the
+  // "proxy listening" line, and a signal with no handler kills the process without draining.
+  const stopRequested = waitForStopSignal();
   const { config, warnings } = await resolveConfig(overrides, process.env);
   const logger = createLogger();
   for (const warning of warnings) logger.warn(warning);
@@ -47,24 +50,27 @@ export async function runCommand(argv: string[]): Promise<number> {
     logger.info({ address: proxy.adminAddress.address, port: proxy.adminAddress.port }, 'admin listening');
   }
 
-  await new Promise<void>((resolve) => {
+  const signal = await stopRequested;
+  // A second signal means "now": an operator who has waited long enough.
+  process.once('SIGTERM', () => process.exit(1));
+  process.once('SIGINT', () => process.exit(1));
+  logger.info({ signal, drain_timeout_ms: config.timeouts.drainMs }, 'draining');
+  const { forced } = await proxy.stop();
+  logger.info({ forced }, forced ? 'stopped: drain timeout reached, remaining connections closed' : 'stopped');
+  await flushLogger(logger);
+  return 0;
+}
+
+function waitForStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.removeListener('SIGTERM', onSignal);
       process.removeListener('SIGINT', onSignal);
-      // A second signal means "now": an operator who has waited long enough.
-      process.once('SIGTERM', () => process.exit(1));
-      process.once('SIGINT', () => process.exit(1));
-      logger.info({ signal, drain_timeout_ms: config.timeouts.drainMs }, 'draining');
-      void proxy.stop().then(({ forced }) => {
-        logger.info({ forced }, forced ? 'stopped: drain timeout reached, remaining connections closed' : 'stopped');
-        resolve();
-      });
+      resolve(signal);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  await flushLogger(logger);
-  return 0;
 }
 
 function parseRunArgs(argv: string[]) {

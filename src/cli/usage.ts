@@ -30,6 +30,8 @@ Options:
   --upstream-insecure   do not verify upstream TLS certificates (not recommended)
   --drain-timeout SEC   on SIGTERM/SIGINT, time given to requests and tunnels in flight (default 10)
   -h, --help            show this help
+
+Environment only: EGRESS_PROXY_LOG_LEVEL (fatal, error, warn, info (default), debug, trace, silent).
 `;
 
 export const CHECK_CONFIG_USAGE = `Usage: egress-proxy check-config FILE
