@@ -162,3 +162,11 @@ test('the CA persists across restarts and its key file is 0600', async () => {
   const keyMode = (await stat(join(dataDir, 'ca.key'))).mode & 0o777;
   assert.equal(keyMode, 0o600);
 });
+
+test('upstream_insecure is an explicit opt-out: it warns at startup and lets an unverifiable upstream through', async () => {
+  const insecure = await startTestProxy({ mitm: true, dataDir, upstreamInsecure: true });
+  stops.push(() => insecure.stop(100));
+  assert.ok(insecure.logs.some((l) => l.level === 40 && /verification is OFF/.test(String(l.msg))), 'startup warning');
+  const result = await curl(['-x', insecure.url, '--cacert', mitmCaFile, '-o', '/dev/null', '-w', '%{http_code}', `${origin.url}/v1/ntp`]);
+  assert.equal(result.stdout, '200', result.stderr);
+});
