@@ -68,3 +68,8 @@ export async function openTunnel(proxyPort: number, authority: string, proxyHost
   }
   return socket;
 }
+
+/** The status code of a raw HTTP/1.1 response text (0 when there is none). */
+export function statusOf(text: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+}

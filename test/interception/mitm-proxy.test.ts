@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { ProxyAgent, request } from 'undici';
+import { sample } from '../helpers/metrics-text.js';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 import { closedPort, startHttpsOrigin, type EchoReply, type OriginServer } from '../helpers/origin-servers.js';
 import { createTestPki, type TestPki } from '../helpers/test-pki.js';
@@ -46,10 +47,6 @@ after(async () => {
   await namedOrigin.close();
 });
 
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 test('curl trusting the exported CA: decrypted, forwarded over verified TLS, counted per API', async () => {
   const result = await curl(['-x', proxy.url, '--cacert', mitmCaFile, '-X', 'POST', '-d', 'cpu usage=1', `${origin.url}/v1/write/metrics?token=tkn_x`]);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { Agent, ProxyAgent, request } from 'undici';
+import { sample } from '../helpers/metrics-text.js';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 import { startHttpOrigin, startTcpServer, type OriginServer } from '../helpers/origin-servers.js';
 import { openTunnel, rawExchange, readUntil } from '../helpers/raw-client.js';
@@ -25,10 +26,6 @@ async function scrape(proxy: TestProxy): Promise<{ status: number; contentType: 
   return { status: res.statusCode, contentType: String(res.headers['content-type']), text };
 }
 
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 test('the reference series after plain requests, a tunnel and a reject', async () => {
   const origin = await startHttpOrigin();

@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 import { startHttpOrigin, startTcpServer, type OriginServer } from '../helpers/origin-servers.js';
-import { rawExchange } from '../helpers/raw-client.js';
+import { rawExchange, statusOf } from '../helpers/raw-client.js';
 
 const proxies: TestProxy[] = [];
 let origin: OriginServer | undefined;
@@ -26,9 +26,6 @@ async function dualStackProxy(allow: string[]): Promise<TestProxy> {
   return proxy;
 }
 
-function statusOf(text: string): number {
-  return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-}
 
 async function plainStatus(proxy: TestProxy, from: '127.0.0.1' | '::1'): Promise<{ status: number; text: string; closed: boolean }> {
   const r = await rawExchange(proxy.port, `GET ${origin!.url}/v1/ntp HTTP/1.1\r\nHost: 127.0.0.1:${origin!.port}\r\nConnection: close\r\n\r\n`, { host: from });

@@ -9,7 +9,7 @@ import type { LookupFunction } from 'node:net';
 import { ProxyAgent, request } from 'undici';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 import { closedPort, startHttpOrigin, type OriginServer } from '../helpers/origin-servers.js';
-import { rawExchange } from '../helpers/raw-client.js';
+import { rawExchange, statusOf } from '../helpers/raw-client.js';
 
 // DNS without the network: `*.invalid` fails like a real NXDOMAIN, `*.stall` never answers (a black-holed
 // target), everything else resolves to loopback. Tests never send a query off this machine.
@@ -61,9 +61,6 @@ async function proxied(url: string): Promise<{ status: number; body: string }> {
   }
 }
 
-function statusOf(text: string): number {
-  return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-}
 
 test('origin-form request to the proxy port: 400 saying this is a proxy, then close', async () => {
   const result = await rawExchange(proxy.port, 'GET / HTTP/1.1\r\nHost: example\r\n\r\n');
