@@ -1,11 +1,15 @@
 /**
- * Generates bench-data/metric.data, the payload the bench client posts: a DataKit-like batch of InfluxDB line
- * protocol (host metrics: cpu, mem, disk, diskio, net, system, swap, processes, netstat, host_processes) with
- * nanosecond timestamps, of exactly the reference's size (299 lines, 172,787 bytes), so `-c 16 -r 100` posts the
- * same 2.764592e+08 bytes the reference's published output shows.
+ * Generates the bench payloads. bench-data/metric.data, the payload the bench client posts by default: a
+ * DataKit-like batch of InfluxDB line protocol (host metrics: cpu, mem, disk, diskio, net, system, swap, processes,
+ * netstat, host_processes) with nanosecond timestamps, of exactly the reference's size (299 lines, 172,787
+ * bytes), so `-c 16 -r 100` posts the same 2.764592e+08 bytes the reference's published output shows.
  *
- * Deterministic: a seeded PRNG, a fixed start time, no clock or environment input. Run:
- *   npx tsx scripts/generate-sample-data.ts [output-file]
+ * And bench-data/metric-1k.data, a 1,024-byte batch of the same kind for the small-request workload of
+ * `npm run bench`.
+ *
+ * Deterministic: a seeded PRNG, a fixed start time, no clock or environment input. Run (writes both files into
+ * bench-data/, or into OUTPUT-DIR):
+ *   npx tsx scripts/generate-sample-data.ts [OUTPUT-DIR]
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,8 +18,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** The reference payload's shape (REFERENCE.md, "The benchmark tools"). */
 export const SAMPLE_LINES = 299;
 export const SAMPLE_BYTES = 172_787;
+/** The small-request payload (bench-data/metric-1k.data): 1 KiB. */
+export const SMALL_SAMPLE_BYTES = 1024;
 
 const SEED = 0x5eed_da7a;
+const SMALL_SEED = 0x5eed_01c0;
 const START_NS = 1_732_000_000_000_000_000n;
 const INTERVAL_NS = 10_000_000_000n;
 
@@ -298,8 +305,19 @@ export function generateSampleData(): string {
   const unpadded = [...lines, lastLine(baseCmd)].join('\n') + '\n';
   const missing = SAMPLE_BYTES - Buffer.byteLength(unpadded);
   if (missing < 0) throw new Error(`sample data is ${-missing} bytes over ${SAMPLE_BYTES}: shrink the line set`);
+  const cmdline = padCmdline(baseCmd, missing);
+  const text = [...lines, lastLine(cmdline)].join('\n') + '\n';
+  if (Buffer.byteLength(text) !== SAMPLE_BYTES) {
+    throw new Error(`sample data has ${Buffer.byteLength(text)} bytes, not ${SAMPLE_BYTES}`);
+  }
+  return text;
+}
 
-  // Whole JVM properties first, then a build id whose length takes up the last few bytes exactly.
+/**
+ * `baseCmd` with JVM properties inserted before ` -jar` so it grows by exactly `missing` bytes: whole properties
+ * first, then a build id whose length takes up the last few bytes.
+ */
+function padCmdline(baseCmd: string, missing: number): string {
   const buildIdPrefix = ' -Dapp.build.id=';
   const minBuildId = buildIdPrefix.length + 8;
   if (missing < minBuildId) throw new Error(`sample data is only ${missing} bytes short: no room for the cmdline`);
@@ -311,21 +329,59 @@ export function generateSampleData(): string {
   }
   const idLength = missing - properties.length - buildIdPrefix.length;
   const buildId = Array.from({ length: idLength }, (_, i) => '0123456789abcdef'[(i * 7 + 3) % 16]).join('');
-  const cmdline = baseCmd.replace(' -jar', `${properties}${buildIdPrefix}${buildId} -jar`);
-  const text = [...lines, lastLine(cmdline)].join('\n') + '\n';
-  if (Buffer.byteLength(text) !== SAMPLE_BYTES) {
-    throw new Error(`sample data has ${Buffer.byteLength(text)} bytes, not ${SAMPLE_BYTES}`);
+  return baseCmd.replace(' -jar', `${properties}${buildIdPrefix}${buildId} -jar`);
+}
+
+/**
+ * bench-data/metric-1k.data, the small-request payload: exactly SMALL_SAMPLE_BYTES (1 KiB) of line protocol, the
+ * size of a DataKit flush that carries only a few points. One host with a short tag set (full cloud tags would not
+ * leave room for more than one line): as many of its host-metric lines as fit, then a `host_processes` line whose
+ * `cmdline` is sized to make the file exactly 1,024 bytes. Deterministic like the big one, with its own seed.
+ */
+export function generateSmallSampleData(): string {
+  const b = new LineBuilder(createRandom(SMALL_SEED));
+  const host: Host = {
+    name: 'web-01.prod.internal',
+    tags: 'host=web-01.prod.internal,region=cn-hangzhou,env=production',
+    cpus: 4,
+    memTotal: 16 * 1024 ** 3,
+    disks: ['vda1'],
+    interfaces: ['eth0'],
+  };
+  const baseCmd = '/usr/lib/jvm/java-17/bin/java -server -Xmx2g -jar /opt/app/app.jar';
+  // Its own generator, so the numbers of the last line do not change with the length of its cmdline.
+  const lastLine = (cmdline: string): string =>
+    processLine(new LineBuilder(createRandom(SMALL_SEED + 1)), host, START_NS, cmdline);
+  // The padding needs room for at least a short build id.
+  const room = SMALL_SAMPLE_BYTES - Buffer.byteLength(lastLine(baseCmd) + '\n') - 24;
+  const lines: string[] = [];
+  let size = 0;
+  for (const line of hostLines(b, host, START_NS)) {
+    const lineBytes = Buffer.byteLength(line) + 1;
+    if (size + lineBytes > room) break;
+    lines.push(line);
+    size += lineBytes;
+  }
+  const missing = SMALL_SAMPLE_BYTES - Buffer.byteLength([...lines, lastLine(baseCmd)].join('\n') + '\n');
+  const text = [...lines, lastLine(padCmdline(baseCmd, missing))].join('\n') + '\n';
+  if (Buffer.byteLength(text) !== SMALL_SAMPLE_BYTES) {
+    throw new Error(`small sample data has ${Buffer.byteLength(text)} bytes, not ${SMALL_SAMPLE_BYTES}`);
   }
   return text;
 }
 
 function main(): void {
   const here = dirname(fileURLToPath(import.meta.url));
-  const output = resolve(process.argv[2] ?? join(here, '..', 'bench-data', 'metric.data'));
-  const text = generateSampleData();
-  writeFileSync(output, text);
-  const lineCount = text.split('\n').length - 1;
-  process.stdout.write(`wrote ${output}: ${lineCount} lines, ${Buffer.byteLength(text)} bytes\n`);
+  const outputDir = resolve(process.argv[2] ?? join(here, '..', 'bench-data'));
+  for (const [file, text] of [
+    ['metric.data', generateSampleData()],
+    ['metric-1k.data', generateSmallSampleData()],
+  ] as const) {
+    const output = join(outputDir, file);
+    writeFileSync(output, text);
+    const lineCount = text.split('\n').length - 1;
+    process.stdout.write(`wrote ${output}: ${lineCount} lines, ${Buffer.byteLength(text)} bytes\n`);
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();

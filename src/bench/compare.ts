@@ -1,73 +1,89 @@
 /**
  * Entry point of `npm run bench` (`node dist/bench/compare.js` after a build): runs the side-by-side proxy
- * benchmark and prints a table, or JSON with --json. Flags: --c N (workers, default 16), --r N (POSTs per worker,
- * default 100), --f FILE (default bench-data/metric.data), --warmup N (default 10), --only a,b (scenario names), --json.
- * Exit code: 0 when every scenario that ran finished without request errors, 1 otherwise, 2 for bad usage.
+ * benchmark, workload after workload (see workloads.ts), each scenario several times in interleaved rounds, and
+ * prints per workload a table of medians and a targets line, or JSON with --json.
+ * Flags: --workload 170KB|1KiB|all (default all), --rounds N (default 5), --c N, --r N, --f FILE (any of the three
+ * makes one custom workload), --warmup N (default 10), --only a,b (scenario names), --json.
+ * Exit code: 0 when every run finished without request errors, 1 otherwise, 2 for bad usage.
  */
+import { isAbsolute, relative } from 'node:path';
 import { UsageError } from '../errors.js';
-import { comparisonJson, describeRun, machineInfo, renderComparisonTable } from './comparison-report.js';
-import { DEFAULT_WARMUP_REQUESTS, SCENARIOS, runComparison, selectScenarios } from './comparison.js';
-import { formatFlagUsage, parseGoFlags, type FlagSpecs } from './go-flags.js';
-import { defaultSampleDataPath } from './package-root.js';
+import {
+  comparisonJson,
+  describeRun,
+  machineInfo,
+  renderWorkloadReport,
+  type WorkloadReport,
+} from './comparison-report.js';
+import { COMPARE_USAGE, parseCompareArgs } from './compare-options.js';
+import { runComparison } from './comparison.js';
 import { readFlagFile } from './read-flag-file.js';
-
-const COMPARE_FLAGS = {
-  c: { kind: 'int', default: 16, min: 1, valueName: 'N', usage: 'concurrent workers (connections) per scenario' },
-  r: { kind: 'int', default: 100, min: 1, valueName: 'N', usage: 'sequential POSTs per worker' },
-  f: { kind: 'string', valueName: 'FILE', usage: 'file to POST (default: bench-data/metric.data)' },
-  warmup: { kind: 'int', default: DEFAULT_WARMUP_REQUESTS, min: 0, valueName: 'N', usage: 'untimed requests per worker before each scenario' },
-  only: { kind: 'string', valueName: 'NAMES', usage: `comma-separated scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}` },
-  json: { kind: 'bool', usage: 'print JSON instead of a table' },
-} satisfies FlagSpecs;
-
-const USAGE = `Usage: npm run bench -- [flags]    (node dist/bench/compare.js [flags])
-
-Runs the same bench client workload against a null server directly and through each proxy, one scenario at a time.
-
-Flags:
-${formatFlagUsage(COMPARE_FLAGS)}
-`;
+import { evaluateTargets } from './targets.js';
 
 async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parseGoFlags(argv, COMPARE_FLAGS);
-  if (parsed.help) {
-    process.stdout.write(USAGE);
+  const started = Date.now();
+  const options = parseCompareArgs(argv);
+  if (options.help) {
+    process.stdout.write(COMPARE_USAGE);
     return 0;
   }
-  const flags = parsed.values;
-  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument: ${parsed.positionals[0]}`);
-  const only = flags.only?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  try {
-    selectScenarios(only);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const file = flags.f ?? defaultSampleDataPath();
-  const body = await readFlagFile('-f', file);
+  const planned = options.workloads;
+  const bodies = await Promise.all(planned.map((w) => readFlagFile('-f', w.file)));
 
-  const workload = { connections: flags.c, requestsPerConnection: flags.r, warmupRequests: flags.warmup, file, bodyBytes: body.length };
   const machine = machineInfo();
-  if (!flags.json) process.stdout.write(`${describeRun(workload, machine)}\n\n`);
-  const outcomes = await runComparison({
-    connections: flags.c,
-    requestsPerConnection: flags.r,
-    warmupRequests: flags.warmup,
-    body,
-    ...(only !== undefined ? { only } : {}),
-    onScenarioStart: (scenario) => process.stderr.write(`running ${scenario.name}: ${scenario.description}\n`),
-  });
-  process.stdout.write(
-    flags.json ? `${JSON.stringify(comparisonJson(workload, machine, outcomes), null, 2)}\n` : renderComparisonTable(outcomes),
+  if (!options.json) process.stdout.write(`${describeRun(machine, options.rounds)}\n`);
+  const reports: WorkloadReport[] = [];
+  for (const [index, plan] of planned.entries()) {
+    const body = bodies[index] as Buffer;
+    const summaries = await runComparison({
+      connections: plan.connections,
+      requestsPerConnection: plan.requestsPerConnection,
+      warmupRequests: options.warmupRequests,
+      rounds: options.rounds,
+      body,
+      only: plan.scenarios,
+      onScenarioStart: (scenario, round, rounds) =>
+        process.stderr.write(`[${plan.name} round ${round}/${rounds}] ${scenario.name}: ${scenario.description}\n`),
+    });
+    const report: WorkloadReport = {
+      workload: {
+        name: plan.name,
+        connections: plan.connections,
+        requestsPerConnection: plan.requestsPerConnection,
+        warmupRequests: options.warmupRequests,
+        file: displayPath(plan.file),
+        bodyBytes: body.length,
+        rounds: options.rounds,
+      },
+      summaries,
+      targets: evaluateTargets(plan.targets, summaries),
+    };
+    reports.push(report);
+    if (!options.json) process.stdout.write(`\n${renderWorkloadReport(report)}`);
+  }
+  const seconds = Math.round((Date.now() - started) / 1000);
+  if (options.json) process.stdout.write(`${JSON.stringify({ ...comparisonJson(machine, options.rounds, reports), seconds }, null, 2)}\n`);
+  else process.stdout.write(`\nfinished in ${Math.floor(seconds / 60)} min ${seconds % 60} s\n`);
+
+  const failed = reports.some((r) =>
+    r.summaries.some(
+      (s) => s.state === 'error' || (s.state === 'ok' && (s.stats.errors > 0 || s.rounds.some((round) => round.state === 'error'))),
+    ),
   );
-  const failed = outcomes.some((o) => o.state === 'error' || (o.state === 'ok' && o.result.errors > 0));
   return failed ? 1 : 0;
+}
+
+/** The payload's path as printed: relative to the working directory when it is below it. */
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }
 
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
   if (err instanceof UsageError) {
-    process.stderr.write(`bench: ${err.message}\n\n${USAGE}`);
+    process.stderr.write(`bench: ${err.message}\n\n${COMPARE_USAGE}`);
     process.exitCode = 2;
   } else {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);

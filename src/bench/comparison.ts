@@ -1,8 +1,9 @@
 /**
  * The side-by-side benchmark behind `npm run bench`: the same workload (the bench client, N workers × M POSTs of
  * one file) against the null server directly, through egress-proxy (tunnel, plain forwarding, MITM), and through
- * squid and tinyproxy when installed. Scenarios run one after another: on a 2-core machine, client, proxy and
- * server already compete for the CPU within one scenario.
+ * squid and tinyproxy when installed. Scenarios run one after another, never side by side: on a 2-core machine,
+ * client, proxy and server already compete for the CPU within one scenario. With several rounds, each round runs
+ * every scenario once before the next round starts, so a slow phase of a shared machine hits all scenarios alike.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { runBenchClient, type BenchResult } from './bench-client.js';
 import { exportEgressProxyCa, startEgressProxy, type RunningProxy } from './egress-proxy-process.js';
 import { startNullServerProcess, type NullServerProcess } from './null-server-process.js';
+import { interleavedSchedule, summariseRounds, type ScenarioRecord, type ScenarioSummary } from './rounds.js';
 import { findExecutable, startSystemProxy, type SystemProxyName } from './system-proxies.js';
 
 /** What a scenario's proxy gives the client: where to connect, and which CA to trust for the target if not the server's. */
@@ -93,52 +95,50 @@ export interface ComparisonOptions {
   body: Buffer;
   /** Scenario names to run; default all. */
   only?: readonly string[];
+  /** How many times each scenario runs, interleaved: round 1 runs every scenario in order, then round 2... Default 1. */
+  rounds?: number;
   /**
    * Untimed requests per worker before each timed run, on the same connections. Default 10: every scenario starts
    * fresh server and proxy processes, and their JIT warm-up would otherwise be a large part of a short run.
    */
   warmupRequests?: number;
-  /** Told when a scenario starts, for a progress display. */
-  onScenarioStart?: (scenario: Scenario) => void;
+  /** Told when a run starts, for a progress display. */
+  onScenarioStart?: (scenario: Scenario, round: number, rounds: number) => void;
 }
 
-export type ScenarioOutcome =
-  | { name: string; state: 'ok'; result: BenchResult; baseline?: string; ratio?: number }
-  | { name: string; state: 'skipped'; reason: string }
-  | { name: string; state: 'error'; message: string };
-
-/** Runs the selected scenarios in order; a failing scenario is reported as an outcome, never thrown. */
-export async function runComparison(options: ComparisonOptions): Promise<ScenarioOutcome[]> {
+/**
+ * Runs the selected scenarios `rounds` times, interleaved, and summarises each over its rounds (see rounds.ts).
+ * A failing run is recorded as that round's outcome, never thrown; an unavailable scenario is skipped once.
+ */
+export async function runComparison(options: ComparisonOptions): Promise<ScenarioSummary[]> {
   const selected = selectScenarios(options.only);
-  const outcomes: ScenarioOutcome[] = [];
-  if (selected.some((s) => s.unavailable?.() === undefined)) {
+  const rounds = options.rounds ?? 1;
+  const records = new Map<string, ScenarioRecord>();
+  for (const scenario of selected) {
+    const reason = scenario.unavailable?.();
+    records.set(scenario.name, {
+      name: scenario.name,
+      ...(scenario.baseline !== undefined ? { baseline: scenario.baseline } : {}),
+      ...(reason !== undefined ? { skipped: reason } : {}),
+      rounds: [],
+    });
+  }
+  const runnable = selected.filter((s) => records.get(s.name)?.skipped === undefined);
+  if (runnable.length > 0) {
     // A warm-up that fails (say, no free port) only costs accuracy; the scenarios report real failures themselves.
     await warmUpClient(options).catch(() => undefined);
   }
-  for (const scenario of selected) {
-    const reason = scenario.unavailable?.();
-    if (reason !== undefined) {
-      outcomes.push({ name: scenario.name, state: 'skipped', reason });
-      continue;
-    }
-    options.onScenarioStart?.(scenario);
+  for (const run of interleavedSchedule(runnable.map((s) => s.name), rounds)) {
+    const scenario = runnable.find((s) => s.name === run.scenario) as Scenario;
+    const record = records.get(scenario.name) as ScenarioRecord;
+    options.onScenarioStart?.(scenario, run.round, rounds);
     try {
-      outcomes.push({ name: scenario.name, state: 'ok', result: await runScenario(scenario, options) });
+      record.rounds.push({ round: run.round, state: 'ok', result: await runScenario(scenario, options) });
     } catch (err) {
-      outcomes.push({ name: scenario.name, state: 'error', message: oneLine(err) });
+      record.rounds.push({ round: run.round, state: 'error', message: oneLine(err) });
     }
   }
-  for (const outcome of outcomes) {
-    const baselineName = selected.find((s) => s.name === outcome.name)?.baseline;
-    const baseline = outcomes.find((o) => o.name === baselineName);
-    if (outcome.state === 'ok' && baselineName !== undefined) {
-      outcome.baseline = baselineName;
-      if (baseline?.state === 'ok' && baseline.result.requestsPerSecond > 0) {
-        outcome.ratio = outcome.result.requestsPerSecond / baseline.result.requestsPerSecond;
-      }
-    }
-  }
-  return outcomes;
+  return summariseRounds([...records.values()]);
 }
 
 /** The scenarios named in `only`, in the standard order; throws on an unknown name. */

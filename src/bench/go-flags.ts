@@ -22,7 +22,8 @@ export interface StringFlagSpec extends FlagSpecBase {
 
 export interface IntFlagSpec extends FlagSpecBase {
   kind: 'int';
-  default: number;
+  /** Without one, the value is undefined unless the flag is given. */
+  default?: number;
   /** Smallest accepted value. */
   min?: number;
 }
@@ -47,7 +48,9 @@ export type FlagValues<S extends FlagSpecs> = {
   [K in keyof S]: S[K] extends BoolFlagSpec
     ? boolean
     : S[K] extends IntFlagSpec | NumberFlagSpec
-      ? number
+      ? S[K] extends { default: number }
+        ? number
+        : number | undefined
       : S[K] extends { default: string }
         ? string
         : string | undefined;

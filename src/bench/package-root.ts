@@ -37,7 +37,12 @@ function readPackageName(manifest: string): string | undefined {
 
 /** The payload the bench client posts by default: a DataKit-like line-protocol batch of the reference's size. */
 export function defaultSampleDataPath(): string {
-  return join(packageRoot(), 'bench-data', 'metric.data');
+  return benchDataPath('metric.data');
+}
+
+/** A file shipped in bench-data/ (the payloads of `npm run bench`'s workloads). */
+export function benchDataPath(file: string): string {
+  return join(packageRoot(), 'bench-data', file);
 }
 
 /** The built command-line entry point the comparison script starts the proxy from. */

@@ -1,13 +1,15 @@
-// Tests the side-by-side benchmark's parts: scenario selection, the report table, the generated squid/tinyproxy
-// configs, the proxy process lifecycle (against a stand-in CLI), and a real run of the direct scenarios.
+// Tests the side-by-side benchmark's parts: scenario selection, the report table and JSON, the generated
+// squid/tinyproxy configs, the proxy process lifecycle (against a stand-in CLI), and real runs of the direct
+// scenarios in interleaved rounds.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BenchResult } from '../../src/bench/bench-client.js';
-import { comparisonJson, renderComparisonTable } from '../../src/bench/comparison-report.js';
-import { SCENARIOS, runComparison, selectScenarios, type ScenarioOutcome } from '../../src/bench/comparison.js';
+import { comparisonJson, describeWorkload, renderComparisonTable, renderWorkloadReport } from '../../src/bench/comparison-report.js';
+import { SCENARIOS, runComparison, selectScenarios } from '../../src/bench/comparison.js';
+import { summariseRounds, type ScenarioSummary } from '../../src/bench/rounds.js';
 import { exportEgressProxyCa, startEgressProxy } from '../../src/bench/egress-proxy-process.js';
 import { startNullServerProcess } from '../../src/bench/null-server-process.js';
 import { findExecutable, squidConfig, tinyproxyConfig } from '../../src/bench/system-proxies.js';
@@ -54,32 +56,82 @@ describe('scenario selection', () => {
 });
 
 describe('comparison report', () => {
-  const outcomes: ScenarioOutcome[] = [
-    { name: 'direct-https', state: 'ok', result: result(4000) },
-    { name: 'egress-tunnel', state: 'ok', result: result(3000, 2), baseline: 'direct-https', ratio: 0.75 },
-    { name: 'squid-tunnel', state: 'skipped', reason: 'not installed' },
-    { name: 'egress-mitm', state: 'error', message: 'ca export failed: unknown command "ca"' },
-  ];
+  // Two rounds: direct-https 4000 then 5000 req/s; egress-tunnel 3000 (2 errors) then 2000: ratios 0.75 and 0.4.
+  const summaries: ScenarioSummary[] = summariseRounds([
+    { name: 'direct-https', rounds: [{ round: 1, state: 'ok', result: result(4000) }, { round: 2, state: 'ok', result: result(5000) }] },
+    {
+      name: 'egress-tunnel',
+      baseline: 'direct-https',
+      rounds: [{ round: 1, state: 'ok', result: result(3000, 2) }, { round: 2, state: 'ok', result: result(2000) }],
+    },
+    { name: 'squid-tunnel', baseline: 'direct-https', skipped: 'not installed', rounds: [] },
+    {
+      name: 'egress-mitm',
+      baseline: 'direct-https',
+      rounds: [{ round: 1, state: 'error', message: 'ca export failed: unknown command "ca"' }, { round: 2, state: 'error', message: 'x' }],
+    },
+    {
+      name: 'egress-forward',
+      baseline: 'direct-http',
+      rounds: [{ round: 1, state: 'ok', result: result(1000) }, { round: 2, state: 'error', message: 'proxy exited (1)' }],
+    },
+  ]);
 
-  it('renders an aligned table with the documented columns', () => {
-    const lines = renderComparisonTable(outcomes).trimEnd().split('\n');
-    assert.deepEqual(lines[0]?.split(/\s+/), ['scenario', 'req/s', 'ratio', 'p50', 'ms', 'p99', 'ms', 'errors', 'MB/s']);
-    assert.match(lines[1] as string, /^-+( +-+){6}$/);
-    assert.deepEqual(lines[2]?.split(/\s+/), ['direct-https', '4000', 'baseline', '1.23', '10.50', '0', '4']);
-    assert.deepEqual(lines[3]?.split(/\s+/), ['egress-tunnel', '3000', '0.75', '1.23', '10.50', '2', '3']);
+  it('renders an aligned table of medians with the documented columns, and says what the numbers are', () => {
+    const lines = renderComparisonTable(summaries, 2).trimEnd().split('\n');
+    assert.deepEqual(lines[0]?.split(/\s+/), ['scenario', 'req/s', 'min-max', 'ratio', 'p50', 'ms', 'p99', 'ms', 'errors', 'MB/s']);
+    assert.match(lines[1] as string, /^-+( +-+){7}$/);
+    assert.deepEqual(lines[2]?.split(/\s+/), ['direct-https', '4500', '4000-5000', 'baseline', '1.23', '10.50', '0', '5']);
+    const ratio = ((0.75 + 0.4) / 2).toFixed(2); // the median of the two rounds' ratios, whatever toFixed does with .575
+    assert.deepEqual(lines[3]?.split(/\s+/), ['egress-tunnel', '2500', '2000-3000', ratio, '1.23', '10.50', '2', '3']);
     assert.match(lines[4] as string, /^squid-tunnel +skipped \(not installed\)$/);
-    assert.match(lines[5] as string, /^egress-mitm +error: ca export failed: unknown command "ca"$/);
-    assert.equal(new Set(lines.slice(0, 4).map((l) => l.length)).size, 1, 'numeric rows are aligned');
+    assert.match(lines[5] as string, /^egress-mitm +error: ca export failed: unknown command "ca" \(every round failed\)$/);
+    assert.deepEqual(lines[6]?.split(/\s+/), ['egress-forward', '1000', '1000-1000', '-', '1.23', '10.50', '0', '1'], 'no direct-http: no ratio');
+    assert.equal(new Set([0, 1, 2, 3, 6].map((i) => lines[i]?.length)).size, 1, 'numeric rows are aligned');
+    assert.match(lines[7] as string, /^req\/s, p50, p99, MB\/s: medians over 2 interleaved rounds; min-max: the req\/s range over rounds; errors: summed over rounds$/);
+    assert.match(lines[8] as string, /^ratio: median over rounds of \(the round's req\/s \/ the same round's req\/s of direct-https or direct-http\)$/);
+    assert.equal(lines[9], 'egress-forward: round 2 failed: proxy exited (1)');
+    assert.equal(lines.length, 10);
   });
 
-  it('gives the same facts as JSON', () => {
-    const json = comparisonJson({ connections: 2, requestsPerConnection: 3, warmupRequests: 1, file: 'f', bodyBytes: 1000 },
-      { cpus: 2, cpuModel: 'x', node: 'v20', platform: 'linux x64' }, outcomes) as { scenarios: Array<Record<string, unknown>> };
-    assert.equal(json.scenarios[1]?.ratio, 0.75);
-    assert.equal(json.scenarios[1]?.megabytesPerSecond, 3);
-    assert.equal(json.scenarios[0]?.baseline, null);
-    assert.deepEqual(json.scenarios[2], { name: 'squid-tunnel', state: 'skipped', reason: 'not installed' });
-    assert.equal(json.scenarios[3]?.state, 'error');
+  const workload = { name: '170KB', connections: 2, requestsPerConnection: 3, warmupRequests: 1, file: 'f.data', bodyBytes: 172787, rounds: 2 };
+
+  it('prints a workload as its description, its table and its targets line', () => {
+    assert.equal(describeWorkload(workload), 'workload 170KB: 2 workers x 3 POSTs of f.data (172,787 bytes), after 1 untimed POSTs per worker');
+    const text = renderWorkloadReport({ workload, summaries, targets: [{ met: false, text: 'tunnel 0.57 >= 0.95 MISSED' }] });
+    const lines = text.trimEnd().split('\n');
+    assert.equal(lines[0], describeWorkload(workload));
+    assert.equal(lines[1], '');
+    assert.match(lines[2] as string, /^scenario /);
+    assert.equal(lines.at(-1), 'targets: tunnel 0.57 >= 0.95 MISSED');
+  });
+
+  it('gives the same facts as JSON, with every round', () => {
+    const targets = [{ met: undefined, text: 'mitm n/a (egress-mitm failed) >= 0.50' }, { met: false, text: 'tunnel 0.57 >= 0.95 MISSED' }];
+    const machine = { cpus: 2, cpuModel: 'x', node: 'v20', platform: 'linux x64' };
+    const json = comparisonJson(machine, 2, [{ workload, summaries, targets }]) as {
+      rounds: number;
+      workloads: Array<{ workload: unknown; targets: unknown; scenarios: Array<Record<string, unknown>> }>;
+    };
+    assert.equal(json.rounds, 2);
+    assert.deepEqual(json.workloads[0]?.targets, [{ met: null, text: targets[0]?.text }, targets[1]], 'n/a is met: null');
+    assert.deepEqual(json.workloads[0]?.workload, workload);
+    const [direct, tunnel, squid, mitm, forward] = json.workloads[0]?.scenarios ?? [];
+    assert.equal(direct?.baseline, null);
+    assert.equal(direct?.ratio, null);
+    assert.equal(tunnel?.ratio, (0.75 + 0.4) / 2);
+    assert.deepEqual(tunnel?.requestsPerSecond, { median: 2500, min: 2000, max: 3000 });
+    assert.equal(tunnel?.megabytesPerSecond, 2.5);
+    assert.equal(tunnel?.errors, 2);
+    const rounds = tunnel?.rounds as Array<Record<string, unknown>>;
+    assert.deepEqual(rounds.map((r) => [r.round, r.state, r.ratio, r.requestsPerSecond, r.megabytesPerSecond]), [
+      [1, 'ok', 0.75, 3000, 3],
+      [2, 'ok', 0.4, 2000, 2],
+    ]);
+    assert.deepEqual(squid, { name: 'squid-tunnel', state: 'skipped', reason: 'not installed' });
+    assert.equal(mitm?.state, 'error');
+    assert.equal((mitm?.rounds as unknown[]).length, 2);
+    assert.deepEqual((forward?.rounds as Array<Record<string, unknown>>)[1], { round: 2, state: 'error', message: 'proxy exited (1)' });
   });
 });
 
@@ -187,33 +239,45 @@ describe('null server process', () => {
 describe('runComparison', () => {
   const body = Buffer.from('cpu,host=a usage=1 1700000000000000000\n'.repeat(100));
 
-  it('runs the direct scenarios against fresh null servers with no errors', async () => {
-    const outcomes = await runComparison({ connections: 2, requestsPerConnection: 3, body, only: ['direct-http', 'direct-https'] });
-    assert.deepEqual(outcomes.map((o) => [o.name, o.state]), [['direct-https', 'ok'], ['direct-http', 'ok']]);
-    for (const o of outcomes) {
-      assert.ok(o.state === 'ok');
-      assert.equal(o.result.requests, 6);
-      assert.equal(o.result.errors, 0);
-      assert.equal(o.ratio, undefined);
+  it('runs the direct scenarios in interleaved rounds against fresh null servers with no errors', async () => {
+    const started: string[] = [];
+    const summaries = await runComparison({
+      connections: 2,
+      requestsPerConnection: 3,
+      body,
+      rounds: 2,
+      only: ['direct-http', 'direct-https'],
+      onScenarioStart: (scenario, round, rounds) => started.push(`${round}/${rounds} ${scenario.name}`),
+    });
+    assert.deepEqual(started, ['1/2 direct-https', '1/2 direct-http', '2/2 direct-https', '2/2 direct-http']);
+    assert.deepEqual(summaries.map((s) => [s.name, s.state]), [['direct-https', 'ok'], ['direct-http', 'ok']]);
+    for (const s of summaries) {
+      assert.ok(s.state === 'ok');
+      assert.deepEqual(s.rounds.map((r) => [r.round, r.state]), [[1, 'ok'], [2, 'ok']]);
+      assert.equal(s.stats.requests, 12);
+      assert.equal(s.stats.errors, 0);
+      assert.equal(s.stats.ratio, undefined);
     }
   });
 
   const installed = ['squid', 'tinyproxy'].filter((name) => findExecutable(name) !== undefined);
   it('runs squid and tinyproxy scenarios when installed', { skip: installed.length === 0 && 'neither squid nor tinyproxy is installed' }, async () => {
     const only = ['direct-https', 'direct-http', ...installed.flatMap((n) => [`${n}-tunnel`, `${n}-forward`])];
-    const outcomes = await runComparison({ connections: 2, requestsPerConnection: 2, body, only });
-    for (const o of outcomes) {
-      assert.equal(o.state, 'ok', JSON.stringify(o));
-      if (o.state !== 'ok') continue;
-      if (o.name === 'tinyproxy-forward') {
+    const summaries = await runComparison({ connections: 2, requestsPerConnection: 2, body, only });
+    for (const s of summaries) {
+      assert.equal(s.state, 'ok', JSON.stringify(s));
+      if (s.state !== 'ok') continue;
+      const round = s.rounds[0];
+      assert.ok(round?.state === 'ok', s.name);
+      if (s.name === 'tinyproxy-forward') {
         // tinyproxy closes the client connection after each forwarded request without saying "Connection: close",
         // so the request that reuses it fails ("other side closed"); the first on each connection gets through.
-        assert.ok((o.result.statuses['200 OK'] ?? 0) >= 2, `${o.name}: ${JSON.stringify(o.result.statuses)}`);
+        assert.ok((round.result.statuses['200 OK'] ?? 0) >= 2, `${s.name}: ${JSON.stringify(round.result.statuses)}`);
       } else {
-        assert.deepEqual(o.result.statuses, { '200 OK': 4 }, o.name);
+        assert.deepEqual(round.result.statuses, { '200 OK': 4 }, s.name);
       }
-      if (o.name.startsWith('direct-')) assert.equal(o.ratio, undefined);
-      else assert.ok(o.ratio !== undefined && o.ratio > 0, o.name);
+      if (s.name.startsWith('direct-')) assert.equal(s.stats.ratio, undefined);
+      else assert.ok(s.stats.ratio !== undefined && s.stats.ratio > 0, s.name);
     }
   });
 });

@@ -52,6 +52,16 @@ describe('parseGoFlags', () => {
     assert.deepEqual(parsed.positionals, ['false', '-c', '2']);
   });
 
+  it('leaves an int flag without a default undefined unless given', () => {
+    const specs = { n: { kind: 'int', min: 1, usage: 'count' } } satisfies FlagSpecs;
+    const none = parseGoFlags([], specs);
+    const some = parseGoFlags(['-n', '3'], specs);
+    assert.ok(!none.help && !some.help);
+    assert.equal(none.values.n, undefined);
+    assert.equal(some.values.n, 3);
+    assert.equal(formatFlagUsage(specs), '  -n int\n      count');
+  });
+
   it('stops at "--" and at the first non-flag argument', () => {
     assert.deepEqual(parse(['-c', '2', '--', '-json']).positionals, ['-json']);
     assert.deepEqual(parse(['extra', '-c', '2']).positionals, ['extra', '-c', '2']);
