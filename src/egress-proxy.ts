@@ -65,7 +65,7 @@ export async function startEgressProxy(
     allowedConnectPorts: config.limits.allowedConnectPorts,
   });
   const interceptor = config.mitm
-    ? await createMitmInterceptor({ config, logger, observers, agents, tracker, metrics })
+    ? await createMitmInterceptor({ config, logger, observers, agents, tracker, metrics, guards })
     : undefined;
 
   const proxy = new ProxyServer({ config, logger, observers, agents, guards, tracker, interceptor, lookup: options.lookup });

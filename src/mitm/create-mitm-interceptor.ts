@@ -13,6 +13,7 @@ import { loadOrCreateCa } from './ca-store.js';
 import { HostMatcher } from './host-matcher.js';
 import { LeafCertificateCache } from './leaf-certificate-cache.js';
 import { TlsInterceptor } from './tls-interceptor.js';
+import type { AdmissionGuards } from '../proxy/admission-guards.js';
 
 export interface MitmDeps {
   config: ProxyConfig;
@@ -21,6 +22,7 @@ export interface MitmDeps {
   agents: UpstreamAgents;
   tracker: ConnectionTracker;
   metrics: ProxyMetrics;
+  guards: AdmissionGuards;
 }
 
 export async function createMitmInterceptor(deps: MitmDeps): Promise<TlsInterceptor> {

@@ -19,13 +19,14 @@ import { CONNECT_ESTABLISHED } from '../proxy/connect-tunnel.js';
 import type { ConnectionTracker } from '../proxy/connection-tracker.js';
 import type { ExchangeObservers } from '../proxy/exchange-records.js';
 import { forwardRequest, type ForwardContext } from '../proxy/forward-request.js';
-import { sendErrorResponse } from '../proxy/error-response.js';
+import { sendErrorResponse, writeRawErrorResponse } from '../proxy/error-response.js';
 import { NotAProxyRequestError, RejectError, MalformedRequestError } from '../errors.js';
 import { parseAbsoluteTarget, type AbsoluteTarget, type ProxyTarget } from '../proxy/request-target.js';
 import type { TunnelInterceptor } from '../proxy/tunnel-interceptor.js';
 import type { UpstreamAgents } from '../proxy/upstream-agents.js';
 import { classifyClientTlsFailure } from './client-tls-failure.js';
 import type { HostMatcher } from './host-matcher.js';
+import type { AdmissionGuards } from '../proxy/admission-guards.js';
 
 /** What the interceptor needs from the certificate side. */
 export interface SecureContextSource {
@@ -45,17 +46,20 @@ export interface TlsInterceptorOptions {
   tracker: ConnectionTracker;
   certificates: SecureContextSource;
   hosts: HostMatcher;
+  guards: AdmissionGuards;
 }
 
 // A client that connects and never completes TLS holds a socket and a tunnel slot; 10 s matches Go's default
 // TLS handshake timeout on the client side (DataKit's uploader).
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+const CERTIFICATE_FAILURE_CODE = 'EPROXY_MITM_CERTIFICATE';
 
 export class TlsInterceptor implements TunnelInterceptor {
   readonly #options: TlsInterceptorOptions;
   readonly #decrypted: http.Server;
   readonly #tunnels = new WeakMap<Duplex, TunnelInfo>();
   readonly #warnedUntrusted = new Set<string>();
+  readonly #warnedCertificate = new Set<string>();
 
   constructor(options: TlsInterceptorOptions) {
     this.#options = options;
@@ -64,6 +68,8 @@ export class TlsInterceptor implements TunnelInterceptor {
       headersTimeout: timeouts.clientHeadersMs,
       requestTimeout: 0,
       keepAliveTimeout: timeouts.clientKeepAliveMs,
+      // As on the proxy listener: check the headers timeout every second, not every 30 s.
+      connectionsCheckingInterval: 1000,
     });
     this.#decrypted.timeout = Math.max(timeouts.upstreamResponseMs, timeouts.clientKeepAliveMs) + 5000;
     this.#decrypted.on('request', (req, res) => this.#onDecryptedRequest(req, res));
@@ -84,6 +90,7 @@ export class TlsInterceptor implements TunnelInterceptor {
     let tlsSocket: tls.TLSSocket | undefined;
     let reported = false;
     let handshakeFailed = false;
+    let certificateFailed = false;
     const untrack = tracker.trackTunnel(clientSocket, clientSocket);
 
     const report = (): void => {
@@ -93,8 +100,8 @@ export class TlsInterceptor implements TunnelInterceptor {
       observers.onTunnel({
         clientIp,
         target: target.authority,
-        statusCode: 200,
-        errorCode: handshakeFailed ? 'EPROXY_MITM_CLIENT_TLS' : undefined,
+        statusCode: certificateFailed ? 502 : 200,
+        errorCode: certificateFailed ? CERTIFICATE_FAILURE_CODE : handshakeFailed ? 'EPROXY_MITM_CLIENT_TLS' : undefined,
         upstreamFailure: undefined,
         intercepted: true,
         bytesFromClient: raw.bytesRead ?? 0,
@@ -145,8 +152,13 @@ export class TlsInterceptor implements TunnelInterceptor {
         this.#decrypted.emit('connection', tlsSocket);
       },
       (err: Error) => {
-        this.#options.logger.error({ err, host: target.host }, 'could not make a certificate for an intercepted host');
-        clientSocket.destroy();
+        certificateFailed = true;
+        // Once per host: a client repeating a CONNECT we cannot serve must not be able to flood the log.
+        if (!this.#warnedCertificate.has(target.host) && this.#warnedCertificate.size < 1000) {
+          this.#warnedCertificate.add(target.host);
+          this.#options.logger.error({ err, host: target.host }, 'could not make a certificate for an intercepted host');
+        }
+        writeRawErrorResponse(clientSocket, 502, `Bad gateway: cannot intercept ${target.host}`, CERTIFICATE_FAILURE_CODE);
       },
     );
   }
@@ -195,6 +207,7 @@ export class TlsInterceptor implements TunnelInterceptor {
       observers,
       connectTimeoutMs: config.timeouts.connectMs,
       upstreamResponseTimeoutMs: config.timeouts.upstreamResponseMs,
+      lookup: this.#options.guards.loopSafeLookup(target.port, undefined),
     };
     forwardRequest(req, res, target, ctx);
   }

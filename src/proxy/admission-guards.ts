@@ -2,7 +2,8 @@
  * Admission: the ordered checks a request or CONNECT passes before the proxy does any upstream work: client
  * address → target port → loop. Each returns a typed RejectError (one status code, one metric label) or undefined.
  */
-import { BlockList, isIP } from 'node:net';
+import { lookup as dnsLookup } from 'node:dns';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ClientDeniedError, LoopDetectedError, PortDeniedError, type RejectError } from '../errors.js';
 import { buildBlockList } from '../config/cidr.js';
@@ -41,9 +42,10 @@ export interface AdmissionOptions {
 export class AdmissionGuards {
   readonly #clients: ClientAllowList;
   readonly #connectPorts: ReadonlySet<number>;
-  /** host → ports of our own listeners, filled once the listeners are bound. */
+  /** Ports of our own listeners, filled once the listeners are bound. */
   readonly #ownPorts = new Set<number>();
-  readonly #ownHosts = new Set<string>();
+  /** Addresses that reach this host: loopback, the unspecified addresses, every local interface. */
+  readonly #ownAddresses = new BlockList();
 
   constructor(options: AdmissionOptions) {
     this.#clients = new ClientAllowList(options.allowedClientCidrs);
@@ -57,12 +59,46 @@ export class AdmissionGuards {
    */
   addOwnListener(bindAddress: string, port: number): void {
     this.#ownPorts.add(port);
-    for (const host of ['localhost', '127.0.0.1', '::1', '0.0.0.0', '::', bindAddress.toLowerCase()]) {
-      this.#ownHosts.add(host);
+    this.#ownAddresses.addSubnet('127.0.0.0', 8, 'ipv4');
+    this.#ownAddresses.addAddress('0.0.0.0', 'ipv4');
+    this.#ownAddresses.addAddress('::1', 'ipv6');
+    this.#ownAddresses.addAddress('::', 'ipv6');
+    const locals = [bindAddress, ...Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address))];
+    for (const address of locals) {
+      const family = isIP(address);
+      if (family !== 0) this.#ownAddresses.addAddress(address, family === 6 ? 'ipv6' : 'ipv4');
     }
-    for (const addresses of Object.values(networkInterfaces())) {
-      for (const a of addresses ?? []) this.#ownHosts.add(a.address.toLowerCase());
+  }
+
+  /** Whether an IP address is one of this host's (IPv4-mapped IPv6 forms included). */
+  isOwnAddress(address: string): boolean {
+    const family = isIP(address);
+    if (family === 0) return false;
+    try {
+      return this.#ownAddresses.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    } catch {
+      return false;
     }
+  }
+
+  /**
+   * For a target on one of our own ports, a resolver that refuses names resolving to this host (`localtest.me`
+   * and friends): the literal check in checkLoop cannot see through DNS. Undefined for every other port, so the
+   * common path keeps the plain resolver.
+   */
+  loopSafeLookup(port: number, base: LookupFunction | undefined): LookupFunction | undefined {
+    if (!this.#ownPorts.has(port)) return base;
+    const resolve = base ?? (dnsLookup as unknown as LookupFunction);
+    return (hostname, options, callback) => {
+      resolve(hostname, options, (err, address, family) => {
+        if (err) return callback(err, address as string, family);
+        const addresses = Array.isArray(address) ? address.map((a) => a.address) : [address];
+        if (addresses.some((a) => this.isOwnAddress(a))) {
+          return callback(new LoopDetectedError() as unknown as NodeJS.ErrnoException, '', 4);
+        }
+        callback(null, address as string, family);
+      });
+    };
   }
 
   checkClient(clientIp: string | undefined): RejectError | undefined {
@@ -76,8 +112,7 @@ export class AdmissionGuards {
 
   checkLoop(target: ProxyTarget): RejectError | undefined {
     if (!this.#ownPorts.has(target.port)) return undefined;
-    const host = target.host.startsWith('::ffff:') ? target.host.slice(7) : target.host;
-    return this.#ownHosts.has(host) || host.startsWith('127.') ? new LoopDetectedError() : undefined;
+    return target.host === 'localhost' || this.isOwnAddress(target.host) ? new LoopDetectedError() : undefined;
   }
 }
 

@@ -6,7 +6,7 @@
 import net, { type LookupFunction, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { UpstreamConnectTimeoutError, toUpstreamError, type UpstreamError } from '../errors.js';
+import { RejectError, UpstreamConnectTimeoutError, toUpstreamError, type UpstreamError } from '../errors.js';
 import { writeRawErrorResponse } from './error-response.js';
 import type { ExchangeObservers } from './exchange-records.js';
 import type { ProxyTarget } from './request-target.js';
@@ -31,6 +31,7 @@ export interface TunnelContext {
 export function openTunnel(clientSocket: Duplex, head: Buffer, target: ProxyTarget, ctx: TunnelContext): void {
   const started = performance.now();
   let failure: UpstreamError | undefined;
+  let rejected: RejectError | undefined;
   let established = false;
   let reported = false;
 
@@ -44,8 +45,9 @@ export function openTunnel(clientSocket: Duplex, head: Buffer, target: ProxyTarg
     ctx.observers.onTunnel({
       clientIp: ctx.clientIp,
       target: target.authority,
-      statusCode: failure && !established ? failure.statusCode : 200,
-      errorCode: failure?.code,
+      // 499 (nginx's "client closed request"): the client left before the tunnel was established.
+      statusCode: established ? 200 : (rejected?.statusCode ?? failure?.statusCode ?? 499),
+      errorCode: rejected?.code ?? failure?.code,
       upstreamFailure: failure?.reason,
       intercepted: false,
       bytesFromClient: upstream.bytesWritten,
@@ -79,6 +81,12 @@ export function openTunnel(clientSocket: Duplex, head: Buffer, target: ProxyTarg
 
   upstream.on('error', (err) => {
     clearTimeout(connectTimer);
+    if (err instanceof RejectError && !established) {
+      // The resolver found the name points at this proxy (see AdmissionGuards.loopSafeLookup).
+      rejected = err;
+      writeRawErrorResponse(clientSocket, err.statusCode, err.publicMessage, err.code);
+      return;
+    }
     failure ??= toUpstreamError(err, target.authority);
     if (!established) {
       writeRawErrorResponse(clientSocket, failure.statusCode, failure.publicMessage, failure.code);

@@ -8,8 +8,10 @@ import https from 'node:https';
 import { isIP, type LookupFunction, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
+  RejectError,
   UpstreamConnectTimeoutError,
   UpstreamError,
+  UpstreamFailedError,
   UpstreamResponseTimeoutError,
   toUpstreamError,
 } from '../errors.js';
@@ -26,7 +28,10 @@ export const VIA_PSEUDONYM = 'egress-proxy';
  * a proxy must ignore a received Host when the request target is absolute). Expect: Node has already answered
  * `100 Continue` to the client, so the upstream must not make the body wait a second time.
  */
-const DROP_FROM_REQUEST: ReadonlySet<string> = new Set(['host', 'expect']);
+const DROP_FROM_REQUEST: ReadonlySet<string> = new Set(['host', 'expect', 'content-length']);
+
+/** A reason phrase we pass on (RFC 9112 §4: HTAB, SP, VCHAR, obs-text); anything else gets Node's default text. */
+const VALID_REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export interface ForwardContext {
   kind: ExchangeKind;
@@ -50,6 +55,8 @@ export function forwardRequest(
   let bytesFromClient = 0;
   let bytesToClient = 0;
   let failure: UpstreamError | undefined;
+  let rejected = false;
+  let responseStarted = false;
   let reported = false;
 
   const report = (): void => {
@@ -72,6 +79,11 @@ export function forwardRequest(
 
   const headers = stripHopByHop(req.rawHeaders, DROP_FROM_REQUEST);
   headers.unshift('Host', defaultPortElided(target));
+  // Framing is decided here, never inherited: the client's Transfer-Encoding was stripped as hop-by-hop, and
+  // Node does not chunk a GET/DELETE/OPTIONS body by default, so a decoded body would go upstream unframed and be
+  // read as a second request on a pooled connection (request smuggling). A body is always re-framed explicitly.
+  if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked');
+  else if (req.headers['content-length'] !== undefined) headers.push('Content-Length', req.headers['content-length']);
   appendVia(headers, req.httpVersion, VIA_PSEUDONYM);
 
   const isHttps = target.protocol === 'https:';
@@ -89,7 +101,16 @@ export function forwardRequest(
   });
 
   const fail = (err: unknown): void => {
-    if (failure) return;
+    if (failure || rejected) return;
+    if (err instanceof RejectError) {
+      // A guard that could only decide once the name was resolved (the target turned out to be ourselves).
+      rejected = true;
+      req.unpipe(upstreamReq);
+      upstreamReq.destroy();
+      sendErrorResponse(res, err, true);
+      req.resume();
+      return;
+    }
     failure = toUpstreamError(err, target.authority);
     req.unpipe(upstreamReq);
     upstreamReq.destroy();
@@ -121,11 +142,36 @@ export function forwardRequest(
     fail(new UpstreamResponseTimeoutError(target.authority, `no data for ${ctx.upstreamResponseTimeoutMs} ms`)),
   );
   upstreamReq.on('error', fail);
+  // A 101 answer to a request whose Upgrade we stripped: Node detaches the socket and emits nothing else, so
+  // without this the client would wait for a response that never comes.
+  upstreamReq.on('upgrade', (_res: IncomingMessage, socket: Socket) => {
+    socket.destroy();
+    fail(new UpstreamFailedError(target.authority, 'upstream switched protocols without being asked'));
+  });
+  upstreamReq.on('close', () => {
+    if (!responseStarted && !res.destroyed) fail(Object.assign(new Error('upstream closed before responding'), { code: 'ECONNRESET' }));
+  });
 
   upstreamReq.on('response', (upstreamRes: IncomingMessage) => {
+    responseStarted = true;
+    const status = upstreamRes.statusCode ?? 0;
+    // Node's client parser accepts status lines its server side refuses to write (a code below 100, control
+    // characters in the reason): answering with them would throw, so they are a bad gateway, not a crash.
+    if (status < 100 || status > 999) {
+      upstreamRes.destroy();
+      fail(new UpstreamFailedError(target.authority, `invalid status code ${status}`));
+      return;
+    }
+    const reason = upstreamRes.statusMessage && VALID_REASON_PHRASE.test(upstreamRes.statusMessage) ? upstreamRes.statusMessage : undefined;
     const responseHeaders = stripHopByHop(upstreamRes.rawHeaders);
     appendVia(responseHeaders, upstreamRes.httpVersion, VIA_PSEUDONYM);
-    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders);
+    try {
+      res.writeHead(status, reason, responseHeaders);
+    } catch (err) {
+      upstreamRes.destroy();
+      fail(new UpstreamFailedError(target.authority, `invalid response head: ${(err as Error).message}`));
+      return;
+    }
     upstreamRes.on('data', (chunk: Buffer) => {
       bytesToClient += chunk.length;
     });

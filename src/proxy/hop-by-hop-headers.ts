@@ -21,6 +21,12 @@ const HOP_BY_HOP = new Set([
 const TOKEN_SEPARATOR = /\s*,\s*/;
 
 /**
+ * Fields a `Connection` header may not remove: they frame the message. A client listing Content-Length in
+ * Connection is trying to make us forward a body without its length.
+ */
+const NEVER_CONNECTION_NAMED = new Set(['content-length']);
+
+/**
  * Returns rawHeaders (flat [name, value, ...], as Node gives them) without hop-by-hop fields and without any
  * name in `drop` (lower-case). Names and order are preserved, which keeps duplicate fields intact.
  */
@@ -30,7 +36,8 @@ export function stripHopByHop(rawHeaders: readonly string[], drop?: ReadonlySet<
     if (rawHeaders[i]!.toLowerCase() === 'connection') {
       connectionNamed ??= new Set();
       for (const token of rawHeaders[i + 1]!.split(TOKEN_SEPARATOR)) {
-        if (token) connectionNamed.add(token.toLowerCase());
+        const name = token.toLowerCase();
+        if (name && !NEVER_CONNECTION_NAMED.has(name)) connectionNamed.add(name);
       }
     }
   }

@@ -94,6 +94,13 @@ export class ProxyServer {
     clearInterval(idleSweep);
     this.#deps.tracker.destroyAllTunnels();
     this.#server.closeAllConnections();
+    // Destroyed sockets report their close on a later turn of the event loop: wait for those records (bounded),
+    // so the metrics and access log are complete when the stop returns.
+    const settled = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 1000);
+    });
+    await Promise.race([this.#deps.tracker.whenIdle(), settled]);
+    clearTimeout(timer);
     await closed;
     return { forced };
   }
@@ -127,7 +134,7 @@ export class ProxyServer {
       observers,
       connectTimeoutMs: config.timeouts.connectMs,
       upstreamResponseTimeoutMs: config.timeouts.upstreamResponseMs,
-      lookup: this.#deps.lookup,
+      lookup: guards.loopSafeLookup(target.port, this.#deps.lookup),
     };
     forwardRequest(req, res, target, ctx);
   }
@@ -146,6 +153,7 @@ export class ProxyServer {
     const denied = guards.checkClient(req.socket.remoteAddress);
     if (denied) return rejectTunnel(denied, req.url ?? '');
     if (this.#draining) {
+      // Not a reject of the client: a new tunnel cannot outlive the drain, so it is not opened.
       writeRawErrorResponse(socket, 503, 'Proxy is shutting down');
       return;
     }
@@ -169,7 +177,7 @@ export class ProxyServer {
       tracker,
       connectTimeoutMs: config.timeouts.connectMs,
       idleTimeoutMs: config.timeouts.tunnelIdleMs,
-      lookup: this.#deps.lookup,
+      lookup: guards.loopSafeLookup(target.port, this.#deps.lookup),
     });
   }
 

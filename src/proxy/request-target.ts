@@ -28,11 +28,12 @@ const AUTHORITY = /^(?:\[([0-9a-f:.]+)\]|([^:[\]/]+)):(\d{1,5})$/i;
 export function parseConnectAuthority(authority: string | undefined): ProxyTarget {
   const match = AUTHORITY.exec(authority ?? '');
   if (!match) throw new MalformedRequestError('CONNECT needs an authority of the form host:port');
-  const host = (match[1] ?? match[2]!).toLowerCase();
-  if (match[1] !== undefined ? isIP(host) !== 6 : !isValidHost(host)) {
+  const host = canonicalHost(match[1] !== undefined ? `[${match[1]}]` : match[2]!);
+  if (host === undefined || !(isIP(host) !== 0 || isValidHost(host))) {
     throw new MalformedRequestError(`invalid host in CONNECT target`);
   }
-  return { host, port: parsePort(match[3]!), authority: formatAuthority(host, parsePort(match[3]!)) };
+  const port = parsePort(match[3]!);
+  return { host, port, authority: formatAuthority(host, port) };
 }
 
 export function parseAbsoluteTarget(url: string): AbsoluteTarget {
@@ -69,6 +70,24 @@ function parsePort(text: string): number {
   return port;
 }
 
+/**
+ * The host as the WHATWG URL parser reads it, which is how resolvers read it too: `2130706433`, `0x7f000001` and
+ * `0177.0.0.1` all become `127.0.0.1`, IPv6 is compressed. Without this, spellings of our own address would slip
+ * past the loop guard. Undefined when it is not a host at all.
+ */
+function canonicalHost(text: string): string | undefined {
+  try {
+    const hostname = new URL(`http://${text}/`).hostname;
+    return hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+// A DNS label is at most 63 octets (RFC 1035 §2.3.4); a longer one cannot be resolved or put in a certificate.
+const MAX_LABEL_LENGTH = 63;
+
 function isValidHost(host: string): boolean {
+  if (host.split('.').some((label) => label.length > MAX_LABEL_LENGTH)) return false;
   return host.length <= 253 && (isIP(host) === 4 || HOST_NAME.test(host));
 }

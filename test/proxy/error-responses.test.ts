@@ -51,8 +51,8 @@ after(async () => {
   await silentOrigin.close();
 });
 
-async function proxied(url: string): Promise<{ status: number; body: string }> {
-  const dispatcher = new ProxyAgent({ uri: proxy.url, proxyTunnel: false });
+async function proxied(url: string, via: TestProxy = proxy): Promise<{ status: number; body: string }> {
+  const dispatcher = new ProxyAgent({ uri: via.url, proxyTunnel: false });
   try {
     const res = await request(url, { dispatcher });
     return { status: res.statusCode, body: await res.body.text() };
@@ -133,6 +133,51 @@ test('a request aimed at the proxy itself is refused (508), not looped', async (
   assert.equal(res.status, 508);
   const viaAdmin = await proxied(`http://localhost:${proxy.adminAddress!.port}/metrics`);
   assert.equal(viaAdmin.status, 508);
+});
+
+// Without allowed_connect_ports, so CONNECTs reach the loop guard.
+async function unrestrictedProxy(): Promise<TestProxy> {
+  const p = await startTestProxy({}, undefined, { lookup: testLookup });
+  extraProxies.push(p);
+  return p;
+}
+const extraProxies: TestProxy[] = [];
+after(async () => {
+  for (const p of extraProxies) await p.stop(100);
+});
+
+test('other spellings of our own address cannot reach the admin listener (508)', async () => {
+  const proxy = await unrestrictedProxy();
+  const admin = proxy.adminAddress!.port;
+  for (const host of ['[::ffff:7f00:1]', '[::ffff:127.0.0.1]', '2130706433', '0x7f000001', '0177.0.0.1']) {
+    const res = await proxied(`http://${host}:${admin}/metrics`, proxy);
+    assert.equal(res.status, 508, `forward to ${host}`);
+    const tunnel = await rawExchange(proxy.port, `CONNECT ${host}:${admin} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.equal(statusOf(tunnel.text), 508, `CONNECT to ${host}: ${tunnel.text.split('\r\n')[0]}`);
+  }
+});
+
+test('a name that resolves to this host is caught after resolution (508), on forward and CONNECT', async () => {
+  // testLookup resolves every ordinary name to 127.0.0.1, like a public name pointed at loopback would.
+  const proxy = await unrestrictedProxy();
+  const admin = proxy.adminAddress!.port;
+  const res = await proxied(`http://self.example:${admin}/metrics`, proxy);
+  assert.equal(res.status, 508);
+  const tunnel = await rawExchange(proxy.port, `CONNECT self.example:${admin} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  assert.equal(statusOf(tunnel.text), 508);
+  // The same name on another port is an ordinary upstream.
+  assert.equal((await proxied(`http://self.example:${origin.port}/v1/ntp`, proxy)).status, 200);
+});
+
+test('a tunnel that never connected is not recorded as established (499 when the proxy stops first)', async () => {
+  const proxy = await unrestrictedProxy();
+  const pending = rawExchange(proxy.port, 'CONNECT blackhole.stall:443 HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 2000 });
+  await new Promise((r) => setTimeout(r, 100));
+  await proxy.stop(100);
+  await pending;
+  const metrics = await proxy.metricsText();
+  assert.match(metrics, /egress_proxy_tunnels_total\{result="499",intercepted="false"\} 1/);
+  assert.doesNotMatch(metrics, /result="established"/);
 });
 
 test('CONNECT to a port outside allowed_connect_ports: 403', async () => {

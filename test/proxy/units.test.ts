@@ -27,6 +27,10 @@ test('client addresses display IPv4-mapped IPv6 as IPv4', () => {
 test('CONNECT authorities: host:port, [v6]:port; everything else is malformed', () => {
   assert.deepEqual(parseConnectAuthority('Example.COM:443'), { host: 'example.com', port: 443, authority: 'example.com:443' });
   assert.deepEqual(parseConnectAuthority('[::1]:8443'), { host: '::1', port: 8443, authority: '[::1]:8443' });
+  assert.equal(parseConnectAuthority('2130706433:443').host, '127.0.0.1', 'numeric spellings canonicalised');
+  assert.equal(parseConnectAuthority('0x7f000001:443').host, '127.0.0.1');
+  assert.equal(parseConnectAuthority('[::FFFF:127.0.0.1]:443').host, '::ffff:7f00:1');
+  assert.throws(() => parseConnectAuthority(`${'a'.repeat(64)}.example:443`), MalformedRequestError, 'label over 63');
   for (const bad of ['example.com', ':443', 'example.com:0', 'example.com:65536', '[zz]:443', 'a/b:443', 'exa mple:443', '::1:443', undefined]) {
     assert.throws(() => parseConnectAuthority(bad), MalformedRequestError, String(bad));
   }

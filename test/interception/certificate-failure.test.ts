@@ -1,0 +1,65 @@
+/**
+ * When no certificate can be made for an intercepted host (a CA that has expired, a name the certificate code
+ * refuses), the client gets a 502 and the tunnel is recorded as failed, not as established; the error is logged
+ * once per host, not once per attempt.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { resolveConfig } from '../../src/config/resolve-config.js';
+import { TlsInterceptor } from '../../src/mitm/tls-interceptor.js';
+import { HostMatcher } from '../../src/mitm/host-matcher.js';
+import { AdmissionGuards } from '../../src/proxy/admission-guards.js';
+import { ConnectionTracker } from '../../src/proxy/connection-tracker.js';
+import { ExchangeObservers, type TunnelRecord } from '../../src/proxy/exchange-records.js';
+import { createUpstreamAgents } from '../../src/proxy/upstream-agents.js';
+import { readUntil } from '../helpers/raw-client.js';
+
+test('a certificate that cannot be made: 502 to the client, a failed record, one log line per host', async () => {
+  const { config } = await resolveConfig({ port: 0, adminPort: 0 }, {});
+  const logLines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { logLines.push(JSON.parse(chunk.toString())); cb(); } }));
+  const tunnels: TunnelRecord[] = [];
+  const observers = new ExchangeObservers([{ onTunnel: (r) => tunnels.push(r) }], (err) => { throw err; });
+  const agents = await createUpstreamAgents({ maxSocketsPerHost: 1, keepAliveMs: 1000, extraCaFile: undefined, insecure: false });
+  const interceptor = new TlsInterceptor({
+    config,
+    logger,
+    observers,
+    agents,
+    tracker: new ConnectionTracker(),
+    // The certificate side failing, as an expired CA makes it fail.
+    certificates: { getSecureContext: () => Promise.reject(new Error('the CA expired')) },
+    hosts: new HostMatcher([], []),
+    guards: new AdmissionGuards({ allowedClientCidrs: [], allowedConnectPorts: [] }),
+  });
+  // A listener standing in for the proxy's CONNECT handler: every accepted socket is handed to the interceptor.
+  const server = net.createServer((socket) => {
+    interceptor.intercept(socket, Buffer.alloc(0), { host: 'ingest.example', port: 443, authority: 'ingest.example:443' }, '127.0.0.1');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    for (let i = 0; i < 3; i++) {
+      const client = net.connect(port, '127.0.0.1');
+      const answer = await readUntil(client, (t) => t.includes('\r\n\r\n') && t.endsWith('\n'));
+      assert.match(answer, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+      assert.match(answer, /cannot intercept ingest\.example/);
+      if (!client.destroyed) await once(client, 'close');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(tunnels.length, 3);
+    for (const record of tunnels) {
+      assert.equal(record.statusCode, 502);
+      assert.equal(record.errorCode, 'EPROXY_MITM_CERTIFICATE');
+    }
+    assert.equal(logLines.filter((l) => /could not make a certificate/.test(String(l.msg))).length, 1);
+  } finally {
+    server.close();
+    agents.close();
+  }
+});
