@@ -23,6 +23,7 @@ import { sendErrorResponse, writeRawErrorResponse } from '../proxy/error-respons
 import { NotAProxyRequestError, RejectError, MalformedRequestError } from '../errors.js';
 import { parseAbsoluteTarget, type AbsoluteTarget, type ProxyTarget } from '../proxy/request-target.js';
 import type { TunnelInterceptor } from '../proxy/tunnel-interceptor.js';
+import type { EarlyClientData } from '../proxy/early-client-data.js';
 import type { UpstreamAgents } from '../proxy/upstream-agents.js';
 import { classifyClientTlsFailure } from './client-tls-failure.js';
 import type { HostMatcher } from './host-matcher.js';
@@ -83,7 +84,7 @@ export class TlsInterceptor implements TunnelInterceptor {
     return this.#options.hosts.shouldIntercept(target.host);
   }
 
-  intercept(clientSocket: Duplex, head: Buffer, target: ProxyTarget, clientIp: string): void {
+  intercept(clientSocket: Duplex, early: EarlyClientData, target: ProxyTarget, clientIp: string): void {
     const { tracker, observers } = this.#options;
     const started = performance.now();
     const raw = clientSocket as Socket;
@@ -116,7 +117,8 @@ export class TlsInterceptor implements TunnelInterceptor {
       (secureContext) => {
         if (clientSocket.destroyed) return;
         clientSocket.write(CONNECT_ESTABLISHED);
-        if (head.length > 0) clientSocket.unshift(head);
+        const pipelined = early.release();
+        if (pipelined.length > 0) clientSocket.unshift(pipelined);
         tlsSocket = new tls.TLSSocket(clientSocket as Socket, {
           isServer: true,
           secureContext,
@@ -158,6 +160,7 @@ export class TlsInterceptor implements TunnelInterceptor {
           this.#warnedCertificate.add(target.host);
           this.#options.logger.error({ err, host: target.host }, 'could not make a certificate for an intercepted host');
         }
+        early.release();
         writeRawErrorResponse(clientSocket, 502, `Bad gateway: cannot intercept ${target.host}`, CERTIFICATE_FAILURE_CODE);
       },
     );

@@ -11,6 +11,7 @@ import { writeRawErrorResponse } from './error-response.js';
 import type { ExchangeObservers } from './exchange-records.js';
 import type { ProxyTarget } from './request-target.js';
 import type { ConnectionTracker } from './connection-tracker.js';
+import type { EarlyClientData } from './early-client-data.js';
 
 export const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection established\r\n\r\n';
 
@@ -25,10 +26,10 @@ export interface TunnelContext {
 }
 
 /**
- * Opens a TCP connection to `target` and splices it to `clientSocket`. `head` is whatever the client sent after
- * the CONNECT head in the same packet (a pipelined TLS ClientHello): it goes upstream first.
+ * Opens a TCP connection to `target` and splices it to `clientSocket`. What the client sent before the tunnel
+ * existed (a pipelined TLS ClientHello) is held in `early` and goes upstream first.
  */
-export function openTunnel(clientSocket: Duplex, head: Buffer, target: ProxyTarget, ctx: TunnelContext): void {
+export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target: ProxyTarget, ctx: TunnelContext): void {
   const started = performance.now();
   let failure: UpstreamError | undefined;
   let rejected: RejectError | undefined;
@@ -68,7 +69,8 @@ export function openTunnel(clientSocket: Duplex, head: Buffer, target: ProxyTarg
     }
     established = true;
     clientSocket.write(CONNECT_ESTABLISHED);
-    if (head.length > 0) upstream.write(head);
+    const pipelined = early.release();
+    if (pipelined.length > 0) upstream.write(pipelined);
     // pipe() ends the destination when the source ends: that is the half-close relay. Each socket destroys
     // itself once both of its directions are done.
     clientSocket.pipe(upstream);
@@ -81,6 +83,7 @@ export function openTunnel(clientSocket: Duplex, head: Buffer, target: ProxyTarg
 
   upstream.on('error', (err) => {
     clearTimeout(connectTimer);
+    if (!established) early.release();
     if (err instanceof RejectError && !established) {
       // The resolver found the name points at this proxy (see AdmissionGuards.loopSafeLookup).
       rejected = err;

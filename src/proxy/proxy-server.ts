@@ -13,6 +13,7 @@ import type { Logger } from '../logging/logger.js';
 import { AdmissionGuards, displayClientIp } from './admission-guards.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { openTunnel } from './connect-tunnel.js';
+import { EarlyClientData } from './early-client-data.js';
 import { sendErrorResponse, writeRawErrorResponse } from './error-response.js';
 import type { ExchangeObservers } from './exchange-records.js';
 import { forwardRequest, type ForwardContext } from './forward-request.js';
@@ -140,8 +141,8 @@ export class ProxyServer {
   }
 
   #onConnect(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // Hold bytes the client sends before the tunnel exists: with nobody reading they would be dropped.
-    socket.pause();
+    // Every check below is synchronous, so no byte can arrive before either a reject (which discards what the
+    // client sent) or EarlyClientData (which keeps it) takes the socket over.
     socket.on('error', () => socket.destroy());
     const { guards, observers, config, tracker, interceptor } = this.#deps;
     const clientIp = displayClientIp(req.socket.remoteAddress);
@@ -167,11 +168,12 @@ export class ProxyServer {
     if (refused) return rejectTunnel(refused, target.authority);
 
     observers.onConnectAttempt(clientIp);
+    const early = new EarlyClientData(socket, head);
     if (interceptor?.shouldIntercept(target)) {
-      interceptor.intercept(socket, head, target, clientIp);
+      interceptor.intercept(socket, early, target, clientIp);
       return;
     }
-    openTunnel(socket, head, target, {
+    openTunnel(socket, early, target, {
       clientIp,
       observers,
       tracker,

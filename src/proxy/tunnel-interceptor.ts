@@ -4,6 +4,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ProxyTarget } from './request-target.js';
+import type { EarlyClientData } from './early-client-data.js';
 
 export interface TunnelInterceptor {
   /** Whether this CONNECT's TLS should be terminated and its requests read. */
@@ -12,7 +13,7 @@ export interface TunnelInterceptor {
    * Takes over a CONNECT socket that has been answered nothing yet. Owns the socket from here on, including its
    * tracking for drain and its record when it closes.
    */
-  intercept(clientSocket: Duplex, head: Buffer, target: ProxyTarget, clientIp: string): void;
+  intercept(clientSocket: Duplex, early: EarlyClientData, target: ProxyTarget, clientIp: string): void;
   /** Closes intercepted keep-alive connections that are between requests: called while draining. */
   closeIdleConnections(): void;
 }

@@ -17,6 +17,7 @@ import { ConnectionTracker } from '../../src/proxy/connection-tracker.js';
 import { ExchangeObservers, type TunnelRecord } from '../../src/proxy/exchange-records.js';
 import { createUpstreamAgents } from '../../src/proxy/upstream-agents.js';
 import { readUntil } from '../helpers/raw-client.js';
+import { EarlyClientData } from '../../src/proxy/early-client-data.js';
 
 test('a certificate that cannot be made: 502 to the client, a failed record, one log line per host', async () => {
   const { config } = await resolveConfig({ port: 0, adminPort: 0 }, {});
@@ -38,7 +39,7 @@ test('a certificate that cannot be made: 502 to the client, a failed record, one
   });
   // A listener standing in for the proxy's CONNECT handler: every accepted socket is handed to the interceptor.
   const server = net.createServer((socket) => {
-    interceptor.intercept(socket, Buffer.alloc(0), { host: 'ingest.example', port: 443, authority: 'ingest.example:443' }, '127.0.0.1');
+    interceptor.intercept(socket, new EarlyClientData(socket, Buffer.alloc(0)), { host: 'ingest.example', port: 443, authority: 'ingest.example:443' }, '127.0.0.1');
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -5,7 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LookupFunction } from 'node:net';
+import net, { type LookupFunction } from 'node:net';
+import { once } from 'node:events';
 import { ProxyAgent, request } from 'undici';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 import { closedPort, startHttpOrigin, type OriginServer } from '../helpers/origin-servers.js';
@@ -178,6 +179,26 @@ test('a tunnel that never connected is not recorded as established (499 when the
   const metrics = await proxy.metricsText();
   assert.match(metrics, /egress_proxy_tunnels_total\{result="499",intercepted="false"\} 1/);
   assert.doesNotMatch(metrics, /result="established"/);
+});
+
+test('a client that leaves while the proxy is still dialing is noticed at once, not at the connect timeout', async () => {
+  const proxy = await unrestrictedProxy();
+  const socket = net.connect(proxy.port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write('CONNECT blackhole.stall:443 HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 100));
+  socket.end();
+  const deadline = Date.now() + 2000;
+  let metrics = '';
+  while (Date.now() < deadline) {
+    metrics = await proxy.metricsText();
+    if (/egress_proxy_tunnels_active 0\n/.test(metrics)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(metrics, /egress_proxy_tunnels_active 0\n/, 'the dial was abandoned well before the 10 s connect timeout');
+  assert.match(metrics, /egress_proxy_tunnels_total\{result="499",intercepted="false"\} 1/);
+  assert.doesNotMatch(metrics, /egress_proxy_upstream_errors_total\{reason="timeout"\}/, 'not blamed on the upstream');
+  socket.destroy();
 });
 
 test('CONNECT to a port outside allowed_connect_ports: 403', async () => {
