@@ -3,7 +3,7 @@
  * families with the reference's names, types, labels and help texts), or one JSON object for scripts.
  */
 import { Counter, Gauge, Registry, Summary } from 'prom-client';
-import type { BenchResult, LatencyStats } from './bench-client.js';
+import type { BenchResult } from './bench-client.js';
 import { renderGoStyleText } from './prometheus-text.js';
 
 /** The reference's summary objectives are 0.5±0.05, 0.9±0.01, 0.99±0.001; prom-client takes the quantiles only. */
@@ -40,15 +40,10 @@ export async function renderBenchMetrics(result: BenchResult): Promise<string> {
 }
 
 /** The `--json` output of `bench client`. Latencies are in seconds. */
-export interface BenchJsonSummary {
-  elapsedSeconds: number;
-  requests: number;
-  errors: number;
-  requestsPerSecond: number;
-  latency: LatencyStats;
-  bytesPosted: number;
-  statuses: Record<string, number>;
-}
+export type BenchJsonSummary = Pick<
+  BenchResult,
+  'elapsedSeconds' | 'requests' | 'errors' | 'requestsPerSecond' | 'latency' | 'bytesPosted' | 'statuses'
+>;
 
 export function toJsonSummary(result: BenchResult): BenchJsonSummary {
   return {

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { MitmConfig } from '../../src/config/proxy-config.js';
 import { x509 } from '../../src/mitm/x509-library.js';
+import { defaultConfig } from '../../src/config/defaults.js';
 
 export async function makeTempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'egress-proxy-ca-test-'));
@@ -16,18 +17,9 @@ export async function makeTempDir(t: { after: (fn: () => Promise<void>) => void 
 
 export function mitmConfig(overrides: Partial<MitmConfig>): MitmConfig {
   return {
+    ...defaultConfig({}).mitmOptions,
     dataDir: path.join(os.tmpdir(), 'unused'),
-    caCertFile: undefined,
-    caKeyFile: undefined,
     caCommonName: 'egress-proxy CA (test)',
-    caValidityDays: 3650,
-    caKeyType: 'ec',
-    leafValidityDays: 30,
-    leafCacheSize: 1000,
-    interceptHosts: [],
-    passthroughHosts: [],
-    upstreamCaFile: undefined,
-    upstreamInsecure: false,
     ...overrides,
   };
 }
