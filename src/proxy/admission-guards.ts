@@ -50,6 +50,11 @@ export class AdmissionGuards {
   constructor(options: AdmissionOptions) {
     this.#clients = new ClientAllowList(options.allowedClientCidrs);
     this.#connectPorts = new Set(options.allowedConnectPorts);
+    this.#ownAddresses.addSubnet('127.0.0.0', 8, 'ipv4');
+    for (const address of ['0.0.0.0', '::1', '::']) this.#addOwnAddress(address);
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) this.#addOwnAddress(a.address);
+    }
   }
 
   /**
@@ -59,15 +64,12 @@ export class AdmissionGuards {
    */
   addOwnListener(bindAddress: string, port: number): void {
     this.#ownPorts.add(port);
-    this.#ownAddresses.addSubnet('127.0.0.0', 8, 'ipv4');
-    this.#ownAddresses.addAddress('0.0.0.0', 'ipv4');
-    this.#ownAddresses.addAddress('::1', 'ipv6');
-    this.#ownAddresses.addAddress('::', 'ipv6');
-    const locals = [bindAddress, ...Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address))];
-    for (const address of locals) {
-      const family = isIP(address);
-      if (family !== 0) this.#ownAddresses.addAddress(address, family === 6 ? 'ipv6' : 'ipv4');
-    }
+    this.#addOwnAddress(bindAddress);
+  }
+
+  #addOwnAddress(address: string): void {
+    const family = isIP(address);
+    if (family !== 0) this.#ownAddresses.addAddress(address, family === 6 ? 'ipv6' : 'ipv4');
   }
 
   /** Whether an IP address is one of this host's (IPv4-mapped IPv6 forms included). */
