@@ -12,6 +12,8 @@ import type { ExchangeObservers } from './exchange-records.js';
 import type { ProxyTarget } from './request-target.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { EarlyClientData } from './early-client-data.js';
+import { ReadBufferRelay } from './read-buffer-relay.js';
+import { adoptClientSocket } from './adopt-client-socket.js';
 
 export const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection established\r\n\r\n';
 
@@ -36,8 +38,18 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
   let established = false;
   let reported = false;
 
-  const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true, ...(ctx.lookup ? { lookup: ctx.lookup } : {}) });
+  const toClient = new ReadBufferRelay();
+  const upstream = net.connect({
+    host: target.host,
+    port: target.port,
+    allowHalfOpen: true,
+    noDelay: true,
+    onread: toClient.onread,
+    ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
+  });
   const untrack = ctx.tracker.trackTunnel(clientSocket, upstream);
+  /** The client's end of the relay: `clientSocket`, or the socket that took over its TCP handle. */
+  let clientEnd: Duplex = clientSocket;
 
   const report = (): void => {
     if (reported) return;
@@ -68,13 +80,18 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
       return;
     }
     established = true;
-    clientSocket.write(CONNECT_ESTABLISHED);
     const pipelined = early.release();
+    const toUpstream = new ReadBufferRelay();
+    const adopted = adoptClientSocket(clientSocket, toUpstream.onread);
+    if (adopted) clientEnd = adopted.socket;
+    clientEnd.write(CONNECT_ESTABLISHED);
     if (pipelined.length > 0) upstream.write(pipelined);
-    // pipe() ends the destination when the source ends: that is the half-close relay. Each socket destroys
-    // itself once both of its directions are done.
-    clientSocket.pipe(upstream);
-    upstream.pipe(clientSocket);
+    for (const chunk of adopted?.buffered ?? []) upstream.write(chunk);
+    // Each relay ends its destination when its source ends: that is the half-close. Each socket destroys itself
+    // once both of its directions are done.
+    if (adopted) toUpstream.start(adopted.socket, upstream);
+    else clientSocket.pipe(upstream);
+    toClient.start(upstream, clientEnd);
     upstream.setTimeout(ctx.idleTimeoutMs, () => {
       upstream.destroy();
       clientSocket.destroy();
@@ -101,13 +118,14 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
 
   // A tunnel is over when both sockets are closed; a hard close of either side takes the other down with it.
   let closed = 0;
-  const onClose = (other: Duplex | Socket) => () => {
-    if (established && !other.destroyed && !(other as Socket).writableEnded) other.destroy();
+  const onClose = (other: () => Duplex | Socket) => () => {
+    const end = other();
+    if (established && !end.destroyed && !end.writableEnded) end.destroy();
     if (++closed === 2 || !established) report();
   };
-  upstream.once('close', onClose(clientSocket));
+  upstream.once('close', onClose(() => clientEnd));
   clientSocket.once('close', () => {
     if (!established) upstream.destroy();
-    onClose(upstream)();
+    onClose(() => upstream)();
   });
 }
