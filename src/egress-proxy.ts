@@ -15,7 +15,6 @@ import { ProxyServer } from './proxy/proxy-server.js';
 import { createUpstreamAgents } from './proxy/upstream-agents.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { AdminServer } from './admin/admin-server.js';
-import { createMitmInterceptor } from './mitm/create-mitm-interceptor.js';
 
 export interface RunningProxy {
   proxyAddress: AddressInfo;
@@ -65,7 +64,8 @@ export async function startEgressProxy(
     allowedConnectPorts: config.limits.allowedConnectPorts,
   });
   const interceptor = config.mitm
-    ? await createMitmInterceptor({ config, logger, observers, agents, tracker, metrics, guards })
+    ? // Loaded only with MITM on: the X.509 stack is a third of the heap, and every major GC walks the whole heap.
+      await (await import('./mitm/create-mitm-interceptor.js')).createMitmInterceptor({ config, logger, observers, agents, tracker, metrics, guards })
     : undefined;
 
   const proxy = new ProxyServer({ config, logger, observers, agents, guards, tracker, interceptor, lookup: options.lookup });
