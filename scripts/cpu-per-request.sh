@@ -22,7 +22,7 @@ client=(node dist/cli.js bench client -host "$scheme://127.0.0.1:$port/v1/write/
 proxy=""
 if [ "${mode%%-*}" != direct ]; then
   extra=(); [ "$mode" = mitm ] && extra=(--mitm --data-dir "$tmp/data" --upstream-ca "$cert")
-  node dist/cli.js run --port 0 --admin-port 0 "${extra[@]}" > "$tmp/proxy.log" 2>&1 & proxy=$!
+  node --initial-old-space-size=64 dist/cli.js run --port 0 --admin-port 0 "${extra[@]}" > "$tmp/proxy.log" 2>&1 & proxy=$!
   wait_for "$tmp/proxy.log" 'proxy listening'
   pport=$(grep 'proxy listening' "$tmp/proxy.log" | grep -o '"port":[0-9]*' | cut -d: -f2)
   client+=(-proxy "http://127.0.0.1:$pport")

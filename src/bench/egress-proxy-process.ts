@@ -16,6 +16,12 @@ export interface RunningProxy {
 const START_TIMEOUT_MS = 20_000;
 
 /**
+ * The Node flags `npm start` runs the proxy with (see "Node flags" in the README), so the benchmark measures the
+ * proxy as it is deployed.
+ */
+export const PROXY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
+
+/**
  * Starts `egress-proxy run --bind 127.0.0.1 --port 0 --admin-port 0 ...extraArgs` and waits for it to listen.
  * `cli` defaults to the package's built `dist/cli.js`.
  */
@@ -24,7 +30,7 @@ export async function startEgressProxy(extraArgs: readonly string[] = [], cli = 
   const listening = new Promise<number>((resolve) => (onListening = resolve));
   const managed = spawnManaged(
     process.execPath,
-    [cli, 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', ...extraArgs],
+    [...PROXY_NODE_FLAGS, cli, 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', ...extraArgs],
     {
       onStdoutLine: (line) => {
         if (!line.includes('proxy listening')) return;
