@@ -19,6 +19,7 @@ const COMPARE_FLAGS = {
   f: { kind: 'string', valueName: 'FILE', usage: "file to POST (default: the workload's, bench-data/metric.data or metric-1k.data)" },
   warmup: { kind: 'int', default: DEFAULT_WARMUP_REQUESTS, min: 0, valueName: 'N', usage: 'untimed requests per worker before each run' },
   only: { kind: 'string', valueName: 'NAMES', usage: `comma-separated scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}` },
+  fresh: { kind: 'bool', usage: 'new null server and proxy processes for every run (cold starts measured) instead of one per scenario' },
   json: { kind: 'bool', usage: 'print JSON (with every round) instead of tables' },
 } satisfies FlagSpecs;
 
@@ -39,6 +40,8 @@ export interface CompareOptions {
   workloads: PlannedWorkload[];
   rounds: number;
   warmupRequests: number;
+  /** A new null server and proxy for every run instead of one per scenario kept across rounds. */
+  freshProcesses: boolean;
   json: boolean;
 }
 
@@ -61,5 +64,5 @@ export function parseCompareArgs(
     allScenarios: SCENARIOS.map((s) => s.name),
     dataPath,
   });
-  return { help: false, workloads, rounds: flags.rounds, warmupRequests: flags.warmup, json: flags.json };
+  return { help: false, workloads, rounds: flags.rounds, warmupRequests: flags.warmup, freshProcesses: flags.fresh, json: flags.json };
 }

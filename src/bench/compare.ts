@@ -3,7 +3,8 @@
  * benchmark, workload after workload (see workloads.ts), each scenario several times in interleaved rounds, and
  * prints per workload a table of medians and a targets line, or JSON with --json.
  * Flags: --workload 170KB|1KiB|all (default all), --rounds N (default 5), --c N, --r N, --f FILE (any of the three
- * makes one custom workload), --warmup N (default 10), --only a,b (scenario names), --json.
+ * makes one custom workload), --warmup N (default 10), --only a,b (scenario names), --fresh (new processes for
+ * every run instead of one warmed pair per scenario), --json.
  * Exit code: 0 when every run finished without request errors, 1 otherwise, 2 for bad usage.
  */
 import { isAbsolute, relative } from 'node:path';
@@ -31,7 +32,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const bodies = await Promise.all(planned.map((w) => readFlagFile('-f', w.file)));
 
   const machine = machineInfo();
-  if (!options.json) process.stdout.write(`${describeRun(machine, options.rounds)}\n`);
+  if (!options.json) process.stdout.write(`${describeRun(machine, options.rounds, options.freshProcesses)}\n`);
   const reports: WorkloadReport[] = [];
   for (const [index, plan] of planned.entries()) {
     const body = bodies[index] as Buffer;
@@ -39,6 +40,7 @@ async function main(argv: readonly string[]): Promise<number> {
       connections: plan.connections,
       requestsPerConnection: plan.requestsPerConnection,
       warmupRequests: options.warmupRequests,
+      freshProcesses: options.freshProcesses,
       rounds: options.rounds,
       body,
       only: plan.scenarios,
@@ -62,8 +64,10 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!options.json) process.stdout.write(`\n${renderWorkloadReport(report)}`);
   }
   const seconds = Math.round((Date.now() - started) / 1000);
-  if (options.json) process.stdout.write(`${JSON.stringify({ ...comparisonJson(machine, options.rounds, reports), seconds }, null, 2)}\n`);
-  else process.stdout.write(`\nfinished in ${Math.floor(seconds / 60)} min ${seconds % 60} s\n`);
+  if (options.json) {
+    const json = { ...comparisonJson(machine, options.rounds, reports), freshProcesses: options.freshProcesses, seconds };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  } else process.stdout.write(`\nfinished in ${Math.floor(seconds / 60)} min ${seconds % 60} s\n`);
 
   const failed = reports.some((r) =>
     r.summaries.some(

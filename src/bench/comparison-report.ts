@@ -6,6 +6,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { megabytesPerSecond, type ScenarioSummary } from './rounds.js';
 import { formatTargetsLine, type TargetResult } from './targets.js';
+import { STEADY_STATE_WARMUP_REQUESTS } from './comparison.js';
 
 export interface MachineInfo {
   cpus: number;
@@ -94,12 +95,15 @@ export function renderComparisonTable(summaries: readonly ScenarioSummary[], rou
 }
 
 /** The header printed once, above every workload: on what, and how the numbers are taken. */
-export function describeRun(machine: MachineInfo, rounds: number): string {
+export function describeRun(machine: MachineInfo, rounds: number, freshProcesses = false): string {
   return [
     `machine:  ${machine.cpus} CPUs, ${machine.cpuModel}, node ${machine.node}, ${machine.platform}`,
     rounds === 1
       ? 'rounds:   1 (each scenario runs once)'
       : `rounds:   ${rounds} per workload, interleaved: round 1 runs every scenario once, in order, then round 2, ...`,
+    freshProcesses
+      ? 'processes: a new null server and proxy for every run (-fresh): cold starts are part of every number'
+      : `processes: one null server and proxy per scenario, warmed with ${STEADY_STATE_WARMUP_REQUESTS} untimed POSTs per worker, kept for all its rounds`,
     'ratio:    req/s divided by the direct run of the same protocol (direct-https or direct-http); MB = 10^6 bytes',
   ].join('\n');
 }

@@ -239,8 +239,9 @@ describe('null server process', () => {
 describe('runComparison', () => {
   const body = Buffer.from('cpu,host=a usage=1 1700000000000000000\n'.repeat(100));
 
-  it('runs the direct scenarios in interleaved rounds against fresh null servers with no errors', async () => {
+  it('runs the direct scenarios in interleaved rounds, each against one null server kept across rounds', async () => {
     const started: string[] = [];
+    const processesStarted: string[] = [];
     const summaries = await runComparison({
       connections: 2,
       requestsPerConnection: 3,
@@ -248,8 +249,10 @@ describe('runComparison', () => {
       rounds: 2,
       only: ['direct-http', 'direct-https'],
       onScenarioStart: (scenario, round, rounds) => started.push(`${round}/${rounds} ${scenario.name}`),
+      onProcessesStarted: (scenario) => processesStarted.push(scenario.name),
     });
     assert.deepEqual(started, ['1/2 direct-https', '1/2 direct-http', '2/2 direct-https', '2/2 direct-http']);
+    assert.deepEqual(processesStarted, ['direct-https', 'direct-http']);
     assert.deepEqual(summaries.map((s) => [s.name, s.state]), [['direct-https', 'ok'], ['direct-http', 'ok']]);
     for (const s of summaries) {
       assert.ok(s.state === 'ok');
@@ -258,6 +261,21 @@ describe('runComparison', () => {
       assert.equal(s.stats.errors, 0);
       assert.equal(s.stats.ratio, undefined);
     }
+  });
+
+  it('with freshProcesses, starts a new null server for every run', async () => {
+    const processesStarted: string[] = [];
+    const summaries = await runComparison({
+      connections: 2,
+      requestsPerConnection: 3,
+      body,
+      rounds: 2,
+      only: ['direct-http'],
+      freshProcesses: true,
+      onProcessesStarted: (scenario) => processesStarted.push(scenario.name),
+    });
+    assert.deepEqual(processesStarted, ['direct-http', 'direct-http']);
+    assert.equal(summaries[0]?.state, 'ok');
   });
 
   const installed = ['squid', 'tinyproxy'].filter((name) => findExecutable(name) !== undefined);

@@ -28,6 +28,7 @@ describe('npm run bench flags', () => {
     ]);
     assert.equal(o.rounds, DEFAULT_ROUNDS);
     assert.equal(o.warmupRequests, 10);
+    assert.equal(o.freshProcesses, false);
     assert.equal(o.json, false);
   });
 
@@ -38,10 +39,11 @@ describe('npm run bench flags', () => {
     assert.throws(() => parse(['-workload', '2MB']), (err: Error) => err instanceof UsageError && /unknown workload 2MB; known: 170KB, 1KiB, all/.test(err.message));
   });
 
-  it('takes -rounds, -warmup and -json', () => {
-    const o = parse(['-rounds', '3', '-warmup=0', '-json']);
+  it('takes -rounds, -warmup, -fresh and -json', () => {
+    const o = parse(['-rounds', '3', '-warmup=0', '-fresh', '-json']);
     assert.equal(o.rounds, 3);
     assert.equal(o.warmupRequests, 0);
+    assert.equal(o.freshProcesses, true);
     assert.equal(o.json, true);
     assert.throws(() => parse(['-rounds', '0']), /invalid value "0" for flag -rounds: must be at least 1/);
   });
