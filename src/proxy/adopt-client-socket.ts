@@ -4,8 +4,8 @@
  * Node only offers `onread` when a socket is created, and the HTTP server created this one. So the TCP handle is
  * moved into a new `net.Socket` made with `onread`: that is what `net.Server` itself does with every accepted
  * handle (`new Socket({ handle })`). It relies on `socket._handle`, which Node has not documented but has not
- * changed since 0.x; when anything is not as expected (not a TCP socket, already closing, bytes still queued for
- * writing) nothing is moved and the caller falls back to `pipe()`.
+ * changed since 0.x; when anything is not as expected (not a TCP socket, already closing or half-closed, bytes still
+ * queued for writing) nothing is moved and the caller falls back to `pipe()`.
  *
  * The original socket stays behind without a handle, as the server's record of the connection: it keeps counting
  * against `server.maxConnections` and in the tracker until the adopted socket closes, and destroying it (as a
@@ -21,7 +21,7 @@ interface StreamHandle {
   readStop(): number;
   useUserBuffer(buffer: Uint8Array): void;
 }
-type SocketWithHandle = net.Socket & { _handle: StreamHandle | null };
+type SocketWithHandle = net.Socket & { _handle: StreamHandle | null; _readableState: { ended: boolean } };
 
 export interface AdoptedClientSocket {
   /** The connection from here on: reads go to `onread`, writes go to the client. */
@@ -41,6 +41,9 @@ export function adoptClientSocket(socket: Duplex, onread: ReadBufferOption): Ado
     old.destroyed ||
     old.connecting ||
     old.readableEnded ||
+    // The client's FIN was already read (it waits behind buffered bytes): the handle will not report it again, so
+    // a socket adopting it would never end the upstream. pipe() delivers the bytes and then the end.
+    old._readableState.ended ||
     !old.writable ||
     old.writableLength > 0
   ) {

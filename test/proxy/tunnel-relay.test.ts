@@ -114,6 +114,40 @@ test('a tunnel carries 8 MiB each way, at once, intact to and from slow readers'
   }
 });
 
+test('a client that sends 70 KiB and its FIN while the upstream is still being dialled: all of it, and the FIN, arrive', async () => {
+  // The target answers only once it sees the end of what the client sent.
+  let received = 0;
+  const target = await startTcpServer(
+    (socket) => {
+      socket.on('data', (chunk: Buffer) => (received += chunk.length));
+      socket.on('end', () => socket.end(`got ${received}`));
+    },
+    { allowHalfOpen: true },
+  );
+  // A resolver that takes 300 ms, so the early bytes (over the 64 KiB EarlyClientData holds) and the FIN are read
+  // by the proxy before the tunnel exists.
+  const slowLookup = ((_host: string, options: unknown, callback: (...args: unknown[]) => void) => {
+    const all = typeof options === 'object' && options !== null && (options as { all?: boolean }).all === true;
+    setTimeout(() => (all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4)), 300);
+  }) as unknown as net.LookupFunction;
+  const proxy = await startTestProxy({}, undefined, { lookup: slowLookup });
+  try {
+    const client = net.connect({ port: proxy.port, host: '127.0.0.1', allowHalfOpen: true });
+    await once(client, 'connect');
+    const authority = `slow-dns.test:${target.port}`;
+    client.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+    client.write(Buffer.alloc(66 * 1024, 0x61));
+    await new Promise((r) => setTimeout(r, 50));
+    client.end(Buffer.alloc(4 * 1024, 0x62));
+    const text = await readUntil(client, (t) => t.includes('got '), 3000);
+    assert.match(text, /^HTTP\/1\.1 200 [^]*got 71680$/);
+    client.destroy();
+  } finally {
+    await proxy.stop(100);
+    await target.close();
+  }
+});
+
 test('an open tunnel counts as a client connection, also against max_client_connections, until it closes', async () => {
   const echo = await startTcpServer();
   const proxy = await startTestProxy({}, (config) => {
