@@ -201,7 +201,7 @@ async function warmUpClient(options: ComparisonOptions): Promise<void> {
   }
 }
 
-/** A scenario's null server and proxy (none for direct scenarios), and the temp dir they may use. */
+/** A scenario's null server and proxy (none for direct scenarios); `stop` also removes their temp dir. */
 interface ScenarioProcesses {
   server: NullServerProcess;
   proxy: ProxyForClient | undefined;
