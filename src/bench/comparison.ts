@@ -13,6 +13,7 @@ import { exportEgressProxyCa, startEgressProxy, type RunningProxy } from './egre
 import { startNullServerProcess, type NullServerProcess } from './null-server-process.js';
 import { interleavedSchedule, summariseRounds, type ScenarioRecord, type ScenarioSummary } from './rounds.js';
 import { findExecutable, startSystemProxy, type SystemProxyName } from './system-proxies.js';
+import { spliceRelayUnavailable, startForwardFloorRelay, startReencryptFloorRelay, startSpliceTunnelRelay } from './floor/floor-relay-process.js';
 
 /** What a scenario's proxy gives the client: where to connect, and which CA to trust for the target if not the server's. */
 interface ProxyForClient extends RunningProxy {
@@ -82,6 +83,29 @@ export const SCENARIOS: readonly Scenario[] = [
         throw err;
       }
     },
+  },
+  // The floors: the least each kind of proxy can cost here (see floor/), measured in the same rounds.
+  {
+    name: 'floor-tunnel',
+    description: 'floor for tunnels: a C relay that splices CONNECT tunnels inside the kernel',
+    upstream: 'https',
+    baseline: 'direct-https',
+    unavailable: spliceRelayUnavailable,
+    startProxy: ({ workDir }) => startSpliceTunnelRelay(workDir),
+  },
+  {
+    name: 'floor-forward',
+    description: 'floor for forwarding in Node.js: a relay that only rewrites request lines',
+    upstream: 'http',
+    baseline: 'direct-http',
+    startProxy: () => startForwardFloorRelay(),
+  },
+  {
+    name: 'floor-mitm',
+    description: 'floor for interception in Node.js: a relay that only decrypts and re-encrypts',
+    upstream: 'https',
+    baseline: 'direct-https',
+    startProxy: ({ server, workDir }) => startReencryptFloorRelay(workDir, server.certFile as string),
   },
 ];
 

@@ -40,7 +40,7 @@ describe('scenario selection', () => {
   it('runs every scenario in the standard order by default', () => {
     assert.deepEqual(selectScenarios().map((s) => s.name), [
       'direct-https', 'direct-http', 'egress-tunnel', 'egress-forward', 'squid-tunnel', 'squid-forward',
-      'tinyproxy-tunnel', 'tinyproxy-forward', 'egress-mitm',
+      'tinyproxy-tunnel', 'tinyproxy-forward', 'egress-mitm', 'floor-tunnel', 'floor-forward', 'floor-mitm',
     ]);
   });
   it('keeps the standard order for --only and rejects unknown names', () => {

@@ -45,6 +45,19 @@ describe('targets', () => {
     );
   });
 
+  it("prints each ratio target's floor when the floor scenario ran, and nothing when it did not", () => {
+    const summaries = [ok('egress-tunnel', 0.83, 7), ok('floor-tunnel', 0.861, 6), ok('egress-forward', 0.3, 8), ok('egress-mitm', 0.33, 20), ok('floor-mitm', 0.49, 14)];
+    assert.deepEqual(evaluateTargets(TARGETS_170KB, summaries).slice(0, 3).map((r) => r.text), [
+      'tunnel 0.83 >= 0.95 MISSED (floor 0.86)',
+      'forward 0.30 >= 0.60 MISSED',
+      'mitm 0.33 >= 0.50 MISSED (floor 0.49)',
+    ]);
+    assert.deepEqual(
+      TARGETS_170KB.map((t) => t.kind === 'ratio' && t.floor),
+      ['floor-tunnel', 'floor-forward', 'floor-mitm', false],
+    );
+  });
+
   it('misses the p50 target when the MITM p50 is over twice the tunnel p50', () => {
     const [, p50] = evaluateTargets(TARGETS_1KIB, [ok('egress-tunnel', 0.3, 4.78), ok('egress-mitm', 0.4, 13.76)]);
     assert.deepEqual(p50, { met: false, text: 'mitm p50 13.8 ms <= 2 x tunnel p50 (4.8 ms) MISSED' });

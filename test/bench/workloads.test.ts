@@ -20,11 +20,11 @@ const summary = (o: CompareOptions): unknown[] =>
 const ALL = SCENARIOS.map((s) => s.name).join(',');
 
 describe('npm run bench flags', () => {
-  it('runs both workloads by default, 170KB with every scenario then 1KiB with three, for the default rounds', () => {
+  it('runs both workloads by default, 170KB with every scenario then 1KiB with five, for the default rounds', () => {
     const o = parse([]);
     assert.deepEqual(summary(o), [
       ['170KB', 16, 100, '/pkg/bench-data/metric.data', ALL, 4, false],
-      ['1KiB', 16, 300, '/pkg/bench-data/metric-1k.data', 'direct-https,egress-tunnel,egress-mitm', 2, false],
+      ['1KiB', 16, 300, '/pkg/bench-data/metric-1k.data', 'direct-https,egress-tunnel,egress-mitm,floor-tunnel,floor-mitm', 2, false],
     ]);
     assert.equal(o.rounds, DEFAULT_ROUNDS);
     assert.equal(o.warmupRequests, 10);
@@ -51,7 +51,7 @@ describe('npm run bench flags', () => {
   it('makes one custom workload, without targets, from -c, -r or -f', () => {
     assert.deepEqual(summary(parse(['-c', '8', '-r', '200'])), [['custom', 8, 200, '/pkg/bench-data/metric.data', ALL, 0, true]]);
     assert.deepEqual(summary(parse(['-workload', '1KiB', '-r', '50'])), [
-      ['custom', 16, 50, '/pkg/bench-data/metric-1k.data', 'direct-https,egress-tunnel,egress-mitm', 0, true],
+      ['custom', 16, 50, '/pkg/bench-data/metric-1k.data', 'direct-https,egress-tunnel,egress-mitm,floor-tunnel,floor-mitm', 0, true],
     ]);
     assert.deepEqual(summary(parse(['-f', 'my.data', '-only', 'egress-forward,direct-http'])), [
       ['custom', 16, 100, 'my.data', 'direct-http,egress-forward', 0, true],

@@ -1,0 +1,91 @@
+/**
+ * Starts the floor relays for `npm run bench` (`floor-tunnel`, `floor-forward`, `floor-mitm`): the least work each
+ * kind of proxy can do on the machine, measured in the same rounds as the proxies, so every report shows how much
+ * of a target is reachable at all. See the relays' own files for what each leaves out.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { PROXY_NODE_FLAGS, type RunningProxy } from '../egress-proxy-process.js';
+import { lastLine, spawnManaged } from '../managed-child.js';
+import { packageRoot } from '../package-root.js';
+import { createSelfSignedCert } from '../self-signed-cert.js';
+import { findExecutable } from '../system-proxies.js';
+
+const LISTENING = /^floor relay listening on 127\.0\.0\.1:(\d+)$/;
+const START_TIMEOUT_MS = 15_000;
+
+/** The C source of the splice relay: in a clone of the repository, not in the published package. */
+export function spliceRelaySource(): string {
+  return join(packageRoot(), 'src', 'bench', 'floor', 'splice-tunnel-relay.c');
+}
+
+/** Why floor-tunnel cannot run here, or undefined when it can. */
+export function spliceRelayUnavailable(): string | undefined {
+  if (!existsSync(spliceRelaySource())) return 'needs the repository source (src/bench/floor)';
+  return findExecutable('cc') === undefined ? 'no C compiler (cc)' : undefined;
+}
+
+/** Compiles the splice relay into `workDir` and starts it. */
+export async function startSpliceTunnelRelay(workDir: string): Promise<RunningProxy> {
+  const binary = join(workDir, 'splice-tunnel-relay');
+  await promisify(execFile)(findExecutable('cc') as string, ['-O2', '-pthread', '-o', binary, spliceRelaySource()], { timeout: 60_000 });
+  return startRelayProcess(binary, []);
+}
+
+export function startForwardFloorRelay(): Promise<RunningProxy> {
+  return startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...entryPointArgs(), 'forward']);
+}
+
+/** Starts the re-encrypting relay with a certificate of its own; `clientCaPem` is what the client must trust. */
+export async function startReencryptFloorRelay(workDir: string, upstreamCaFile: string): Promise<RunningProxy & { clientCaPem: string }> {
+  const cert = await createSelfSignedCert('egress-proxy bench floor relay');
+  const certFile = join(workDir, 'floor-relay-cert.pem');
+  const keyFile = join(workDir, 'floor-relay-key.pem');
+  await writeFile(certFile, cert.certPem);
+  await writeFile(keyFile, cert.keyPem, { mode: 0o600 });
+  const args = ['reencrypt', '--cert', certFile, '--key', keyFile, '--upstream-ca', upstreamCaFile];
+  const relay = await startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...entryPointArgs(), ...args]);
+  return { ...relay, clientCaPem: cert.certPem };
+}
+
+async function startRelayProcess(command: string, args: string[]): Promise<RunningProxy> {
+  let onListening: (port: number) => void = () => undefined;
+  const listening = new Promise<number>((resolve) => (onListening = resolve));
+  const managed = spawnManaged(command, args, {
+    onStdoutLine: (line) => {
+      const match = LISTENING.exec(line);
+      if (match !== null) onListening(Number(match[1]));
+    },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const port = await Promise.race([
+      listening,
+      managed.exited.then((code) => {
+        throw new Error(`floor relay exited (${code}) before listening${lastLine(managed)}`);
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`floor relay did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      }),
+    ]);
+    return { url: `http://127.0.0.1:${port}`, stop: () => managed.stop() };
+  } catch (err) {
+    await managed.stop();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `node` arguments that run floor-relay-main next to this module: built JS, or TypeScript through tsx. */
+function entryPointArgs(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    return ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./floor-relay-main.ts', import.meta.url))];
+  }
+  return [fileURLToPath(new URL('./floor-relay-main.js', import.meta.url))];
+}
