@@ -19,9 +19,17 @@ export interface UpstreamAgentOptions {
   insecure: boolean;
 }
 
+/** How upstream TLS is verified, for code that connects without an agent (the MITM relay). */
+export interface UpstreamTlsSettings {
+  /** Trusted roots: Node's, the system bundle, the operator's extra CA. */
+  secureContext: tls.SecureContext;
+  rejectUnauthorized: boolean;
+}
+
 export interface UpstreamAgents {
   http: http.Agent;
   https: https.Agent;
+  tls: UpstreamTlsSettings;
   close(): void;
 }
 
@@ -44,6 +52,7 @@ export async function createUpstreamAgents(options: UpstreamAgentOptions): Promi
   return {
     http: httpAgent,
     https: httpsAgent,
+    tls: { secureContext, rejectUnauthorized: !options.insecure },
     close() {
       httpAgent.destroy();
       httpsAgent.destroy();

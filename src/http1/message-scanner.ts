@@ -1,0 +1,139 @@
+/**
+ * Splits one direction of an HTTP/1.x connection into messages as its bytes go by: heads are parsed, bodies are
+ * followed (Content-Length, chunked, or until close) but handed on as the very bytes that arrived. The listener
+ * decides each body's framing from the head, because a response's depends on the request it answers.
+ */
+import type { BodyFraming } from './body-framing.js';
+import { ChunkedBodyScanner } from './chunked-body-scanner.js';
+import { MessageHeadError } from './message-head.js';
+
+export interface MessageListener<Head> {
+  /** A complete head; `raw` is its bytes up to and including the blank line. Throws MessageHeadError to refuse it. */
+  onHead(head: Head, raw: Buffer): BodyFraming;
+  /** Body bytes as they arrived (chunked framing included), a view of the pushed buffer. */
+  onBody(data: Buffer): void;
+  /** The message ended; `bodyBytes` is its decoded body length. */
+  onMessageEnd(bodyBytes: number): void;
+}
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+export class MessageScanner<Head> {
+  readonly #parseHead: (text: string) => Head;
+  readonly #listener: MessageListener<Head>;
+  readonly #maxHeadBytes: number;
+  /** Head bytes received so far (copied: the next chunk may arrive in a reused buffer). */
+  #partialHead: Buffer | undefined;
+  #framing: BodyFraming | undefined;
+  #lengthLeft = 0;
+  #bodyBytes = 0;
+  #chunked: ChunkedBodyScanner | undefined;
+  #stopped = false;
+
+  constructor(parseHead: (text: string) => Head, listener: MessageListener<Head>, maxHeadBytes: number) {
+    this.#parseHead = parseHead;
+    this.#listener = listener;
+    this.#maxHeadBytes = maxHeadBytes;
+  }
+
+  /** Whether part of a message has been seen and its end has not. */
+  get inMessage(): boolean {
+    return this.#framing !== undefined || this.#partialHead !== undefined;
+  }
+
+  /** Makes push() return at once, leaving the rest of its input unscanned (after a protocol switch, say). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /**
+   * Scans `data`; returns where scanning stopped: `data.length`, or less if the listener called stop().
+   * Throws MessageHeadError when the bytes are not HTTP/1.x that can be framed.
+   */
+  push(data: Buffer): number {
+    let offset = 0;
+    while (offset < data.length && !this.#stopped) {
+      offset = this.#framing === undefined ? this.#scanHead(data, offset) : this.#scanBody(data, offset);
+    }
+    return offset;
+  }
+
+  /**
+   * The connection's end arrived. Ends a body that runs until close; returns whether a message was cut short
+   * (an incomplete head or body), which means the exchange failed.
+   */
+  end(): { truncated: boolean } {
+    if (this.#framing?.kind === 'close') {
+      this.#finishMessage();
+      return { truncated: false };
+    }
+    return { truncated: this.inMessage };
+  }
+
+  #scanHead(data: Buffer, start: number): number {
+    const earlier = this.#partialHead?.length ?? 0;
+    const bytes = this.#partialHead === undefined ? data.subarray(start) : Buffer.concat([this.#partialHead, data.subarray(start)]);
+    // RFC 9112 §2.2: empty lines before a request line are to be ignored (some clients send one after a body).
+    let skip = 0;
+    while (bytes.length - skip >= 2 && bytes[skip] === 0x0d && bytes[skip + 1] === 0x0a) skip += 2;
+    const waiting = bytes.length - skip;
+    if (waiting === 0 || (waiting === 1 && bytes[skip] === 0x0d)) {
+      // Nothing but empty lines so far, or a CR that may start another one.
+      this.#partialHead = waiting === 0 ? undefined : Buffer.from(bytes.subarray(skip));
+      return data.length;
+    }
+    // The blank line may straddle the previous chunk and this one.
+    const end = bytes.indexOf(HEAD_END, Math.max(skip, earlier - 3));
+    if (end < 0) {
+      if (waiting > this.#maxHeadBytes) throw new MessageHeadError('head too large');
+      this.#partialHead = Buffer.from(bytes.subarray(skip));
+      return data.length;
+    }
+    const headEnd = end + HEAD_END.length;
+    if (headEnd - skip > this.#maxHeadBytes) throw new MessageHeadError('head too large');
+    this.#partialHead = undefined;
+    const raw = bytes.subarray(skip, headEnd);
+    const head = this.#parseHead(raw.toString('latin1', 0, end - skip));
+    this.#startBody(this.#listener.onHead(head, raw));
+    return start + (headEnd - earlier);
+  }
+
+  #startBody(framing: BodyFraming): void {
+    this.#bodyBytes = 0;
+    if (framing.kind === 'none') {
+      this.#framing = framing;
+      this.#finishMessage();
+      return;
+    }
+    this.#framing = framing;
+    if (framing.kind === 'length') this.#lengthLeft = framing.bytes;
+    if (framing.kind === 'chunked') this.#chunked = new ChunkedBodyScanner();
+  }
+
+  #scanBody(data: Buffer, start: number): number {
+    const framing = this.#framing as BodyFraming;
+    let end = data.length;
+    if (framing.kind === 'length') {
+      end = start + Math.min(this.#lengthLeft, data.length - start);
+      this.#lengthLeft -= end - start;
+      this.#bodyBytes += end - start;
+    } else if (framing.kind === 'chunked') {
+      end = (this.#chunked as ChunkedBodyScanner).scan(data, start);
+    } else {
+      this.#bodyBytes += end - start;
+    }
+    if (end > start) this.#listener.onBody(start === 0 && end === data.length ? data : data.subarray(start, end));
+    const complete = framing.kind === 'length' ? this.#lengthLeft === 0 : framing.kind === 'chunked' && (this.#chunked as ChunkedBodyScanner).done;
+    if (complete) {
+      if (framing.kind === 'chunked') this.#bodyBytes = (this.#chunked as ChunkedBodyScanner).dataBytes;
+      this.#finishMessage();
+    }
+    return end;
+  }
+
+  #finishMessage(): void {
+    this.#framing = undefined;
+    this.#chunked = undefined;
+    this.#listener.onMessageEnd(this.#bodyBytes);
+  }
+}
