@@ -1,0 +1,209 @@
+/**
+ * The intercepting relay's HTTP/1.1 handling, driven with raw bytes over a real intercepted tunnel (the client
+ * trusts the exported CA, the relay verifies the origin): pipelining, chunked bodies, 1xx, HEAD, bodies that run
+ * until close, an upstream that closes between or in the middle of responses, protocol switches, and requests
+ * that cannot be framed safely.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import type http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { sample } from '../helpers/metrics-text.js';
+import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
+import { echoHandler, startHttpsOrigin, type EchoReply, type OriginServer } from '../helpers/origin-servers.js';
+import { createTestPki, type TestPki } from '../helpers/test-pki.js';
+import { openTunnel, readUntil } from '../helpers/raw-client.js';
+
+let pki: TestPki;
+let originCert: { key: string; cert: string };
+let origin: OriginServer;
+let dir: string;
+let proxy: TestProxy;
+let mitmCaPem: string;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(async () => {
+  pki = await createTestPki();
+  originCert = await pki.serverCert('127.0.0.1');
+  origin = await startHttpsOrigin(originCert, (req, res) => {
+    if (req.url === '/head') {
+      res.writeHead(200, { 'Content-Length': '1234' });
+      res.end();
+      return;
+    }
+    echoHandler(req, res);
+  });
+  dir = await mkdtemp(join(tmpdir(), 'egress-mitm-relay-'));
+  await writeFile(join(dir, 'origin-ca.pem'), pki.caPem);
+  proxy = await startTestProxy({ mitm: true, dataDir: join(dir, 'data'), upstreamCaFile: join(dir, 'origin-ca.pem') }, (config) => {
+    config.timeouts.upstreamResponseMs = 500;
+  });
+  mitmCaPem = await readFile(join(dir, 'data', 'ca.crt'), 'utf8');
+});
+after(async () => {
+  for (const cleanup of cleanups) await cleanup();
+  await proxy.stop(100);
+  await origin.close();
+});
+
+/** A TLS session through an intercepted tunnel to 127.0.0.1:port, verifying the MITM leaf. */
+async function intercepted(port: number): Promise<tls.TLSSocket> {
+  const socket = await openTunnel(proxy.port, `127.0.0.1:${port}`);
+  const secure = tls.connect({ socket, ca: mitmCaPem, host: '127.0.0.1' });
+  await once(secure, 'secureConnect');
+  return secure;
+}
+
+const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+const echoes = (text: string): EchoReply[] =>
+  [...text.matchAll(/\r\n\r\n(\{"method".*?"bodySha256":"[0-9a-f]{64}"\})/g)].map((m) => JSON.parse(m[1] as string) as EchoReply);
+
+/** An origin on the test PKI with its own request handler, closed after the test file. */
+async function customOrigin(handler: http.RequestListener): Promise<OriginServer> {
+  const server = await startHttpsOrigin(originCert, handler);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+test('pipelined requests (Content-Length, chunked, bodiless) are answered in order, bodies byte-identical, each counted', async () => {
+  const big = randomBytes(100_000);
+  const before = sample(await proxy.metricsText(), 'datakit_input_proxy_api_total{api="/v1/write/pipelined",method="POST"}') ?? 0;
+  const secure = await intercepted(origin.port);
+  secure.write(
+    Buffer.concat([
+      Buffer.from(`POST /v1/write/pipelined HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n`),
+      big,
+      Buffer.from('POST /v1/write/pipelined HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n'),
+      Buffer.from('GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n'),
+    ]),
+  );
+  const text = await readUntil(secure, (t) => echoes(t).length === 3, 5000);
+  secure.destroy();
+  const replies = echoes(text);
+  assert.deepEqual(replies.map((r) => r.url), ['/v1/write/pipelined', '/v1/write/pipelined', '/v1/ping']);
+  assert.deepEqual(replies.map((r) => r.bodySha256), [sha256(big), sha256('hello world'), sha256('')]);
+  assert.match(String(replies[0]?.headers.via), /^1\.1 egress-proxy$/);
+  assert.match(text, /\r\nVia: 1\.1 egress-proxy\r\n/, 'responses carry Via too');
+  const after = await proxy.metricsText();
+  assert.equal((sample(after, 'datakit_input_proxy_api_total{api="/v1/write/pipelined",method="POST"}') ?? 0) - before, 2);
+});
+
+test('a HEAD response declares a length but has no body: the next response on the connection is framed right', async () => {
+  const secure = await intercepted(origin.port);
+  secure.write('HEAD /head HTTP/1.1\r\nHost: x\r\n\r\nGET /after-head HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await readUntil(secure, (t) => echoes(t).length === 1, 5000);
+  secure.destroy();
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: 1234\r\n/);
+  assert.equal(echoes(text)[0]?.url, '/after-head');
+});
+
+test('Expect: 100-continue: the interim 100 reaches the client, then the final response', async () => {
+  const secure = await intercepted(origin.port);
+  secure.write('POST /v1/write/expect HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
+  await readUntil(secure, (t) => t.startsWith('HTTP/1.1 100 Continue\r\n') && t.endsWith('\r\n\r\n'), 5000);
+  secure.write('body');
+  const text = await readUntil(secure, (t) => echoes(t).length === 1, 5000);
+  secure.destroy();
+  assert.equal(echoes(text)[0]?.bodySha256, sha256('body'));
+});
+
+test('an upstream that closes an idle keep-alive connection: the next request opens a new one', async () => {
+  // Ends each connection 50 ms after a response, as a server with a short keep-alive timeout does.
+  const shortLived = await customOrigin((req, res) => {
+    res.on('finish', () => setTimeout(() => req.socket.end(), 50));
+    echoHandler(req, res);
+  });
+  const secure = await intercepted(shortLived.port);
+  secure.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\n');
+  await readUntil(secure, (t) => echoes(t).length === 1, 5000);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  secure.write('GET /two HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await readUntil(secure, (t) => echoes(t).length === 1, 5000);
+  secure.destroy();
+  assert.equal(echoes(text)[0]?.url, '/two');
+  assert.equal(shortLived.connections, 2);
+});
+
+test('a body that runs until the upstream closes reaches the client, which then sees the close', async () => {
+  const closing = await customOrigin((_req, res) => {
+    // HTTP/1.0-style: no length, no chunking; the body ends with the connection.
+    res.socket?.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end');
+  });
+  const secure = await intercepted(closing.port);
+  secure.write('GET /v1/close-delimited HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await readUntil(secure, (t) => t.includes('until the end'), 5000);
+  await once(secure, 'end');
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(sample(await proxy.metricsText(), 'datakit_input_proxy_api_total{api="/v1/close-delimited",method="GET"}'), 1);
+});
+
+test('an upstream that dies in the middle of a response: the client connection is cut, the failure counted', async () => {
+  const dying = await customOrigin((_req, res) => {
+    res.writeHead(200, { 'Content-Length': '100' });
+    res.write('only ten..');
+    setTimeout(() => res.socket?.destroy(), 50);
+  });
+  const before = sample(await proxy.metricsText(), 'egress_proxy_upstream_errors_total{reason="reset"}') ?? 0;
+  const secure = await intercepted(dying.port);
+  secure.on('error', () => undefined);
+  secure.write('GET /v1/dies HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await readUntil(secure, () => false, 5000).catch((err: Error) => err.message);
+  assert.match(text, /^closed; received: .*only ten\.\./);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal((sample(await proxy.metricsText(), 'egress_proxy_upstream_errors_total{reason="reset"}') ?? 0) - before, 1);
+});
+
+test('an upstream that does not answer in time gets the request a 504', async () => {
+  const silent = await customOrigin(() => undefined);
+  const secure = await intercepted(silent.port);
+  secure.write('GET /v1/silent HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await readUntil(secure, (t) => t.includes('\r\n\r\n'), 5000);
+  secure.destroy();
+  assert.match(text, /^HTTP\/1\.1 504 /);
+});
+
+test('a protocol switch (101) turns the connection into a byte relay both ways', async () => {
+  const upgrading = await customOrigin(echoHandler);
+  upgrading.server.on('upgrade', (_req: http.IncomingMessage, socket: import('node:net').Socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+    socket.pipe(socket);
+  });
+  const secure = await intercepted(upgrading.port);
+  secure.write('GET /v1/upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+  await readUntil(secure, (t) => t.includes('101 Switching Protocols') && t.endsWith('\r\n\r\n'), 5000);
+  secure.write('GET /not-http-any-more\r\n\r\n');
+  const echoed = await readUntil(secure, (t) => t.includes('not-http-any-more'), 5000);
+  secure.destroy();
+  assert.match(echoed, /GET \/not-http-any-more/);
+});
+
+for (const [name, wire] of [
+  ['both Transfer-Encoding and Content-Length', 'POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n'],
+  ['a malformed chunked body', 'POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
+  ['obs-fold', 'GET /x HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n'],
+  ['an absolute target naming another host', 'GET https://elsewhere.example/x HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n'],
+] as const) {
+  test(`a request with ${name} gets 400 and the connection closes`, async () => {
+    const requestsBefore = origin.requests;
+    const secure = await intercepted(origin.port);
+    secure.write(wire);
+    const text = await readUntil(secure, (t) => t.includes('\r\n\r\n'), 5000);
+    await once(secure, 'end');
+    secure.destroy();
+    assert.match(text, /^HTTP\/1\.1 400 /);
+    assert.match(text, /\r\nConnection: close\r\n/);
+    // Nothing ambiguous went on to the origin: at most a head that was fine on its own.
+    assert.ok(origin.requests - requestsBefore <= 0 || name === 'a malformed chunked body', `${origin.requests - requestsBefore}`);
+  });
+}
+
+test('no request is left counted as in flight once the tunnels are gone', async () => {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(sample(await proxy.metricsText(), 'egress_proxy_requests_in_flight'), 0);
+});
