@@ -29,7 +29,7 @@ import {
   toUpstreamError,
 } from '../errors.js';
 import { requestBodyFraming, responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
-import { fieldHasToken, MessageHeadError, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
+import { fieldHasToken, MessageHeadError, type HeaderField, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
 import { MessageScanner } from '../http1/message-scanner.js';
 import type { ConnectionTracker } from '../proxy/connection-tracker.js';
 import { writeRawErrorResponse } from '../proxy/error-response.js';
@@ -37,15 +37,21 @@ import type { ExchangeObservers } from '../proxy/exchange-records.js';
 import { VIA_PSEUDONYM } from '../proxy/forward-request.js';
 import { parseAbsoluteTarget, type ProxyTarget } from '../proxy/request-target.js';
 import type { UpstreamTlsSettings } from '../proxy/upstream-agents.js';
+import type { UpstreamConnectionPool } from './upstream-connection-pool.js';
 
 /** Node's own limit for a request head. */
 const MAX_HEAD_BYTES = 16 * 1024;
 const CRLF = Buffer.from('\r\n');
+/** Our Via field line and the blank line that ends the head, by the version the message arrived in. */
+const VIA_LINE_HTTP_1_0 = Buffer.from(`Via: 1.0 ${VIA_PSEUDONYM}\r\n\r\n`, 'latin1');
+const VIA_LINE_HTTP_1_1 = Buffer.from(`Via: 1.1 ${VIA_PSEUDONYM}\r\n\r\n`, 'latin1');
 
 export interface ExchangeRelayOptions {
   observers: ExchangeObservers;
   tracker: ConnectionTracker;
   upstreamTls: UpstreamTlsSettings;
+  /** Idle upstream connections shared by all intercepted tunnels. */
+  pool: UpstreamConnectionPool;
   /** Name resolution for the upstream (the loop-safe lookup); undefined means the system resolver. */
   lookup: LookupFunction | undefined;
   connectTimeoutMs: number;
@@ -81,6 +87,10 @@ export class InterceptedExchangeRelay {
   readonly #requests: MessageScanner<RequestHead>;
   #responses: MessageScanner<ResponseHead> | undefined;
   #upstream: tls.TLSSocket | undefined;
+  /** Removes this relay's listeners from #upstream, so the connection can be parked for another tunnel. */
+  #detachUpstream: (() => void) | undefined;
+  /** Whether both sides have kept the upstream connection persistent so far (no `close`, no bare HTTP/1.0). */
+  #upstreamReusable = false;
   /** Requests passed upstream whose responses have not ended, oldest first. */
   readonly #exchanges: Exchange[] = [];
   /** The request whose body is still arriving from the client. */
@@ -157,6 +167,7 @@ export class InterceptedExchangeRelay {
     this.#exchanges.push(exchange);
     this.#receiving = exchange;
     if (this.#upstream === undefined) this.#connectUpstream();
+    if (!isPersistent(head.minorVersion, head.headers)) this.#upstreamReusable = false;
     this.#writeUpstream(withVia(raw, head.minorVersion));
     return framing;
   }
@@ -194,51 +205,77 @@ export class InterceptedExchangeRelay {
   }
 
   #connectUpstream(): void {
-    const { host, port } = this.#target;
-    const { upstreamTls, lookup, connectTimeoutMs, upstreamResponseTimeoutMs } = this.#options;
-    const upstream = tls.connect({
-      host,
-      port,
-      secureContext: upstreamTls.secureContext,
-      rejectUnauthorized: upstreamTls.rejectUnauthorized,
-      ALPNProtocols: ['http/1.1'],
-      // SNI must not carry an IP address (RFC 6066 §3).
-      ...(isIP(host) === 0 ? { servername: host } : {}),
-      ...(lookup ? { lookup } : {}),
-    });
+    const { host, port, authority } = this.#target;
+    const { upstreamTls, lookup, connectTimeoutMs, pool } = this.#options;
+    let upstream = pool.take(authority);
+    let connectTimer: NodeJS.Timeout | undefined;
+    if (upstream === undefined) {
+      upstream = tls.connect({
+        host,
+        port,
+        secureContext: upstreamTls.secureContext,
+        rejectUnauthorized: upstreamTls.rejectUnauthorized,
+        ALPNProtocols: ['http/1.1'],
+        // SNI must not carry an IP address (RFC 6066 §3).
+        ...(isIP(host) === 0 ? { servername: host } : {}),
+        ...(lookup ? { lookup } : {}),
+      });
+      // Without it the last small segment of each body waits for the peer's delayed ACK (40 ms on Linux).
+      upstream.setNoDelay(true);
+      const connecting = upstream;
+      connectTimer = setTimeout(() => {
+        connecting.destroy(new UpstreamConnectTimeoutError(authority, `connect timed out after ${connectTimeoutMs} ms`));
+      }, connectTimeoutMs);
+      connecting.once('secureConnect', () => clearTimeout(connectTimer));
+    }
     this.#upstream = upstream;
+    this.#upstreamReusable = true;
     this.#responses = new MessageScanner(parseResponseHead, {
       onHead: (head, raw) => this.#onResponseHead(head, raw),
       onBody: (data) => this.#onResponseBody(data),
       onMessageEnd: (bodyBytes) => this.#onResponseEnd(bodyBytes),
     }, MAX_HEAD_BYTES);
-    // Without it the last small segment of each body waits for the peer's delayed ACK (40 ms on Linux).
-    upstream.setNoDelay(true);
-    const connectTimer = setTimeout(() => {
-      upstream.destroy(new UpstreamConnectTimeoutError(this.#target.authority, `connect timed out after ${connectTimeoutMs} ms`));
-    }, connectTimeoutMs);
-    upstream.once('secureConnect', () => clearTimeout(connectTimer));
-    upstream.once('close', () => clearTimeout(connectTimer));
-    upstream.setTimeout(upstreamResponseTimeoutMs, () => {
+    this.#detachUpstream = this.#attachUpstream(upstream, connectTimer);
+  }
+
+  /** Listens to `upstream` for this relay; returns what undoes it. */
+  #attachUpstream(upstream: tls.TLSSocket, connectTimer: NodeJS.Timeout | undefined): () => void {
+    const timeoutMs = this.#options.upstreamResponseTimeoutMs;
+    const onTimeout = (): void => {
       if (this.#exchanges.length > 0) {
-        this.#failUpstream(upstream, new UpstreamResponseTimeoutError(this.#target.authority, `no data for ${upstreamResponseTimeoutMs} ms`));
+        this.#failUpstream(upstream, new UpstreamResponseTimeoutError(this.#target.authority, `no data for ${timeoutMs} ms`));
       } else {
         upstream.destroy();
       }
-    });
-    upstream.on('data', (data: Buffer) => this.#onUpstreamData(upstream, data));
-    upstream.on('end', () => this.#onUpstreamEnd(upstream));
-    upstream.on('error', (err) => this.#failUpstream(upstream, err));
-    upstream.once('close', () => {
+    };
+    const onData = (data: Buffer): void => this.#onUpstreamData(upstream, data);
+    const onEnd = (): void => this.#onUpstreamEnd(upstream);
+    const onError = (err: Error): void => this.#failUpstream(upstream, err);
+    const onClose = (): void => {
+      clearTimeout(connectTimer);
       if (this.#upstream === upstream) this.#upstream = undefined;
-      // A close without an end or error first (destroyed by us): nothing more to do.
-    });
-    upstream.on('drain', () => {
-      if (this.#clientPaused) {
-        this.#clientPaused = false;
-        this.#client.resume();
-      }
-    });
+    };
+    const onDrain = (): void => {
+      if (!this.#clientPaused) return;
+      this.#clientPaused = false;
+      this.#client.resume();
+    };
+    upstream.setTimeout(timeoutMs);
+    upstream.on('timeout', onTimeout);
+    upstream.on('data', onData);
+    upstream.on('end', onEnd);
+    upstream.on('error', onError);
+    upstream.on('close', onClose);
+    upstream.on('drain', onDrain);
+    return () => {
+      upstream.setTimeout(0);
+      upstream.removeListener('timeout', onTimeout);
+      upstream.removeListener('data', onData);
+      upstream.removeListener('end', onEnd);
+      upstream.removeListener('error', onError);
+      upstream.removeListener('close', onClose);
+      upstream.removeListener('drain', onDrain);
+    };
   }
 
   #onUpstreamData(upstream: tls.TLSSocket, data: Buffer): void {
@@ -272,6 +309,7 @@ export class InterceptedExchangeRelay {
     if (!this.#informational) {
       exchange.statusCode = head.statusCode;
       exchange.responseStarted = true;
+      if (!isPersistent(head.minorVersion, head.headers)) this.#upstreamReusable = false;
     }
     this.#writeClient(withVia(raw, head.minorVersion));
     return framing;
@@ -344,24 +382,34 @@ export class InterceptedExchangeRelay {
   #onClientEnd(): void {
     this.#clientEnded = true;
     if (this.#finished) return;
-    // Half-close: the upstream sees the end after the last request; responses it still owes come back, and the
-    // client's side is ended after the last of them (#closeIfIdle). After a 101 the upstream's end ends the client.
-    this.#upstream?.end();
-    this.#closeIfIdle();
+    // After a 101 the half-close goes on to the upstream, and the upstream's end ends the client. Otherwise
+    // responses still owed come back first, and the client's side is ended after the last of them (#closeIfIdle);
+    // the upstream connection outlives the tunnel in the pool.
+    if (this.#switched) this.#upstream?.end();
+    else this.#closeIfIdle();
   }
 
   #onClientClose(): void {
     clearTimeout(this.#headersTimer);
-    this.#upstream?.destroy();
+    this.#releaseUpstream();
     // Exchanges still open when the client went away: recorded with what they got (no status if nothing).
     for (const exchange of this.#exchanges.splice(0)) this.#report(exchange);
+  }
+
+  /** Parks the upstream connection for another tunnel when it is between requests and persistent, else closes it. */
+  #releaseUpstream(): void {
+    const upstream = this.#upstream;
+    if (upstream === undefined) return;
+    this.#upstream = undefined;
+    this.#detachUpstream?.();
+    const idle = this.#exchanges.length === 0 && !this.#requests.inMessage && !this.#switched && this.#upstreamReusable;
+    if (!idle || this.#upstreamPaused || !this.#options.pool.park(this.#target.authority, upstream)) upstream.destroy();
   }
 
   #closeIfIdle(): void {
     if (!(this.#closeWhenIdle || this.#clientEnded) || this.#exchanges.length > 0 || this.#switched) return;
     if (this.#closeWhenIdle && !this.#clientEnded && this.#requests.inMessage) return;
     this.#client.end();
-    this.#upstream?.end();
   }
 
   /** Node's headersTimeout, for a head that trickles in (slowloris). */
@@ -415,10 +463,16 @@ export class InterceptedExchangeRelay {
   }
 }
 
+/** RFC 9112 §9.3: whether the connection stays open after this message, as its sender means it. */
+function isPersistent(minorVersion: number, headers: readonly HeaderField[]): boolean {
+  if (fieldHasToken(headers, 'connection', 'close')) return false;
+  return minorVersion === 1 || fieldHasToken(headers, 'connection', 'keep-alive');
+}
+
 /**
  * The head with our `Via` line added before its blank line (RFC 9110 §7.6.3: a proxy must send one). A separate
  * field line is the same as appending to an existing Via list (§5.3).
  */
 function withVia(raw: Buffer, minorVersion: number): Buffer {
-  return Buffer.concat([raw.subarray(0, raw.length - CRLF.length), Buffer.from(`Via: 1.${minorVersion} ${VIA_PSEUDONYM}\r\n\r\n`, 'latin1')]);
+  return Buffer.concat([raw.subarray(0, raw.length - CRLF.length), minorVersion === 0 ? VIA_LINE_HTTP_1_0 : VIA_LINE_HTTP_1_1]);
 }

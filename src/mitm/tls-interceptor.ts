@@ -26,6 +26,7 @@ import { classifyClientTlsFailure } from './client-tls-failure.js';
 import type { HostMatcher } from './host-matcher.js';
 import type { AdmissionGuards } from '../proxy/admission-guards.js';
 import { InterceptedExchangeRelay } from './intercepted-exchange-relay.js';
+import { UpstreamConnectionPool } from './upstream-connection-pool.js';
 
 /** What the interceptor needs from the certificate side. */
 export interface SecureContextSource {
@@ -52,11 +53,16 @@ export class TlsInterceptor implements TunnelInterceptor {
   readonly #options: TlsInterceptorOptions;
   /** Relays of open intercepted tunnels, for a drain to close them between requests. */
   readonly #relays = new Set<InterceptedExchangeRelay>();
+  readonly #upstreamPool: UpstreamConnectionPool;
   readonly #warnedUntrusted = new Set<string>();
   readonly #warnedCertificate = new Set<string>();
 
   constructor(options: TlsInterceptorOptions) {
     this.#options = options;
+    this.#upstreamPool = new UpstreamConnectionPool({
+      maxIdlePerTarget: options.config.limits.upstreamMaxSocketsPerHost,
+      idleTimeoutMs: options.config.timeouts.upstreamKeepAliveMs,
+    });
   }
 
   shouldIntercept(target: ProxyTarget): boolean {
@@ -147,6 +153,7 @@ export class TlsInterceptor implements TunnelInterceptor {
   }
 
   closeIdleConnections(): void {
+    this.#upstreamPool.close();
     for (const relay of this.#relays) relay.closeWhenIdle();
   }
 
@@ -156,6 +163,7 @@ export class TlsInterceptor implements TunnelInterceptor {
       observers,
       tracker,
       upstreamTls: agents.tls,
+      pool: this.#upstreamPool,
       lookup: guards.loopSafeLookup(target.port, undefined),
       connectTimeoutMs: config.timeouts.connectMs,
       upstreamResponseTimeoutMs: config.timeouts.upstreamResponseMs,

@@ -129,6 +129,31 @@ test('an upstream that closes an idle keep-alive connection: the next request op
   assert.equal(shortLived.connections, 2);
 });
 
+test('a tunnel that closes between requests leaves its upstream connection to the next tunnel to that target', async () => {
+  const pooled = await customOrigin(echoHandler);
+  for (const path of ['/first', '/second', '/third']) {
+    const secure = await intercepted(pooled.port);
+    secure.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const text = await readUntil(secure, (t) => echoes(t).length === 1, 5000);
+    assert.equal(echoes(text)[0]?.url, path);
+    secure.end();
+    await once(secure, 'close');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(pooled.connections, 1, 'one upstream TLS connection served three tunnels');
+  // A request that asked for the connection to close leaves nothing to reuse.
+  const secure = await intercepted(pooled.port);
+  secure.write('GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await readUntil(secure, (t) => echoes(t).length === 1, 5000);
+  secure.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const again = await intercepted(pooled.port);
+  again.write('GET /after-close HTTP/1.1\r\nHost: x\r\n\r\n');
+  await readUntil(again, (t) => echoes(t).length === 1, 5000);
+  again.destroy();
+  assert.equal(pooled.connections, 2);
+});
+
 test('a body that runs until the upstream closes reaches the client, which then sees the close', async () => {
   const closing = await customOrigin((_req, res) => {
     // HTTP/1.0-style: no length, no chunking; the body ends with the connection.

@@ -1,0 +1,76 @@
+/**
+ * Idle upstream TLS connections left behind by intercepted tunnels that closed between requests, kept for the next
+ * tunnel to the same target: a client that opens a tunnel per upload (curl in a loop, a short-lived agent) then
+ * reuses a verified upstream connection instead of paying a TLS handshake each time.
+ *
+ * Bounded like the plain forwarding pool (`limits.upstream_max_sockets_per_host` idle per target, closed after
+ * `timeouts.upstream_keep_alive` of idleness), most recently parked first. A parked connection that receives
+ * anything, ends or fails is dropped: between requests an upstream has nothing to say.
+ */
+import type tls from 'node:tls';
+
+export interface UpstreamConnectionPoolOptions {
+  maxIdlePerTarget: number;
+  idleTimeoutMs: number;
+}
+
+export class UpstreamConnectionPool {
+  readonly #options: UpstreamConnectionPoolOptions;
+  readonly #idle = new Map<string, tls.TLSSocket[]>();
+  readonly #release = new WeakMap<tls.TLSSocket, () => void>();
+  #closed = false;
+
+  constructor(options: UpstreamConnectionPoolOptions) {
+    this.#options = options;
+  }
+
+  /** An idle connection to `target` (`host:port`), no longer watched by the pool, or undefined. */
+  take(target: string): tls.TLSSocket | undefined {
+    const list = this.#idle.get(target);
+    for (let socket = list?.pop(); socket !== undefined; socket = list?.pop()) {
+      this.#release.get(socket)?.();
+      if (!socket.destroyed && socket.writable && socket.readable) return socket;
+      socket.destroy();
+    }
+    return undefined;
+  }
+
+  /** Keeps `socket` (idle, with no listeners of its caller left) for the next tunnel to `target`; false if full. */
+  park(target: string, socket: tls.TLSSocket): boolean {
+    const list = this.#idle.get(target) ?? [];
+    if (this.#closed || list.length >= this.#options.maxIdlePerTarget || socket.destroyed) return false;
+    const drop = (): void => {
+      release();
+      const index = list.indexOf(socket);
+      if (index !== -1) list.splice(index, 1);
+      if (list.length === 0 && this.#idle.get(target) === list) this.#idle.delete(target);
+      socket.destroy();
+    };
+    const release = (): void => {
+      socket.setTimeout(0);
+      socket.removeListener('timeout', drop);
+      socket.removeListener('data', drop);
+      socket.removeListener('end', drop);
+      socket.removeListener('error', drop);
+      socket.removeListener('close', drop);
+      this.#release.delete(socket);
+    };
+    socket.setTimeout(this.#options.idleTimeoutMs);
+    socket.on('timeout', drop);
+    socket.on('data', drop);
+    socket.on('end', drop);
+    socket.on('error', drop);
+    socket.on('close', drop);
+    this.#release.set(socket, release);
+    list.push(socket);
+    this.#idle.set(target, list);
+    return true;
+  }
+
+  /** Closes every idle connection and parks no more (a drain has begun). */
+  close(): void {
+    this.#closed = true;
+    for (const list of this.#idle.values()) for (const socket of list.splice(0)) socket.destroy();
+    this.#idle.clear();
+  }
+}
