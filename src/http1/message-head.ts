@@ -29,7 +29,15 @@ export interface ResponseHead {
 
 /** The head could not be parsed; `message` says what was wrong, without echoing the offending bytes. */
 export class MessageHeadError extends Error {
-  override readonly name = 'MessageHeadError';
+  override readonly name: string = 'MessageHeadError';
+}
+
+/** The head outgrew the limit before it ended (a server answers 431). */
+export class HeadTooLargeError extends MessageHeadError {
+  override readonly name = 'HeadTooLargeError';
+  constructor() {
+    super('head too large');
+  }
 }
 
 const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";

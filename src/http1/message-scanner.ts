@@ -5,7 +5,7 @@
  */
 import type { BodyFraming } from './body-framing.js';
 import { ChunkedBodyScanner } from './chunked-body-scanner.js';
-import { MessageHeadError } from './message-head.js';
+import { HeadTooLargeError } from './message-head.js';
 
 export interface MessageListener<Head> {
   /** A complete head; `raw` is its bytes up to and including the blank line. Throws MessageHeadError to refuse it. */
@@ -85,12 +85,12 @@ export class MessageScanner<Head> {
     // The blank line may straddle the previous chunk and this one.
     const end = bytes.indexOf(HEAD_END, Math.max(skip, earlier - 3));
     if (end < 0) {
-      if (waiting > this.#maxHeadBytes) throw new MessageHeadError('head too large');
+      if (waiting > this.#maxHeadBytes) throw new HeadTooLargeError();
       this.#partialHead = Buffer.from(bytes.subarray(skip));
       return data.length;
     }
     const headEnd = end + HEAD_END.length;
-    if (headEnd - skip > this.#maxHeadBytes) throw new MessageHeadError('head too large');
+    if (headEnd - skip > this.#maxHeadBytes) throw new HeadTooLargeError();
     this.#partialHead = undefined;
     const raw = bytes.subarray(skip, headEnd);
     const head = this.#parseHead(raw.toString('latin1', 0, end - skip));

@@ -29,7 +29,7 @@ import {
   toUpstreamError,
 } from '../errors.js';
 import { requestBodyFraming, responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
-import { fieldHasToken, MessageHeadError, type HeaderField, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
+import { fieldHasToken, HeadTooLargeError, MessageHeadError, type HeaderField, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
 import { MessageScanner } from '../http1/message-scanner.js';
 import type { ConnectionTracker } from '../proxy/connection-tracker.js';
 import { writeRawErrorResponse } from '../proxy/error-response.js';
@@ -142,8 +142,10 @@ export class InterceptedExchangeRelay {
     try {
       this.#requests.push(data);
     } catch (err) {
-      if (!(err instanceof MessageHeadError || err instanceof RejectError)) throw err;
-      this.#refuseRequest(err instanceof RejectError ? err : new MalformedRequestError(err.message));
+      if (err instanceof HeadTooLargeError) this.#refuseRequest(new MalformedRequestError(err.message), 431, 'Request header fields too large');
+      else if (err instanceof MessageHeadError) this.#refuseRequest(new MalformedRequestError(err.message));
+      else if (err instanceof RejectError) this.#refuseRequest(err);
+      else throw err;
       return;
     }
     this.#watchHeadersTimeout();
@@ -365,18 +367,19 @@ export class InterceptedExchangeRelay {
     writeRawErrorResponse(this.#client, failure.statusCode, failure.publicMessage, failure.code);
   }
 
-  #refuseRequest(error: RejectError): void {
+  /** Answers the client with `error` (or the given status and message, as Node's server does for 408 and 431). */
+  #refuseRequest(error: RejectError, statusCode = error.statusCode, message = error.publicMessage): void {
     this.#options.observers.onReject({
       clientIp: this.#clientIp,
       reason: error.reason,
-      statusCode: error.statusCode,
+      statusCode,
       method: this.#receiving?.method ?? '',
       target: this.#target.authority,
     });
     this.#upstream?.destroy();
     this.#finished = true;
     // Responses still owed to earlier requests are lost with the connection: a client must not pipeline garbage.
-    writeRawErrorResponse(this.#client, error.statusCode, error.publicMessage, error.code);
+    writeRawErrorResponse(this.#client, statusCode, message, error.code);
   }
 
   #onClientEnd(): void {
@@ -419,7 +422,9 @@ export class InterceptedExchangeRelay {
       clearTimeout(this.#headersTimer);
       this.#headersTimer = undefined;
     } else if (this.#headersTimer === undefined) {
-      this.#headersTimer = setTimeout(() => this.#client.destroy(), this.#options.clientHeadersTimeoutMs);
+      this.#headersTimer = setTimeout(() => {
+        this.#refuseRequest(new MalformedRequestError('headers timeout'), 408, 'Request timeout: headers not received in time');
+      }, this.#options.clientHeadersTimeoutMs);
     }
   }
 

@@ -42,6 +42,7 @@ before(async () => {
   await writeFile(join(dir, 'origin-ca.pem'), pki.caPem);
   proxy = await startTestProxy({ mitm: true, dataDir: join(dir, 'data'), upstreamCaFile: join(dir, 'origin-ca.pem') }, (config) => {
     config.timeouts.upstreamResponseMs = 500;
+    config.timeouts.clientHeadersMs = 300;
   });
   mitmCaPem = await readFile(join(dir, 'data', 'ca.crt'), 'utf8');
 });
@@ -227,6 +228,19 @@ for (const [name, wire] of [
     assert.ok(origin.requests - requestsBefore <= 0 || name === 'a malformed chunked body', `${origin.requests - requestsBefore}`);
   });
 }
+
+test('a request head over 16 KiB gets 431, one that trickles in too slowly 408; both close the connection', async () => {
+  const large = await intercepted(origin.port);
+  large.write(`GET /x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17_000)}`);
+  assert.match(await readUntil(large, (t) => t.includes('\r\n\r\n'), 5000), /^HTTP\/1\.1 431 /);
+  large.destroy();
+  const slow = await intercepted(origin.port);
+  slow.write('GET /x HTTP/1.1\r\nHost: x\r\n');
+  const text = await readUntil(slow, (t) => t.includes('\r\n\r\n'), 5000);
+  await once(slow, 'end');
+  slow.destroy();
+  assert.match(text, /^HTTP\/1\.1 408 /);
+});
 
 test('no request is left counted as in flight once the tunnels are gone', async () => {
   await new Promise((resolve) => setTimeout(resolve, 200));
