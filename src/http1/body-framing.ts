@@ -52,6 +52,11 @@ function endsWithChunked(values: readonly string[]): boolean {
 
 /** §6.3 item 5: repeated or listed values must all be the same valid number. */
 function lengthFraming(values: readonly string[]): BodyFraming {
+  // The common case, one plain number, without building lists.
+  if (values.length === 1 && DIGITS.test(values[0] as string)) {
+    const bytes = Number(values[0]);
+    return bytes === 0 ? NO_BODY : { kind: 'length', bytes };
+  }
   const lengths = new Set(values.join(',').split(',').map((value) => value.trim()));
   const [only] = lengths;
   if (lengths.size !== 1 || only === undefined || !DIGITS.test(only)) throw new MessageHeadError('invalid Content-Length');

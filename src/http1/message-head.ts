@@ -81,12 +81,13 @@ export function fieldHasToken(headers: readonly HeaderField[], name: string, tok
   return fieldValues(headers, name).some((value) => value.split(',').some((item) => item.trim().toLowerCase() === token));
 }
 
+/** A CR not followed by LF, or an LF not preceded by CR. */
+const BARE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/;
+
 function splitLines(head: string): string[] {
-  const lines = head.split('\r\n');
-  // A CR or LF left inside a line was not part of a CRLF pair: bare line ends are how requests get split
-  // differently by two parsers.
-  for (const line of lines) if (line.includes('\r') || line.includes('\n')) throw new MessageHeadError('bare CR or LF in head');
-  return lines;
+  // Bare line ends are how requests get split differently by two parsers.
+  if (BARE_CR_OR_LF.test(head)) throw new MessageHeadError('bare CR or LF in head');
+  return head.split('\r\n');
 }
 
 function parseFieldLines(lines: readonly string[]): HeaderField[] {
