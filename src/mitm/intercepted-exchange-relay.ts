@@ -59,6 +59,8 @@ export interface ExchangeRelayOptions {
   upstreamResponseTimeoutMs: number;
   /** A client between requests this long is closed. */
   clientIdleTimeoutMs: number;
+  /** After a protocol switch (101): no traffic either way for this long closes both sides, as for a tunnel. */
+  tunnelIdleTimeoutMs: number;
   /** A request head must be complete this long after its first byte. */
   clientHeadersTimeoutMs: number;
 }
@@ -123,7 +125,9 @@ export class InterceptedExchangeRelay {
     client.on('end', () => this.#onClientEnd());
     client.once('close', () => this.#onClientClose());
     client.setTimeout(options.clientIdleTimeoutMs, () => {
-      if (this.#exchanges.length === 0 && this.#receiving === undefined) client.destroy();
+      // With a response owed, the upstream's response timeout decides; with none (or no upstream left to give
+      // one), a client this quiet is gone. After a 101 the timeout is the tunnel's (#switchProtocols).
+      if (this.#switched || this.#exchanges.length === 0 || this.#upstream === undefined) client.destroy();
     });
   }
 
@@ -153,7 +157,7 @@ export class InterceptedExchangeRelay {
 
   #onRequestHead(head: RequestHead, raw: Buffer): BodyFraming {
     const path = this.#requestPath(head);
-    const framing = requestBodyFraming(head.headers);
+    const framing = requestBodyFraming(head.minorVersion, head.headers);
     const exchange: Exchange = {
       method: head.method,
       path,
@@ -170,7 +174,8 @@ export class InterceptedExchangeRelay {
     this.#receiving = exchange;
     if (this.#upstream === undefined) this.#connectUpstream();
     if (!isPersistent(head.minorVersion, head.headers)) this.#upstreamReusable = false;
-    this.#writeUpstream(withVia(raw, head.minorVersion));
+    const forUpstream = head.headers.some((field) => PROXY_ONLY_FIELDS.has(field.name)) ? withoutFields(raw, PROXY_ONLY_FIELDS) : raw;
+    this.#writeUpstream(withVia(forUpstream, head.minorVersion));
     return framing;
   }
 
@@ -244,7 +249,10 @@ export class InterceptedExchangeRelay {
   #attachUpstream(upstream: tls.TLSSocket, connectTimer: NodeJS.Timeout | undefined): () => void {
     const timeoutMs = this.#options.upstreamResponseTimeoutMs;
     const onTimeout = (): void => {
-      if (this.#exchanges.length > 0) {
+      if (this.#switched) {
+        upstream.destroy();
+        this.#client.destroy();
+      } else if (this.#exchanges.length > 0) {
         this.#failUpstream(upstream, new UpstreamResponseTimeoutError(this.#target.authority, `no data for ${timeoutMs} ms`));
       } else {
         upstream.destroy();
@@ -256,12 +264,12 @@ export class InterceptedExchangeRelay {
     const onClose = (): void => {
       clearTimeout(connectTimer);
       if (this.#upstream === upstream) this.#upstream = undefined;
+      // After a 101 the two sides are one connection: an upstream gone without an end takes the client with it.
+      if (this.#switched && !this.#client.writableEnded) this.#client.destroy();
+      // A client paused for this upstream's backpressure would wait for a drain that never comes.
+      this.#resumeClient();
     };
-    const onDrain = (): void => {
-      if (!this.#clientPaused) return;
-      this.#clientPaused = false;
-      this.#client.resume();
-    };
+    const onDrain = (): void => this.#resumeClient();
     upstream.setTimeout(timeoutMs);
     upstream.on('timeout', onTimeout);
     upstream.on('data', onData);
@@ -278,6 +286,12 @@ export class InterceptedExchangeRelay {
       upstream.removeListener('close', onClose);
       upstream.removeListener('drain', onDrain);
     };
+  }
+
+  #resumeClient(): void {
+    if (!this.#clientPaused) return;
+    this.#clientPaused = false;
+    if (!this.#client.destroyed) this.#client.resume();
   }
 
   #onUpstreamData(upstream: tls.TLSSocket, data: Buffer): void {
@@ -300,13 +314,12 @@ export class InterceptedExchangeRelay {
   #onResponseHead(head: ResponseHead, raw: Buffer): BodyFraming {
     const exchange = this.#exchanges[0];
     if (exchange === undefined) throw new MessageHeadError('response without a request');
-    const framing = responseBodyFraming(exchange.method, head.statusCode, head.headers);
+    const framing = responseBodyFraming(exchange.method, head.statusCode, head.minorVersion, head.headers);
     this.#informational = head.statusCode < 200 && head.statusCode !== 101;
     this.#closeDelimited = framing.kind === 'close';
     if (head.statusCode === 101) {
       if (!exchange.upgrade) throw new MessageHeadError('switched protocols without being asked');
-      this.#switched = true;
-      (this.#responses as MessageScanner<ResponseHead>).stop();
+      this.#switchProtocols();
     }
     if (!this.#informational) {
       exchange.statusCode = head.statusCode;
@@ -315,6 +328,14 @@ export class InterceptedExchangeRelay {
     }
     this.#writeClient(withVia(raw, head.minorVersion));
     return framing;
+  }
+
+  /** From a 101 on, bytes pass both ways untouched, and a quiet connection is a quiet tunnel. */
+  #switchProtocols(): void {
+    this.#switched = true;
+    (this.#responses as MessageScanner<ResponseHead>).stop();
+    this.#upstream?.setTimeout(this.#options.tunnelIdleTimeoutMs);
+    this.#client.setTimeout(this.#options.tunnelIdleTimeoutMs);
   }
 
   #onResponseBody(data: Buffer): void {
@@ -327,6 +348,7 @@ export class InterceptedExchangeRelay {
     if (exchange === undefined) return;
     exchange.bytesToClient = bodyBytes;
     this.#report(exchange);
+    this.#watchHeadersTimeout();
     this.#closeIfIdle();
   }
 
@@ -336,14 +358,36 @@ export class InterceptedExchangeRelay {
       return;
     }
     const { truncated } = (this.#responses as MessageScanner<ResponseHead>).end();
-    if (truncated || this.#exchanges.length > 0) {
+    if (truncated) {
       this.#failUpstream(upstream, Object.assign(new Error('upstream closed before the response was complete'), { code: 'ECONNRESET' }));
       return;
     }
-    upstream.end();
-    // A body that ran until the close is only complete for the client once it sees the close too. Otherwise the
-    // upstream just ended a keep-alive connection between requests: the next request opens a new one.
-    if (this.#closeDelimited) this.#client.end();
+    if (this.#closeDelimited) {
+      // A body that ran until the close is only complete for the client once it sees the close too, and nothing
+      // may follow it on this connection, not even an answer to a request pipelined behind it.
+      this.#finished = true;
+      this.#dropUpstream(upstream);
+      this.#client.end();
+      return;
+    }
+    if (this.#exchanges.length > 0) {
+      this.#failUpstream(upstream, Object.assign(new Error('upstream closed before responding'), { code: 'ECONNRESET' }));
+      return;
+    }
+    // The upstream ended a keep-alive connection between requests: the next request opens a new one.
+    this.#dropUpstream(upstream);
+  }
+
+  /** Lets go of an upstream connection that has nothing more to give this relay. */
+  #dropUpstream(upstream: tls.TLSSocket): void {
+    if (this.#upstream === upstream) {
+      this.#upstream = undefined;
+      this.#detachUpstream?.();
+      this.#detachUpstream = undefined;
+    }
+    upstream.on('error', () => undefined);
+    upstream.destroy();
+    this.#resumeClient();
   }
 
   /** Answers the oldest unanswered request with the failure, or cuts the client off mid-response. */
@@ -417,7 +461,8 @@ export class InterceptedExchangeRelay {
 
   /** Node's headersTimeout, for a head that trickles in (slowloris). */
   #watchHeadersTimeout(): void {
-    const waitingForHead = this.#requests.inMessage && this.#receiving === undefined;
+    // Only between responses: a 408 must never land inside a response still being relayed.
+    const waitingForHead = this.#requests.inMessage && this.#receiving === undefined && this.#exchanges.length === 0;
     if (!waitingForHead) {
       clearTimeout(this.#headersTimer);
       this.#headersTimer = undefined;
@@ -430,7 +475,7 @@ export class InterceptedExchangeRelay {
 
   #writeUpstream(data: Buffer): void {
     const upstream = this.#upstream;
-    if (upstream === undefined || upstream.destroyed) return;
+    if (upstream === undefined || upstream.destroyed || !upstream.writable) return;
     if (!upstream.write(data) && !this.#clientPaused) {
       this.#clientPaused = true;
       this.#client.pause();
@@ -466,6 +511,20 @@ export class InterceptedExchangeRelay {
       durationSeconds: (performance.now() - exchange.started) / 1000,
     });
   }
+}
+
+/**
+ * Meant for the proxy, never for the origin: credentials for us must not reach a third party (RFC 9110 §11.7.2),
+ * and Proxy-Connection is a non-standard hop-by-hop field. The other hop-by-hop fields are end to end here: the
+ * relay maps one client connection to one upstream connection at a time.
+ */
+const PROXY_ONLY_FIELDS: ReadonlySet<string> = new Set(['proxy-authorization', 'proxy-connection']);
+
+/** The head without the named fields' lines (lower-case names). Only called for the rare head that has one. */
+function withoutFields(raw: Buffer, names: ReadonlySet<string>): Buffer {
+  const lines = raw.toString('latin1').split('\r\n');
+  const kept = lines.filter((line, i) => i === 0 || !names.has(line.slice(0, Math.max(0, line.indexOf(':'))).toLowerCase()));
+  return Buffer.from(kept.join('\r\n'), 'latin1');
 }
 
 /** RFC 9112 §9.3: whether the connection stays open after this message, as its sender means it. */

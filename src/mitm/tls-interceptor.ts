@@ -168,6 +168,7 @@ export class TlsInterceptor implements TunnelInterceptor {
       connectTimeoutMs: config.timeouts.connectMs,
       upstreamResponseTimeoutMs: config.timeouts.upstreamResponseMs,
       clientIdleTimeoutMs: config.timeouts.clientKeepAliveMs,
+      tunnelIdleTimeoutMs: config.timeouts.tunnelIdleMs,
       clientHeadersTimeoutMs: config.timeouts.clientHeadersMs,
     });
   }

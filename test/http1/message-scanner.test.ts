@@ -17,7 +17,7 @@ function requestScanner(): { scanner: MessageScanner<RequestHead>; seen: Seen } 
   const scanner = new MessageScanner<RequestHead>(parseRequestHead, {
     onHead: (head, raw) => {
       seen.heads.push(`${head.method} ${head.target} ${raw.length}`);
-      return requestBodyFraming(head.headers);
+      return requestBodyFraming(head.minorVersion, head.headers);
     },
     onBody: (data) => seen.body.push(Buffer.from(data)),
     onMessageEnd: (bytes) => seen.ends.push(bytes),
@@ -55,7 +55,7 @@ describe('message scanner', () => {
     scanner = new MessageScanner<ResponseHead>(parseResponseHead, {
       onHead: (head) => {
         if (head.statusCode === 101) scanner?.stop();
-        return responseBodyFraming('GET', head.statusCode, head.headers);
+        return responseBodyFraming('GET', head.statusCode, head.minorVersion, head.headers);
       },
       onBody: () => undefined,
       onMessageEnd: (bytes) => ends.push(bytes),
@@ -68,7 +68,7 @@ describe('message scanner', () => {
   it('ends a close-delimited response at the connection end, and reports a cut-short message', () => {
     const ends: number[] = [];
     const scanner = new MessageScanner<ResponseHead>(parseResponseHead, {
-      onHead: (head) => responseBodyFraming('GET', head.statusCode, head.headers),
+      onHead: (head) => responseBodyFraming('GET', head.statusCode, head.minorVersion, head.headers),
       onBody: () => undefined,
       onMessageEnd: (bytes) => ends.push(bytes),
     }, 1024);
@@ -137,11 +137,11 @@ describe('body framing (RFC 9112 §6.3)', () => {
   const framing = (f: BodyFraming): string => (f.kind === 'length' ? `length ${f.bytes}` : f.kind);
 
   it('frames requests by chunked, by Content-Length, or as bodiless', () => {
-    assert.equal(framing(requestBodyFraming(h(['transfer-encoding', 'gzip, chunked']))), 'chunked');
-    assert.equal(framing(requestBodyFraming(h(['content-length', '172787']))), 'length 172787');
-    assert.equal(framing(requestBodyFraming(h(['content-length', '7'], ['content-length', '7']))), 'length 7');
-    assert.equal(framing(requestBodyFraming(h(['content-length', '0']))), 'none');
-    assert.equal(framing(requestBodyFraming(h())), 'none');
+    assert.equal(framing(requestBodyFraming(1, h(['transfer-encoding', 'gzip, chunked']))), 'chunked');
+    assert.equal(framing(requestBodyFraming(1, h(['content-length', '172787']))), 'length 172787');
+    assert.equal(framing(requestBodyFraming(1, h(['content-length', '7'], ['content-length', '7']))), 'length 7');
+    assert.equal(framing(requestBodyFraming(1, h(['content-length', '0']))), 'none');
+    assert.equal(framing(requestBodyFraming(1, h())), 'none');
   });
 
   for (const [name, fields] of [
@@ -151,21 +151,29 @@ describe('body framing (RFC 9112 §6.3)', () => {
     ['differing Content-Length values', [['content-length', '5'], ['content-length', '6']]],
     ['a signed Content-Length', [['content-length', '+5']]],
     ['a Content-Length list that disagrees', [['content-length', '5, 6']]],
+    ['chunked followed by a non-breaking space', [['transfer-encoding', 'chunked\xa0']]],
+    ['a Content-Length with a non-breaking space', [['content-length', '5\xa0'], ['content-length', '5']]],
   ] as const) {
     it(`refuses a request with ${name}`, () => {
-      assert.throws(() => requestBodyFraming(h(...(fields as unknown as Array<[string, string]>))), MessageHeadError);
+      assert.throws(() => requestBodyFraming(1, h(...(fields as unknown as Array<[string, string]>))), MessageHeadError);
     });
   }
 
+  it('refuses Transfer-Encoding in HTTP/1.0 messages, whose recipients may ignore it (RFC 9112 §6.1)', () => {
+    assert.throws(() => requestBodyFraming(0, h(['transfer-encoding', 'chunked'])), /HTTP\/1\.0/);
+    assert.throws(() => responseBodyFraming('GET', 200, 0, h(['transfer-encoding', 'chunked'])), /HTTP\/1\.0/);
+    assert.equal(framing(requestBodyFraming(0, h(['content-length', '3']))), 'length 3');
+  });
+
   it('frames responses by method and status first, then the fields, else until close', () => {
-    assert.equal(framing(responseBodyFraming('HEAD', 200, h(['content-length', '100']))), 'none');
-    assert.equal(framing(responseBodyFraming('POST', 100, h())), 'none');
-    assert.equal(framing(responseBodyFraming('GET', 204, h())), 'none');
-    assert.equal(framing(responseBodyFraming('GET', 304, h(['content-length', '100']))), 'none');
-    assert.equal(framing(responseBodyFraming('GET', 200, h(['transfer-encoding', 'chunked']))), 'chunked');
-    assert.equal(framing(responseBodyFraming('GET', 200, h(['transfer-encoding', 'gzip']))), 'close');
-    assert.equal(framing(responseBodyFraming('GET', 200, h(['content-length', '12']))), 'length 12');
-    assert.equal(framing(responseBodyFraming('GET', 200, h())), 'close');
-    assert.throws(() => responseBodyFraming('GET', 200, h(['transfer-encoding', 'chunked'], ['content-length', '3'])), MessageHeadError);
+    assert.equal(framing(responseBodyFraming('HEAD', 200, 1, h(['content-length', '100']))), 'none');
+    assert.equal(framing(responseBodyFraming('POST', 100, 1, h())), 'none');
+    assert.equal(framing(responseBodyFraming('GET', 204, 1, h())), 'none');
+    assert.equal(framing(responseBodyFraming('GET', 304, 1, h(['content-length', '100']))), 'none');
+    assert.equal(framing(responseBodyFraming('GET', 200, 1, h(['transfer-encoding', 'chunked']))), 'chunked');
+    assert.equal(framing(responseBodyFraming('GET', 200, 1, h(['transfer-encoding', 'gzip']))), 'close');
+    assert.equal(framing(responseBodyFraming('GET', 200, 1, h(['content-length', '12']))), 'length 12');
+    assert.equal(framing(responseBodyFraming('GET', 200, 1, h())), 'close');
+    assert.throws(() => responseBodyFraming('GET', 200, 1, h(['transfer-encoding', 'chunked'], ['content-length', '3'])), MessageHeadError);
   });
 });

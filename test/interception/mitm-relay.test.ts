@@ -60,6 +60,24 @@ async function intercepted(port: number): Promise<tls.TLSSocket> {
   return secure;
 }
 
+/** A TLS origin on the test PKI that speaks whatever `onSocket` writes: for upstreams that misbehave. */
+async function rawOrigin(onSocket: (socket: tls.TLSSocket) => void): Promise<number> {
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer(originCert, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    onSocket(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  return (server.address() as import('node:net').AddressInfo).port;
+}
+
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 const echoes = (text: string): EchoReply[] =>
   [...text.matchAll(/\r\n\r\n(\{"method".*?"bodySha256":"[0-9a-f]{64}"\})/g)].map((m) => JSON.parse(m[1] as string) as EchoReply);
@@ -205,8 +223,13 @@ test('a protocol switch (101) turns the connection into a byte relay both ways',
   await readUntil(secure, (t) => t.includes('101 Switching Protocols') && t.endsWith('\r\n\r\n'), 5000);
   secure.write('GET /not-http-any-more\r\n\r\n');
   const echoed = await readUntil(secure, (t) => t.includes('not-http-any-more'), 5000);
-  secure.destroy();
   assert.match(echoed, /GET \/not-http-any-more/);
+  // Quiet for longer than the upstream response timeout (500 ms here): an upgraded connection is a tunnel now,
+  // and only the tunnel idle timeout applies.
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  secure.write('still here');
+  assert.match(await readUntil(secure, (t) => t.includes('still here'), 3000), /still here/);
+  secure.destroy();
 });
 
 for (const [name, wire] of [
@@ -240,6 +263,81 @@ test('a request head over 16 KiB gets 431, one that trickles in too slowly 408; 
   await once(slow, 'end');
   slow.destroy();
   assert.match(text, /^HTTP\/1\.1 408 /);
+});
+
+test('a body that runs until close is never followed by an answer to a request pipelined behind it', async () => {
+  const port = await rawOrigin((socket) => {
+    let received = '';
+    socket.on('data', (data: Buffer) => {
+      received += data.toString('latin1');
+      if (received.includes('/second')) socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nBODY-UNTIL-CLOSE');
+    });
+  });
+  const secure = await intercepted(port);
+  secure.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await readUntil(secure, () => false, 3000).catch((err: Error) => err.message);
+  secure.destroy();
+  assert.match(text, /^closed; received: .*BODY-UNTIL-CLOSE"$/);
+  assert.doesNotMatch(text, /502/);
+});
+
+test('an upstream that answers early and closes while the client is held back by backpressure: the client is read again', async () => {
+  const port = await rawOrigin((socket) => {
+    socket.pause();
+    socket.once('readable', () => {
+      socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      setTimeout(() => socket.destroy(), 300);
+    });
+  });
+  const secure = await intercepted(port);
+  secure.on('error', () => undefined);
+  const size = 24 * 1024 * 1024;
+  secure.write(`POST /v1/big HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+  const chunk = Buffer.alloc(1024 * 1024, 0x61);
+  let sent = 0;
+  const allSent = new Promise<void>((resolve) => {
+    const pump = (): void => {
+      while (sent < size) {
+        sent += chunk.length;
+        if (!secure.write(chunk)) {
+          secure.once('drain', pump);
+          return;
+        }
+      }
+      resolve();
+    };
+    pump();
+  });
+  assert.match(await readUntil(secure, (t) => t.includes('\r\n\r\n'), 5000), /^HTTP\/1\.1 413 /);
+  // Without the fix the proxy never read from this client again: the upload stalled for good.
+  await Promise.race([allSent, new Promise((_, reject) => setTimeout(() => reject(new Error(`stalled at ${sent} bytes`)), 8000))]);
+  secure.destroy();
+});
+
+test('after a 101, an upstream that goes away takes the client connection with it', async () => {
+  const port = await rawOrigin((socket) => {
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n');
+      setTimeout(() => socket.destroy(), 100);
+    });
+  });
+  const secure = await intercepted(port);
+  secure.on('error', () => undefined);
+  const closed = once(secure, 'close');
+  secure.write('GET /up HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n');
+  await readUntil(secure, (t) => t.includes('\r\n\r\n'), 3000);
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('client still open 2 s after the reset')), 2000))]);
+});
+
+test('Proxy-Authorization and Proxy-Connection meant for the proxy never reach the origin', async () => {
+  const secure = await intercepted(origin.port);
+  secure.write('GET /v1/creds HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic c2VjcmV0\r\nProxy-Connection: keep-alive\r\nX-Kept: yes\r\n\r\n');
+  const text = await readUntil(secure, (t) => echoes(t).length === 1, 5000);
+  secure.destroy();
+  const reply = echoes(text)[0] as EchoReply;
+  assert.equal(reply.headers['proxy-authorization'], undefined);
+  assert.equal(reply.headers['proxy-connection'], undefined);
+  assert.equal(reply.headers['x-kept'], 'yes');
 });
 
 test('no request is left counted as in flight once the tunnels are gone', async () => {
