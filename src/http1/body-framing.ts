@@ -70,16 +70,13 @@ function listItems(values: readonly string[]): string[] {
     .filter((item) => item !== '');
 }
 
-/** §6.3 item 5: repeated or listed values must all be the same valid number. */
+/**
+ * Exactly one Content-Length field holding one number. §6.3 item 5 lets a recipient accept a list of identical
+ * values, but the relay passes the head on unchanged, and an origin that reads `5, 5` or `,5` differently (as 0,
+ * say) would take the body for a second request on a connection that is later pooled for other tunnels.
+ */
 function lengthFraming(values: readonly string[]): BodyFraming {
-  // The common case, one plain number, without building lists.
-  if (values.length === 1 && DIGITS.test(values[0] as string)) {
-    const bytes = Number(values[0]);
-    return bytes === 0 ? NO_BODY : { kind: 'length', bytes };
-  }
-  const lengths = new Set(listItems(values));
-  const [only] = lengths;
-  if (lengths.size !== 1 || only === undefined || !DIGITS.test(only)) throw new MessageHeadError('invalid Content-Length');
-  const bytes = Number(only);
+  if (values.length !== 1 || !DIGITS.test(values[0] as string)) throw new MessageHeadError('invalid Content-Length');
+  const bytes = Number(values[0]);
   return bytes === 0 ? NO_BODY : { kind: 'length', bytes };
 }

@@ -46,6 +46,11 @@ export class MessageScanner<Head> {
     this.#stopped = true;
   }
 
+  /** Undoes stop(): the next push() scans again (a requested protocol switch that did not happen). */
+  resume(): void {
+    this.#stopped = false;
+  }
+
   /**
    * Scans `data`; returns where scanning stopped: `data.length`, or less if the listener called stop().
    * Throws MessageHeadError when the bytes are not HTTP/1.x that can be framed.

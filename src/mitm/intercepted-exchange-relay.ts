@@ -94,6 +94,8 @@ export class InterceptedExchangeRelay {
   #detachUpstream: (() => void) | undefined;
   /** Whether both sides have kept the upstream connection persistent so far (no `close`, no bare HTTP/1.0). */
   #upstreamReusable = false;
+  /** When the upstream connection last finished a response (or was opened or taken from the pool). */
+  #upstreamIdleSince = 0;
   /** Requests passed upstream whose responses have not ended, oldest first. */
   readonly #exchanges: Exchange[] = [];
   /** The request whose body is still arriving from the client. */
@@ -102,6 +104,8 @@ export class InterceptedExchangeRelay {
   #closeDelimited = false;
   /** After a 101: bytes pass both ways untouched. */
   #switched = false;
+  /** Client bytes received after an upgrade request, until its answer says what they are. */
+  #heldForUpgrade: Buffer[] | undefined;
   #closeWhenIdle = false;
   /** The client's end arrived: once the last response is out, the connection is over. */
   #clientEnded = false;
@@ -144,8 +148,18 @@ export class InterceptedExchangeRelay {
       this.#writeUpstream(data);
       return;
     }
+    if (this.#heldForUpgrade !== undefined) {
+      this.#holdForUpgrade(data);
+      return;
+    }
+    this.#scanRequests(data);
+  }
+
+  #scanRequests(data: Buffer): void {
     try {
-      this.#requests.push(data);
+      const used = this.#requests.push(data);
+      // The scanner stops after a request asking to switch protocols: what follows is held until the answer.
+      if (used < data.length) this.#holdForUpgrade(data.subarray(used));
     } catch (err) {
       if (err instanceof HeadTooLargeError) this.#refuseRequest(new MalformedRequestError(err.message), 431, 'Request header fields too large');
       else if (err instanceof MessageHeadError) this.#refuseRequest(new MalformedRequestError(err.message));
@@ -208,8 +222,39 @@ export class InterceptedExchangeRelay {
   }
 
   #onRequestEnd(bodyBytes: number): void {
-    if (this.#receiving) this.#receiving.bytesFromClient = bodyBytes;
+    const exchange = this.#receiving;
     this.#receiving = undefined;
+    if (exchange === undefined) return;
+    exchange.bytesFromClient = bodyBytes;
+    if (exchange.upgrade) {
+      // Bytes after a request to switch protocols may already be the new protocol's (RFC 9110 §7.8): hold them
+      // unparsed until the answer says which they are.
+      this.#requests.stop();
+      this.#heldForUpgrade = [];
+    }
+  }
+
+  #holdForUpgrade(data: Buffer): void {
+    (this.#heldForUpgrade as Buffer[]).push(Buffer.from(data));
+    // One read's worth is plenty for a client that should be waiting for the 101: stop reading until it comes.
+    if (!this.#clientPaused) {
+      this.#clientPaused = true;
+      this.#client.pause();
+    }
+  }
+
+  /** The answer to the upgrade request came: `switched` says whether the held bytes are the new protocol's. */
+  #releaseHeld(switched: boolean): void {
+    const held = this.#heldForUpgrade;
+    if (held === undefined) return;
+    this.#heldForUpgrade = undefined;
+    if (switched) {
+      for (const data of held) this.#writeUpstream(data);
+    } else {
+      this.#requests.resume();
+      for (const data of held) if (!this.#finished) this.#scanRequests(data);
+    }
+    this.#resumeClient();
   }
 
   #connectUpstream(): void {
@@ -238,6 +283,7 @@ export class InterceptedExchangeRelay {
     }
     this.#upstream = upstream;
     this.#upstreamReusable = true;
+    this.#upstreamIdleSince = performance.now();
     this.#responses = new MessageScanner(parseResponseHead, {
       onHead: (head, raw) => this.#onResponseHead(head, raw),
       onBody: (data) => this.#onResponseBody(data),
@@ -334,9 +380,12 @@ export class InterceptedExchangeRelay {
   /** From a 101 on, bytes pass both ways untouched, and a quiet connection is a quiet tunnel. */
   #switchProtocols(): void {
     this.#switched = true;
+    clearTimeout(this.#headersTimer);
+    this.#headersTimer = undefined;
     (this.#responses as MessageScanner<ResponseHead>).stop();
     this.#upstream?.setTimeout(this.#options.tunnelIdleTimeoutMs);
     this.#client.setTimeout(this.#options.tunnelIdleTimeoutMs);
+    this.#releaseHeld(true);
   }
 
   #onResponseBody(data: Buffer): void {
@@ -349,6 +398,10 @@ export class InterceptedExchangeRelay {
     if (exchange === undefined) return;
     exchange.bytesToClient = bodyBytes;
     this.#report(exchange);
+    if (this.#switched) return;
+    this.#upstreamIdleSince = performance.now();
+    // An upgrade refused (any final status but 101): what the client sent after it is HTTP again.
+    if (exchange.upgrade) this.#releaseHeld(false);
     this.#watchHeadersTimeout();
     this.#closeIfIdle();
   }
@@ -450,20 +503,35 @@ export class InterceptedExchangeRelay {
     if (upstream === undefined) return;
     this.#upstream = undefined;
     this.#detachUpstream?.();
-    const idle = this.#exchanges.length === 0 && !this.#requests.inMessage && !this.#switched && this.#upstreamReusable;
-    if (!idle || this.#upstreamPaused || !this.#options.pool.park(this.#target.authority, upstream)) upstream.destroy();
+    const idle =
+      this.#exchanges.length === 0 &&
+      !this.#requests.inMessage &&
+      !(this.#responses?.inMessage ?? false) &&
+      !this.#switched &&
+      this.#upstreamReusable;
+    const idleForMs = performance.now() - this.#upstreamIdleSince;
+    if (!idle || this.#upstreamPaused || !this.#options.pool.park(this.#target.authority, upstream, idleForMs)) upstream.destroy();
   }
 
   #closeIfIdle(): void {
     if (!(this.#closeWhenIdle || this.#clientEnded) || this.#exchanges.length > 0 || this.#switched) return;
     if (this.#closeWhenIdle && !this.#clientEnded && this.#requests.inMessage) return;
+    // Nothing more is read: a request arriving after this would reach the origin with no way to answer it.
+    this.#finished = true;
     this.#client.end();
   }
 
   /** Node's headersTimeout, for a head that trickles in (slowloris). */
   #watchHeadersTimeout(): void {
-    // Only between responses: a 408 must never land inside a response still being relayed.
-    const waitingForHead = this.#requests.inMessage && this.#receiving === undefined && this.#exchanges.length === 0;
+    // Only between responses: a 408 must never land inside a response still being relayed, nor in a connection
+    // that is done with HTTP (switched, finished) or holding bytes for an upgrade.
+    const waitingForHead =
+      this.#requests.inMessage &&
+      this.#receiving === undefined &&
+      this.#exchanges.length === 0 &&
+      !this.#switched &&
+      !this.#finished &&
+      this.#heldForUpgrade === undefined;
     if (!waitingForHead) {
       clearTimeout(this.#headersTimer);
       this.#headersTimer = undefined;

@@ -35,10 +35,15 @@ export class UpstreamConnectionPool {
     return undefined;
   }
 
-  /** Keeps `socket` (idle, with no listeners of its caller left) for the next tunnel to `target`; false if full. */
-  park(target: string, socket: tls.TLSSocket): boolean {
+  /**
+   * Keeps `socket` (idle for `idleForMs` already, with no listeners of its caller left) for the next tunnel to
+   * `target`; false if full or already idle too long. The idle limit counts from the connection's last use, not
+   * from parking: the upstream's own keep-alive timer started then.
+   */
+  park(target: string, socket: tls.TLSSocket, idleForMs: number): boolean {
     const list = this.#idle.get(target) ?? [];
-    if (this.#closed || list.length >= this.#options.maxIdlePerTarget || socket.destroyed) return false;
+    const remainingMs = this.#options.idleTimeoutMs - idleForMs;
+    if (this.#closed || list.length >= this.#options.maxIdlePerTarget || socket.destroyed || remainingMs <= 0) return false;
     const drop = (): void => {
       release();
       const index = list.indexOf(socket);
@@ -55,7 +60,7 @@ export class UpstreamConnectionPool {
       socket.removeListener('close', drop);
       this.#release.delete(socket);
     };
-    socket.setTimeout(this.#options.idleTimeoutMs);
+    socket.setTimeout(Math.ceil(remainingMs));
     socket.on('timeout', drop);
     socket.on('data', drop);
     socket.on('end', drop);

@@ -12,6 +12,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import type http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import { sample } from '../helpers/metrics-text.js';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
@@ -327,6 +328,66 @@ test('after a 101, an upstream that goes away takes the client connection with i
   secure.write('GET /up HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n');
   await readUntil(secure, (t) => t.includes('\r\n\r\n'), 3000);
   await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('client still open 2 s after the reset')), 2000))]);
+});
+
+test('bytes sent right behind an upgrade request are held for the answer: raw after a 101, HTTP again after a refusal', async () => {
+  let received = '';
+  const port = await rawOrigin((socket) => {
+    socket.on('data', (data: Buffer) => {
+      received += data.toString('latin1');
+      if (received.includes('Upgrade: yes') && !received.includes('101-sent')) {
+        received += '101-sent';
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n');
+      } else if (received.includes('Upgrade: no') && !received.includes('426-sent')) {
+        received += '426-sent';
+        socket.write('HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n');
+      } else if (received.includes('GET /after-refusal')) {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        received = '';
+      }
+    });
+  });
+  const upgraded = await intercepted(port);
+  upgraded.write('GET /up HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: yes\r\n\r\nEARLY-BYTES');
+  await readUntil(upgraded, (t) => t.includes('101 Switching'), 3000);
+  // Longer than client_headers (300 ms here): no 408 may land in the upgraded stream.
+  const afterSwitch = await readUntil(upgraded, () => false, 600).catch((err: Error) => err.message);
+  upgraded.destroy();
+  assert.doesNotMatch(afterSwitch, /408/);
+  assert.match(received, /EARLY-BYTES/, 'the bytes behind the upgrade request reached the origin once it switched');
+
+  const refused = await intercepted(port);
+  refused.write('GET /up HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: no\r\n\r\nGET /after-refusal HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await readUntil(refused, (t) => t.endsWith('ok'), 3000);
+  refused.destroy();
+  assert.match(text, /^HTTP\/1\.1 426 [\s\S]*HTTP\/1\.1 200 OK/);
+});
+
+test('a drain that has ended an idle client connection forwards nothing the client sends after it', async () => {
+  const draining = await startTestProxy({ mitm: true, dataDir: join(dir, 'data'), upstreamCaFile: join(dir, 'origin-ca.pem') });
+  let received = '';
+  const port = await rawOrigin((socket) => {
+    socket.on('data', (data: Buffer) => {
+      received += data.toString('latin1');
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+  });
+  // Half-open: a client that goes on writing after the proxy's FIN, which is what the race looks like on the wire.
+  const raw = net.connect({ port: draining.port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(raw, 'connect');
+  raw.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  await readUntil(raw, (t) => t.includes('\r\n\r\n'));
+  const secure = tls.connect({ socket: raw, ca: mitmCaPem, host: '127.0.0.1', allowHalfOpen: true } as tls.ConnectionOptions);
+  secure.on('error', () => undefined);
+  await once(secure, 'secureConnect');
+  secure.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\n');
+  await readUntil(secure, (t) => t.endsWith('ok'), 3000);
+  const stopping = draining.stop(1500);
+  secure.write('POST /side-effect HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx');
+  await readUntil(secure, () => false, 500).catch(() => undefined);
+  secure.destroy();
+  await stopping;
+  assert.doesNotMatch(received, /side-effect/);
 });
 
 test('Proxy-Authorization and Proxy-Connection meant for the proxy never reach the origin', async () => {
