@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lastLine, spawnManaged } from './managed-child.js';
+import { spawnUntilLine } from './managed-child.js';
 import { builtCliPath } from './package-root.js';
 
 export interface RunningProxy {
@@ -26,41 +26,19 @@ export const PROXY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64
  * `cli` defaults to the package's built `dist/cli.js`.
  */
 export async function startEgressProxy(extraArgs: readonly string[] = [], cli = requireBuiltCli()): Promise<RunningProxy> {
-  let onListening: (port: number) => void = () => undefined;
-  const listening = new Promise<number>((resolve) => (onListening = resolve));
-  const managed = spawnManaged(
-    process.execPath,
-    [...PROXY_NODE_FLAGS, cli, 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', ...extraArgs],
-    {
-      onStdoutLine: (line) => {
-        if (!line.includes('proxy listening')) return;
-        try {
-          const record = JSON.parse(line) as { msg?: unknown; port?: unknown };
-          if (record.msg === 'proxy listening' && typeof record.port === 'number') onListening(record.port);
-        } catch {
-          // Not a JSON log line: keep waiting for one.
-        }
-      },
-    },
-  );
+  const args = [...PROXY_NODE_FLAGS, cli, 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', ...extraArgs];
+  const { managed, value: port } = await spawnUntilLine('egress-proxy', process.execPath, args, listeningPort, START_TIMEOUT_MS);
+  return { url: `http://127.0.0.1:${port}`, stop: () => managed.stop() };
+}
 
-  let timer: NodeJS.Timeout | undefined;
+/** The port of the `"msg":"proxy listening"` JSON log line, or undefined for any other line. */
+function listeningPort(line: string): number | undefined {
+  if (!line.includes('proxy listening')) return undefined;
   try {
-    const port = await Promise.race([
-      listening,
-      managed.exited.then((code) => {
-        throw new Error(`egress-proxy exited (${code}) before listening${lastLine(managed)}`);
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`egress-proxy did not log "proxy listening" within ${START_TIMEOUT_MS} ms${lastLine(managed)}`)), START_TIMEOUT_MS);
-      }),
-    ]);
-    return { url: `http://127.0.0.1:${port}`, stop: () => managed.stop() };
-  } catch (err) {
-    await managed.stop();
-    throw err;
-  } finally {
-    clearTimeout(timer);
+    const record = JSON.parse(line) as { msg?: unknown; port?: unknown };
+    return record.msg === 'proxy listening' && typeof record.port === 'number' ? record.port : undefined;
+  } catch {
+    return undefined; // Not a JSON log line: keep waiting for one.
   }
 }
 

@@ -60,6 +60,45 @@ export function spawnManaged(command: string, args: readonly string[], options: 
   };
 }
 
+/**
+ * Spawns a process and waits for the first stdout line that `parse` turns into a value (its port, say). Rejects,
+ * with the process stopped and its last output line in the message, if it exits first or `timeoutMs` passes.
+ */
+export async function spawnUntilLine<T>(
+  name: string,
+  command: string,
+  args: readonly string[],
+  parse: (line: string) => T | undefined,
+  timeoutMs: number,
+): Promise<{ managed: ManagedChild; value: T }> {
+  let onValue: (value: T) => void = () => undefined;
+  const found = new Promise<T>((resolve) => (onValue = resolve));
+  const managed = spawnManaged(command, args, {
+    onStdoutLine: (line) => {
+      const value = parse(line);
+      if (value !== undefined) onValue(value);
+    },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const value = await Promise.race([
+      found,
+      managed.exited.then((code) => {
+        throw new Error(`${name} exited (${code}) before listening${lastLine(managed)}`);
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${name} did not start within ${timeoutMs} ms${lastLine(managed)}`)), timeoutMs);
+      }),
+    ]);
+    return { managed, value };
+  } catch (err) {
+    await managed.stop();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A loopback port that was free a moment ago (bound to port 0, then released). */
 export async function freeLoopbackPort(): Promise<number> {
   const server = net.createServer();

@@ -4,8 +4,8 @@
  * baseline is not held back by a client and a server sharing one thread while proxied runs get an extra process.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { lastLine, spawnManaged } from './managed-child.js';
+import { spawnUntilLine } from './managed-child.js';
+import { benchEntryPointArgs } from './package-root.js';
 
 export interface NullServerProcess {
   /** Origin, e.g. `https://127.0.0.1:40123`. */
@@ -21,27 +21,9 @@ const LISTENING = /^null server listening on (\S+)(?: \(cert: (.+)\))?$/;
 const START_TIMEOUT_MS = 15_000;
 
 export async function startNullServerProcess(options: { tls: boolean }): Promise<NullServerProcess> {
-  const args = [...entryPointArgs(), 'server', '-listen', '127.0.0.1:0', ...(options.tls ? [] : ['-plain'])];
-  let onLine: (match: RegExpExecArray) => void = () => undefined;
-  const listening = new Promise<RegExpExecArray>((resolve) => (onLine = resolve));
-  const managed = spawnManaged(process.execPath, args, {
-    onStdoutLine: (line) => {
-      const match = LISTENING.exec(line);
-      if (match !== null) onLine(match);
-    },
-  });
-
-  let timer: NodeJS.Timeout | undefined;
+  const args = [...benchEntryPointArgs(import.meta.url, 'bench-command-main'), 'server', '-listen', '127.0.0.1:0', ...(options.tls ? [] : ['-plain'])];
+  const { managed, value: match } = await spawnUntilLine('null server', process.execPath, args, (line) => LISTENING.exec(line) ?? undefined, START_TIMEOUT_MS);
   try {
-    const match = await Promise.race([
-      listening,
-      managed.exited.then((code) => {
-        throw new Error(`null server exited (${code}) before listening${lastLine(managed)}`);
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`null server did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-      }),
-    ]);
     const server: NullServerProcess = { url: match[1] as string, stop: () => managed.stop() };
     if (match[2] !== undefined) {
       server.certFile = match[2];
@@ -51,16 +33,5 @@ export async function startNullServerProcess(options: { tls: boolean }): Promise
   } catch (err) {
     await managed.stop();
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
-}
-
-/** `node` arguments that run the bench entry point next to this module: built JS, or TypeScript through tsx. */
-function entryPointArgs(): string[] {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) {
-    return ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./bench-command-main.ts', import.meta.url))];
-  }
-  return [fileURLToPath(new URL('./bench-command-main.js', import.meta.url))];
 }

@@ -49,3 +49,14 @@ export function benchDataPath(file: string): string {
 export function builtCliPath(): string {
   return join(packageRoot(), 'dist', 'cli.js');
 }
+
+/**
+ * `node` arguments that run the module `baseName` in the same folder as `moduleUrl` (pass `import.meta.url`):
+ * the built `.js` when running from dist/, the `.ts` source through tsx when running from src/ (tests).
+ */
+export function benchEntryPointArgs(moduleUrl: string, baseName: string): string[] {
+  if (fileURLToPath(moduleUrl).endsWith('.ts')) {
+    return ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL(`./${baseName}.ts`, moduleUrl))];
+  }
+  return [fileURLToPath(new URL(`./${baseName}.js`, moduleUrl))];
+}

@@ -38,6 +38,7 @@ import type { ExchangeObservers } from '../proxy/exchange-records.js';
 import { VIA_PSEUDONYM } from '../proxy/forward-request.js';
 import { parseAbsoluteTarget, type ProxyTarget } from '../proxy/request-target.js';
 import type { UpstreamTlsSettings } from '../proxy/upstream-agents.js';
+import { addListeners } from './listeners.js';
 import type { UpstreamConnectionPool } from './upstream-connection-pool.js';
 
 /** Node's own limit for a request head. */
@@ -318,20 +319,10 @@ export class InterceptedExchangeRelay {
     };
     const onDrain = (): void => this.#resumeClient();
     upstream.setTimeout(timeoutMs);
-    upstream.on('timeout', onTimeout);
-    upstream.on('data', onData);
-    upstream.on('end', onEnd);
-    upstream.on('error', onError);
-    upstream.on('close', onClose);
-    upstream.on('drain', onDrain);
+    const removeListeners = addListeners(upstream, { timeout: onTimeout, data: onData, end: onEnd, error: onError, close: onClose, drain: onDrain });
     return () => {
       upstream.setTimeout(0);
-      upstream.removeListener('timeout', onTimeout);
-      upstream.removeListener('data', onData);
-      upstream.removeListener('end', onEnd);
-      upstream.removeListener('error', onError);
-      upstream.removeListener('close', onClose);
-      upstream.removeListener('drain', onDrain);
+      removeListeners();
     };
   }
 

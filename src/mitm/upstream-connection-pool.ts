@@ -8,6 +8,7 @@
  * anything, ends or fails is dropped: between requests an upstream has nothing to say.
  */
 import type tls from 'node:tls';
+import { addListeners } from './listeners.js';
 
 export interface UpstreamConnectionPoolOptions {
   maxIdlePerTarget: number;
@@ -53,19 +54,11 @@ export class UpstreamConnectionPool {
     };
     const release = (): void => {
       socket.setTimeout(0);
-      socket.removeListener('timeout', drop);
-      socket.removeListener('data', drop);
-      socket.removeListener('end', drop);
-      socket.removeListener('error', drop);
-      socket.removeListener('close', drop);
+      removeListeners();
       this.#release.delete(socket);
     };
     socket.setTimeout(Math.ceil(remainingMs));
-    socket.on('timeout', drop);
-    socket.on('data', drop);
-    socket.on('end', drop);
-    socket.on('error', drop);
-    socket.on('close', drop);
+    const removeListeners = addListeners(socket, { timeout: drop, data: drop, end: drop, error: drop, close: drop });
     this.#release.set(socket, release);
     list.push(socket);
     this.#idle.set(target, list);

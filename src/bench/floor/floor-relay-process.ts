@@ -7,11 +7,10 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PROXY_NODE_FLAGS, type RunningProxy } from '../egress-proxy-process.js';
-import { lastLine, spawnManaged } from '../managed-child.js';
-import { packageRoot } from '../package-root.js';
+import { spawnUntilLine } from '../managed-child.js';
+import { benchEntryPointArgs, packageRoot } from '../package-root.js';
 import { createSelfSignedCert } from '../self-signed-cert.js';
 import { findExecutable } from '../system-proxies.js';
 
@@ -37,7 +36,7 @@ export async function startSpliceTunnelRelay(workDir: string): Promise<RunningPr
 }
 
 export function startForwardFloorRelay(): Promise<RunningProxy> {
-  return startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...entryPointArgs(), 'forward']);
+  return startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...benchEntryPointArgs(import.meta.url, 'floor-relay-main'), 'forward']);
 }
 
 /** Starts the re-encrypting relay with a certificate of its own; `clientCaPem` is what the client must trust. */
@@ -48,44 +47,15 @@ export async function startReencryptFloorRelay(workDir: string, upstreamCaFile: 
   await writeFile(certFile, cert.certPem);
   await writeFile(keyFile, cert.keyPem, { mode: 0o600 });
   const args = ['reencrypt', '--cert', certFile, '--key', keyFile, '--upstream-ca', upstreamCaFile];
-  const relay = await startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...entryPointArgs(), ...args]);
+  const relay = await startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...benchEntryPointArgs(import.meta.url, 'floor-relay-main'), ...args]);
   return { ...relay, clientCaPem: cert.certPem };
 }
 
 async function startRelayProcess(command: string, args: string[]): Promise<RunningProxy> {
-  let onListening: (port: number) => void = () => undefined;
-  const listening = new Promise<number>((resolve) => (onListening = resolve));
-  const managed = spawnManaged(command, args, {
-    onStdoutLine: (line) => {
-      const match = LISTENING.exec(line);
-      if (match !== null) onListening(Number(match[1]));
-    },
-  });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const port = await Promise.race([
-      listening,
-      managed.exited.then((code) => {
-        throw new Error(`floor relay exited (${code}) before listening${lastLine(managed)}`);
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`floor relay did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-      }),
-    ]);
-    return { url: `http://127.0.0.1:${port}`, stop: () => managed.stop() };
-  } catch (err) {
-    await managed.stop();
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** `node` arguments that run floor-relay-main next to this module: built JS, or TypeScript through tsx. */
-function entryPointArgs(): string[] {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) {
-    return ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./floor-relay-main.ts', import.meta.url))];
-  }
-  return [fileURLToPath(new URL('./floor-relay-main.js', import.meta.url))];
+  const parse = (line: string): number | undefined => {
+    const match = LISTENING.exec(line);
+    return match === null ? undefined : Number(match[1]);
+  };
+  const { managed, value: port } = await spawnUntilLine('floor relay', command, args, parse, START_TIMEOUT_MS);
+  return { url: `http://127.0.0.1:${port}`, stop: () => managed.stop() };
 }
