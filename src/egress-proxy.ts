@@ -12,7 +12,7 @@ import { AdmissionGuards } from './proxy/admission-guards.js';
 import { ConnectionTracker } from './proxy/connection-tracker.js';
 import { ExchangeObservers, type ExchangeObserver } from './proxy/exchange-records.js';
 import { ProxyServer } from './proxy/proxy-server.js';
-import { createUpstreamAgents } from './proxy/upstream-agents.js';
+import { createUpstreamTls } from './proxy/upstream-tls.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { AdminServer } from './admin/admin-server.js';
 
@@ -53,9 +53,7 @@ export async function startEgressProxy(
   if (config.mitmOptions.upstreamInsecure) {
     logger.warn('upstream TLS verification is OFF (upstream_insecure = true): upstream certificates are not checked');
   }
-  const agents = await createUpstreamAgents({
-    maxSocketsPerHost: config.limits.upstreamMaxSocketsPerHost,
-    keepAliveMs: config.timeouts.upstreamKeepAliveMs,
+  const upstreamTls = await createUpstreamTls({
     extraCaFile: config.mitmOptions.upstreamCaFile,
     insecure: config.mitmOptions.upstreamInsecure,
   });
@@ -65,10 +63,10 @@ export async function startEgressProxy(
   });
   const interceptor = config.mitm
     ? // Loaded only with MITM on: the X.509 stack is a third of the heap, and every major GC walks the whole heap.
-      await (await import('./mitm/create-mitm-interceptor.js')).createMitmInterceptor({ config, logger, observers, agents, tracker, metrics, guards })
+      await (await import('./mitm/create-mitm-interceptor.js')).createMitmInterceptor({ config, logger, observers, upstreamTls, tracker, metrics, guards })
     : undefined;
 
-  const proxy = new ProxyServer({ config, logger, observers, agents, guards, tracker, interceptor, lookup: options.lookup });
+  const proxy = new ProxyServer({ config, logger, observers, upstreamTls, guards, tracker, interceptor, lookup: options.lookup });
   const admin = config.admin.enabled
     ? new AdminServer({
         bind: config.admin.bind,
@@ -86,7 +84,6 @@ export async function startEgressProxy(
     proxyAddress = await proxy.listen();
   } catch (err) {
     await admin?.close().catch(() => undefined);
-    agents.close();
     throw err;
   }
   if (adminAddress) guards.addOwnListener(config.admin.bind, adminAddress.port);
@@ -102,7 +99,6 @@ export async function startEgressProxy(
     stop(drainMs = config.timeouts.drainMs) {
       stopping ??= (async () => {
         const result = await proxy.drain(drainMs);
-        agents.close();
         await admin?.close();
         return result;
       })();

@@ -24,6 +24,8 @@ export interface RequestHead {
 export interface ResponseHead {
   statusCode: number;
   minorVersion: number;
+  /** The reason phrase; undefined when it held control characters and the parse was told to accept that. */
+  reason: string | undefined;
   headers: HeaderField[];
 }
 
@@ -44,7 +46,9 @@ const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
 const REQUEST_LINE = new RegExp(`^(${TOKEN}) ([^\\x00-\\x20\\x7f]+) HTTP/1\\.([01])$`);
 // A reason phrase is optional, and some servers omit the space before the empty one (RFC 9112 §4 asks clients
 // to accept that).
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/;
+/** RFC 9112 §4: HTAB, SP, VCHAR, obs-text. */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const FIELD_LINE = new RegExp(`^(${TOKEN}):[ \\t]*(.*?)[ \\t]*$`);
 /** Controls other than HTAB are never allowed in a field value (RFC 9110 §5.5). */
 const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -62,11 +66,20 @@ export function parseRequestHead(head: string): RequestHead {
   };
 }
 
-export function parseResponseHead(head: string): ResponseHead {
+/**
+ * A relay that passes the status line on as it came refuses a reason phrase with control characters; one that
+ * writes a status line of its own (plain forwarding) can drop the phrase instead, as Node's HTTP client did.
+ */
+export function parseResponseHead(head: string, acceptInvalidReason = false): ResponseHead {
   const lines = splitLines(head);
   const match = STATUS_LINE.exec(lines[0] as string);
   if (match === null) throw new MessageHeadError('invalid status line');
-  return { statusCode: Number(match[2]), minorVersion: Number(match[1]), headers: parseFieldLines(lines) };
+  let reason: string | undefined = match[3] ?? '';
+  if (!REASON_PHRASE.test(reason)) {
+    if (!acceptInvalidReason) throw new MessageHeadError('invalid status line');
+    reason = undefined;
+  }
+  return { statusCode: Number(match[2]), minorVersion: Number(match[1]), reason, headers: parseFieldLines(lines) };
 }
 
 /** Every value of the named field (lower-case name), in order. */

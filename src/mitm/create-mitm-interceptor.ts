@@ -8,7 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { ConnectionTracker } from '../proxy/connection-tracker.js';
 import type { ExchangeObservers } from '../proxy/exchange-records.js';
-import type { UpstreamAgents } from '../proxy/upstream-agents.js';
+import type { UpstreamTlsSettings } from '../proxy/upstream-tls.js';
 import { loadOrCreateCa } from './ca-store.js';
 import { HostMatcher } from './host-matcher.js';
 import { LeafCertificateCache } from './leaf-certificate-cache.js';
@@ -19,7 +19,7 @@ export interface MitmDeps {
   config: ProxyConfig;
   logger: Logger;
   observers: ExchangeObservers;
-  agents: UpstreamAgents;
+  upstreamTls: UpstreamTlsSettings;
   tracker: ConnectionTracker;
   metrics: ProxyMetrics;
   guards: AdmissionGuards;

@@ -35,11 +35,11 @@ import { MessageScanner } from '../http1/message-scanner.js';
 import type { ConnectionTracker } from '../proxy/connection-tracker.js';
 import { writeRawErrorResponse } from '../proxy/error-response.js';
 import type { ExchangeObservers } from '../proxy/exchange-records.js';
-import { VIA_PSEUDONYM } from '../proxy/forward-request.js';
+import { VIA_PSEUDONYM } from '../proxy/forwarded-heads.js';
 import { parseAbsoluteTarget, type ProxyTarget } from '../proxy/request-target.js';
-import type { UpstreamTlsSettings } from '../proxy/upstream-agents.js';
-import { addListeners } from './listeners.js';
-import type { UpstreamConnectionPool } from './upstream-connection-pool.js';
+import type { UpstreamTlsSettings } from '../proxy/upstream-tls.js';
+import { addListeners } from '../proxy/listeners.js';
+import type { UpstreamConnectionPool } from '../proxy/upstream-connection-pool.js';
 
 /** Node's own limit for a request head. */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -261,7 +261,7 @@ export class InterceptedExchangeRelay {
   #connectUpstream(): void {
     const { host, port, authority } = this.#target;
     const { upstreamTls, lookup, connectTimeoutMs, pool } = this.#options;
-    let upstream = pool.take(authority);
+    let upstream = pool.take(authority) as tls.TLSSocket | undefined;
     let connectTimer: NodeJS.Timeout | undefined;
     if (upstream === undefined) {
       upstream = tls.connect({

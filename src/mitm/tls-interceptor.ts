@@ -21,12 +21,12 @@ import { writeRawErrorResponse } from '../proxy/error-response.js';
 import type { ProxyTarget } from '../proxy/request-target.js';
 import type { TunnelInterceptor } from '../proxy/tunnel-interceptor.js';
 import type { EarlyClientData } from '../proxy/early-client-data.js';
-import type { UpstreamAgents } from '../proxy/upstream-agents.js';
+import type { UpstreamTlsSettings } from '../proxy/upstream-tls.js';
 import { classifyClientTlsFailure } from './client-tls-failure.js';
 import type { HostMatcher } from './host-matcher.js';
 import type { AdmissionGuards } from '../proxy/admission-guards.js';
 import { InterceptedExchangeRelay } from './intercepted-exchange-relay.js';
-import { UpstreamConnectionPool } from './upstream-connection-pool.js';
+import { UpstreamConnectionPool } from '../proxy/upstream-connection-pool.js';
 
 /** What the interceptor needs from the certificate side. */
 export interface SecureContextSource {
@@ -37,7 +37,7 @@ export interface TlsInterceptorOptions {
   config: ProxyConfig;
   logger: Logger;
   observers: ExchangeObservers;
-  agents: UpstreamAgents;
+  upstreamTls: UpstreamTlsSettings;
   tracker: ConnectionTracker;
   certificates: SecureContextSource;
   hosts: HostMatcher;
@@ -158,11 +158,11 @@ export class TlsInterceptor implements TunnelInterceptor {
   }
 
   #createRelay(tlsSocket: tls.TLSSocket, target: ProxyTarget, clientIp: string): InterceptedExchangeRelay {
-    const { config, agents, observers, tracker, guards } = this.#options;
+    const { config, upstreamTls, observers, tracker, guards } = this.#options;
     return new InterceptedExchangeRelay(tlsSocket, target, clientIp, {
       observers,
       tracker,
-      upstreamTls: agents.tls,
+      upstreamTls,
       pool: this.#upstreamPool,
       lookup: guards.loopSafeLookup(target.port, undefined),
       connectTimeoutMs: config.timeouts.connectMs,

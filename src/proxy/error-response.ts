@@ -1,26 +1,23 @@
 /**
- * Answers a client with one of our own errors: a short text/plain body and the status the error maps to.
- * Two forms: through Node's ServerResponse, and raw bytes on a socket (CONNECT and parse errors, where there is
- * no ServerResponse).
+ * Answers a client with one of our own errors: a short text/plain body, the status the error maps to, and an
+ * `X-Egress-Proxy-Error` code. Written as raw bytes: the proxy listener and the MITM relay speak HTTP/1.1 on the
+ * socket themselves.
  */
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ProxyError } from '../errors.js';
 
-export function sendErrorResponse(res: ServerResponse, error: ProxyError, closeConnection: boolean): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = `${error.publicMessage}\n`;
-  res.shouldKeepAlive = res.shouldKeepAlive && !closeConnection;
-  res.writeHead(error.statusCode, {
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'X-Egress-Proxy-Error': error.code,
-    ...(closeConnection ? { Connection: 'close' } : {}),
-  });
-  res.end(body);
+/** A complete HTTP/1.1 error response; `closeConnection` adds `Connection: close`. */
+export function errorResponseText(statusCode: number, message: string, code: string | undefined, closeConnection: boolean): string {
+  const body = `${message}\n`;
+  return (
+    `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\n` +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    (code ? `X-Egress-Proxy-Error: ${code}\r\n` : '') +
+    (closeConnection ? 'Connection: close\r\n' : '') +
+    '\r\n' +
+    body
+  );
 }
 
 /** How long a rejected socket may linger, reading and discarding, so our answer is not lost to a TCP reset. */
@@ -36,15 +33,12 @@ export function writeRawErrorResponse(socket: Duplex, statusCode: number, messag
     socket.destroy();
     return;
   }
-  const body = `${message}\n`;
-  socket.end(
-    `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\n` +
-      'Content-Type: text/plain; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      (code ? `X-Egress-Proxy-Error: ${code}\r\n` : '') +
-      'Connection: close\r\n\r\n' +
-      body,
-  );
+  socket.end(errorResponseText(statusCode, message, code, true));
+  lingerThenClose(socket);
+}
+
+/** After our last write: read and discard what the client still sends, for a moment, then close (see above). */
+export function lingerThenClose(socket: Duplex): void {
   socket.on('error', () => socket.destroy());
   socket.resume();
   setTimeout(() => socket.destroy(), LINGER_MS).unref();

@@ -15,7 +15,7 @@ import { HostMatcher } from '../../src/mitm/host-matcher.js';
 import { AdmissionGuards } from '../../src/proxy/admission-guards.js';
 import { ConnectionTracker } from '../../src/proxy/connection-tracker.js';
 import { ExchangeObservers, type TunnelRecord } from '../../src/proxy/exchange-records.js';
-import { createUpstreamAgents } from '../../src/proxy/upstream-agents.js';
+import { createUpstreamTls } from '../../src/proxy/upstream-tls.js';
 import { readUntil } from '../helpers/raw-client.js';
 import { EarlyClientData } from '../../src/proxy/early-client-data.js';
 
@@ -25,12 +25,12 @@ test('a certificate that cannot be made: 502 to the client, a failed record, one
   const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { logLines.push(JSON.parse(chunk.toString())); cb(); } }));
   const tunnels: TunnelRecord[] = [];
   const observers = new ExchangeObservers([{ onTunnel: (r) => tunnels.push(r) }], (err) => { throw err; });
-  const agents = await createUpstreamAgents({ maxSocketsPerHost: 1, keepAliveMs: 1000, extraCaFile: undefined, insecure: false });
+  const upstreamTls = await createUpstreamTls({ extraCaFile: undefined, insecure: false });
   const interceptor = new TlsInterceptor({
     config,
     logger,
     observers,
-    agents,
+    upstreamTls,
     tracker: new ConnectionTracker(),
     // The certificate side failing, as an expired CA makes it fail.
     certificates: { getSecureContext: () => Promise.reject(new Error('the CA expired')) },
@@ -61,6 +61,5 @@ test('a certificate that cannot be made: 502 to the client, a failed record, one
     assert.equal(logLines.filter((l) => /could not make a certificate/.test(String(l.msg))).length, 1);
   } finally {
     server.close();
-    agents.close();
   }
 });

@@ -1,63 +1,31 @@
 /**
- * The keep-alive connection pools to upstreams, created once per process. TLS settings (trusted roots, the
- * extra CA, verification) live in one SecureContext built at startup: building one per connection would parse
- * ~150 root certificates every time.
+ * How upstream TLS is verified, decided once per process: the trusted roots (Node's, the system bundle, the
+ * operator's extra CA) live in one SecureContext built at startup, because building one per connection would parse
+ * ~150 root certificates every time. Used by plain forwarding of `https://` URIs and by the MITM relay.
  */
-import http from 'node:http';
-import https from 'node:https';
 import tls from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 
-export interface UpstreamAgentOptions {
-  maxSocketsPerHost: number;
-  /** Idle time before a pooled socket is closed; keep it below the upstream's own keep-alive timeout. */
-  keepAliveMs: number;
+export interface UpstreamTlsOptions {
   /** Extra CA file (PEM) trusted in addition to the system roots. */
   extraCaFile: string | undefined;
   /** Skip upstream certificate verification (explicit opt-out, warned about at startup). */
   insecure: boolean;
 }
 
-/** How upstream TLS is verified, for code that connects without an agent (the MITM relay). */
 export interface UpstreamTlsSettings {
   /** Trusted roots: Node's, the system bundle, the operator's extra CA. */
   secureContext: tls.SecureContext;
   rejectUnauthorized: boolean;
 }
 
-export interface UpstreamAgents {
-  http: http.Agent;
-  https: https.Agent;
-  tls: UpstreamTlsSettings;
-  close(): void;
-}
-
 // Debian/Ubuntu, RHEL, Alpine: where the distribution keeps the system's trusted roots.
 const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
 
-export async function createUpstreamAgents(options: UpstreamAgentOptions): Promise<UpstreamAgents> {
-  const common = {
-    keepAlive: true,
-    timeout: options.keepAliveMs,
-    maxSockets: options.maxSocketsPerHost,
-    maxFreeSockets: options.maxSocketsPerHost,
-    // LIFO reuses the most recently used socket, so surplus sockets go idle and time out instead of all being
-    // kept barely alive.
-    scheduling: 'lifo' as const,
-  };
+export async function createUpstreamTls(options: UpstreamTlsOptions): Promise<UpstreamTlsSettings> {
   const secureContext = tls.createSecureContext({ ca: await loadTrustedRoots(options.extraCaFile) });
-  const httpAgent = new http.Agent(common);
-  const httpsAgent = new https.Agent({ ...common, secureContext, rejectUnauthorized: !options.insecure });
-  return {
-    http: httpAgent,
-    https: httpsAgent,
-    tls: { secureContext, rejectUnauthorized: !options.insecure },
-    close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
-    },
-  };
+  return { secureContext, rejectUnauthorized: !options.insecure };
 }
 
 /** Node's bundled Mozilla roots, the system bundle when one exists, and the operator's extra CA. */

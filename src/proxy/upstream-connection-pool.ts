@@ -1,13 +1,14 @@
 /**
- * Idle upstream TLS connections left behind by intercepted tunnels that closed between requests, kept for the next
- * tunnel to the same target: a client that opens a tunnel per upload (curl in a loop, a short-lived agent) then
- * reuses a verified upstream connection instead of paying a TLS handshake each time.
+ * Idle upstream connections kept for the next request to the same target, so a keep-alive client, or one that
+ * opens a connection per upload (curl in a loop, a short-lived agent), reuses a connection (and, for TLS, a
+ * verified session) instead of paying a connect and a handshake each time. Plain forwarding keeps one pool
+ * (keyed by scheme and authority), the MITM relay another (keyed by the tunnel's authority).
  *
- * Bounded like the plain forwarding pool (`limits.upstream_max_sockets_per_host` idle per target, closed after
- * `timeouts.upstream_keep_alive` of idleness), most recently parked first. A parked connection that receives
- * anything, ends or fails is dropped: between requests an upstream has nothing to say.
+ * Bounded by `limits.upstream_max_sockets_per_host` idle per target and closed after `timeouts.upstream_keep_alive`
+ * of idleness, most recently parked first. A parked connection that receives anything, ends or fails is dropped:
+ * between requests an upstream has nothing to say.
  */
-import type tls from 'node:tls';
+import type { Socket } from 'node:net';
 import { addListeners } from './listeners.js';
 
 export interface UpstreamConnectionPoolOptions {
@@ -17,8 +18,8 @@ export interface UpstreamConnectionPoolOptions {
 
 export class UpstreamConnectionPool {
   readonly #options: UpstreamConnectionPoolOptions;
-  readonly #idle = new Map<string, tls.TLSSocket[]>();
-  readonly #release = new WeakMap<tls.TLSSocket, () => void>();
+  readonly #idle = new Map<string, Socket[]>();
+  readonly #release = new WeakMap<Socket, () => void>();
   #closed = false;
 
   constructor(options: UpstreamConnectionPoolOptions) {
@@ -26,7 +27,7 @@ export class UpstreamConnectionPool {
   }
 
   /** An idle connection to `target` (`host:port`), no longer watched by the pool, or undefined. */
-  take(target: string): tls.TLSSocket | undefined {
+  take(target: string): Socket | undefined {
     const list = this.#idle.get(target);
     for (let socket = list?.pop(); socket !== undefined; socket = list?.pop()) {
       this.#release.get(socket)?.();
@@ -41,7 +42,7 @@ export class UpstreamConnectionPool {
    * `target`; false if full or already idle too long. The idle limit counts from the connection's last use, not
    * from parking: the upstream's own keep-alive timer started then.
    */
-  park(target: string, socket: tls.TLSSocket, idleForMs: number): boolean {
+  park(target: string, socket: Socket, idleForMs: number): boolean {
     const list = this.#idle.get(target) ?? [];
     const remainingMs = this.#options.idleTimeoutMs - idleForMs;
     if (this.#closed || list.length >= this.#options.maxIdlePerTarget || socket.destroyed || remainingMs <= 0) return false;
