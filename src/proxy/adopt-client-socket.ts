@@ -1,7 +1,8 @@
 /**
  * Gives a CONNECT client's socket a reusable read buffer (see read-buffer-relay.ts for why).
  *
- * Node only offers `onread` when a socket is created, and the HTTP server created this one. So the TCP handle is
+ * Node only offers `onread` when a socket is created, and the proxy's `net.Server` created this one before
+ * anyone knew it would become a tunnel. So the TCP handle is
  * moved into a new `net.Socket` made with `onread`: that is what `net.Server` itself does with every accepted
  * handle (`new Socket({ handle })`). It relies on `socket._handle`, which Node has not documented but has not
  * changed since 0.x; when anything is not as expected (not a TCP socket, already closing or half-closed, bytes still

@@ -210,7 +210,9 @@ export class ClientConnection {
   }
 
   #closesAfterResponse(): boolean {
-    return this.#closeAfterThis || this.#closeWhenIdle || this.#clientEnded || this.#deps.isDraining();
+    // A client that half-closed after pipelining requests still gets the ones it sent answered.
+    const clientDone = this.#clientEnded && (this.#held === undefined || this.#held.length === 0);
+    return this.#closeAfterThis || this.#closeWhenIdle || clientDone || this.#deps.isDraining();
   }
 
   #onResponseEnded(closeClient: boolean): void {

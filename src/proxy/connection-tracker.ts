@@ -1,6 +1,7 @@
 /**
- * Knows what is in flight, so a graceful stop can wait for it and then close exactly what is left. Node's HTTP
- * server forgets a socket once it is handed to a CONNECT handler, so tunnels are tracked here.
+ * Knows what is in flight, so a graceful stop can wait for it and then close exactly what is left. The proxy
+ * server lets go of a client connection once it becomes a tunnel (or an intercepted tunnel), so tunnels are
+ * tracked here.
  */
 import type { Duplex } from 'node:stream';
 

@@ -1,0 +1,1034 @@
+/**
+ * The byte relay behind plain forwarding (src/proxy/client-connection.ts, forward-exchange.ts, forwarded-heads.ts,
+ * origin-slots.ts). The proxy listener now reads and writes HTTP/1.1 itself instead of relying on Node's HTTP
+ * server and client, so everything those used to give for free has to be earned again. This file checks, on real
+ * loopback sockets, what forward.test.ts, error-responses.test.ts and hostile-upstreams.test.ts do not:
+ *
+ * - request heads: 431 over 16 KiB, 408 for a slow or absent head (timeouts.client_headers), and no 408 while a
+ *   keep-alive connection waits between requests (timeouts.client_keepalive governs that)
+ * - one client connection, many messages: pipelined requests answered in order, a CONNECT after a forwarded
+ *   request, a client that half-closes after its request, no-body and chunked responses keeping both sides alive
+ * - HTTP/1.0 clients and close-delimited responses: `Connection: close` and a closed connection
+ * - interim responses: passed to HTTP/1.1 clients, never to HTTP/1.0 ones
+ * - limits.upstream_max_sockets_per_host: the cap holds, and failed or abandoned requests give their slot back
+ * - failures: a 502 keeps the connection; an early answer, a malformed chunked body or a cut response close it
+ * - flow control: 4 MiB each way through a slow reader, byte-identical
+ * - upstream keep-alive: reused across client connections, but not after the origin sent more than its response
+ * - `https://` targets over verified TLS (refused without the origin's CA, accepted with --upstream-ca)
+ * - bookkeeping: no request left in flight and no client connection left open after all of the above
+ *
+ * Raw sockets are used wherever the bytes on the wire are the point. A conversation with several steps on one
+ * connection uses RawConversation below: raw-client.ts's readUntil starts a new transcript on every call and drops
+ * what arrives between calls, which a pipelined exchange cannot afford.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import net, { type LookupFunction } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ProxyAgent, request } from 'undici';
+import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
+import {
+  closedPort,
+  echoHandler,
+  startHttpOrigin,
+  startHttpsOrigin,
+  startTcpServer,
+  type EchoReply,
+  type OriginServer,
+} from '../helpers/origin-servers.js';
+import { rawExchange, statusOf } from '../helpers/raw-client.js';
+import { createTestPki } from '../helpers/test-pki.js';
+import { sample } from '../helpers/metrics-text.js';
+
+/** Every test is bounded: a hang is a failure, not a stuck run. */
+const BOUNDED = { timeout: 20_000 };
+const HEADERS_TIMEOUT_MS = 300;
+const KEEPALIVE_MS = 1500;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers: building requests, reading raw responses, small origins
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A request head in absolute form; `extra` is further header lines, each ending in CRLF. */
+function get(url: string, extra = '', method = 'GET'): string {
+  return `${method} ${url} HTTP/1.1\r\nHost: ignored.example\r\n${extra}\r\n`;
+}
+
+interface RawResponse {
+  status: number;
+  head: string;
+  /** Lower-cased field name → its values, in order. */
+  fields: Map<string, string[]>;
+  /** The body as latin1 text, chunked coding removed. */
+  body: string;
+}
+
+/**
+ * The complete responses at the start of `text` (latin1), interim ones included. A body with no framing runs to
+ * the end of `text` once `closed`. `noBodyAt` holds the indexes (among final responses) of those that answer a HEAD
+ * or a CONNECT, which have no body whatever their fields say.
+ */
+function parseResponses(text: string, closed = false, noBodyAt: ReadonlySet<number> = new Set()): { responses: RawResponse[]; rest: string } {
+  const responses: RawResponse[] = [];
+  let at = 0;
+  for (;;) {
+    const headEnd = text.indexOf('\r\n\r\n', at);
+    if (headEnd < 0) break;
+    const head = text.slice(at, headEnd);
+    const [statusLine = '', ...lines] = head.split('\r\n');
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
+    const fields = new Map<string, string[]>();
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      const name = line.slice(0, colon).trim().toLowerCase();
+      fields.set(name, [...(fields.get(name) ?? []), line.slice(colon + 1).trim()]);
+    }
+    const bodyStart = headEnd + 4;
+    const finals = responses.filter((r) => r.status >= 200).length;
+    let body: string;
+    let end: number;
+    if (status < 200 || status === 204 || status === 304 || (status >= 200 && noBodyAt.has(finals))) {
+      body = '';
+      end = bodyStart;
+    } else if (fields.get('transfer-encoding')?.some((v) => /chunked/i.test(v))) {
+      const decoded = decodeChunked(text, bodyStart);
+      if (decoded === undefined) break;
+      ({ body, end } = decoded);
+    } else if (fields.has('content-length')) {
+      const length = Number(fields.get('content-length')?.[0]);
+      if (text.length - bodyStart < length) break;
+      body = text.slice(bodyStart, bodyStart + length);
+      end = bodyStart + length;
+    } else {
+      if (!closed) break;
+      body = text.slice(bodyStart);
+      end = text.length;
+    }
+    responses.push({ status, head, fields, body });
+    at = end;
+  }
+  return { responses, rest: text.slice(at) };
+}
+
+function decodeChunked(text: string, start: number): { body: string; end: number } | undefined {
+  let at = start;
+  let body = '';
+  for (;;) {
+    const lineEnd = text.indexOf('\r\n', at);
+    if (lineEnd < 0) return undefined;
+    const size = parseInt(text.slice(at, lineEnd).split(';')[0] ?? '', 16);
+    at = lineEnd + 2;
+    if (size === 0) {
+      for (;;) {
+        const trailerEnd = text.indexOf('\r\n', at);
+        if (trailerEnd < 0) return undefined;
+        const line = text.slice(at, trailerEnd);
+        at = trailerEnd + 2;
+        if (line === '') return { body, end: at };
+      }
+    }
+    if (text.length < at + size + 2) return undefined;
+    body += text.slice(at, at + size);
+    at += size + 2;
+  }
+}
+
+const finalsOf = (responses: RawResponse[]): RawResponse[] => responses.filter((r) => r.status >= 200);
+
+/** One raw client connection and the whole transcript of what it received. */
+class RawConversation {
+  readonly socket: net.Socket;
+  text = '';
+  closed = false;
+  readonly #wakers = new Set<() => void>();
+
+  static async open(port: number): Promise<RawConversation> {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    const conversation = new RawConversation(socket);
+    await once(socket, 'connect');
+    return conversation;
+  }
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.text += chunk.toString('latin1');
+      this.#wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.#wake();
+    });
+    // Writes racing the server's close fail with EPIPE/ECONNRESET; `closed` is what the tests look at.
+    socket.on('error', () => undefined);
+  }
+
+  write(data: string | Buffer): void {
+    if (this.socket.writable) this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+  }
+
+  /** Resolves once the transcript satisfies `predicate`; rejects on timeout or a close that leaves it unsatisfied. */
+  until(predicate: (text: string) => boolean, what: string, timeoutMs = 3000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (predicate(this.text)) {
+          finish();
+          resolve(this.text);
+        } else if (this.closed) {
+          finish();
+          reject(new Error(`closed before ${what}; received: ${JSON.stringify(this.text.slice(0, 2000))}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out waiting for ${what}; received: ${JSON.stringify(this.text.slice(0, 2000))}`));
+      }, timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#wakers.delete(check);
+      };
+      this.#wakers.add(check);
+      check();
+    });
+  }
+
+  /** Waits for `count` final responses; returns every response received (interim ones included). */
+  async responses(count: number, timeoutMs = 3000, noBodyAt?: ReadonlySet<number>): Promise<RawResponse[]> {
+    const parse = (text: string): RawResponse[] => parseResponses(text, this.closed, noBodyAt).responses;
+    const text = await this.until((t) => finalsOf(parse(t)).length >= count, `${count} final response(s)`, timeoutMs);
+    return parse(text);
+  }
+
+  /** Whether the server closed the connection within `timeoutMs`. */
+  async closedWithin(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return true;
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && Date.now() < deadline) await delay(10);
+    return this.closed;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  #wake(): void {
+    for (const waker of [...this.#wakers]) waker();
+  }
+}
+
+/** Polls `condition` until it holds or `timeoutMs` passes; returns whether it held. */
+async function eventually(condition: () => boolean, timeoutMs = 2000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() >= deadline) return false;
+    await delay(10);
+  }
+  return true;
+}
+
+/**
+ * An origin answering `label METHOD url HTTP/version bodyLength` in text once the body is read, `?delay=ms` later,
+ * so a test can tell from the body which origin answered which request.
+ */
+function labelledHandler(label: string) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    let length = 0;
+    req.on('data', (c: Buffer) => (length += c.length));
+    req.on('end', () => {
+      const wait = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('delay') ?? 0);
+      setTimeout(() => {
+        const body = `${label} ${req.method} ${req.url} HTTP/${req.httpVersion} ${length}`;
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+      }, wait);
+    });
+  };
+}
+
+/** Runs `body` with the servers it starts closed afterwards, whatever happens. */
+async function withServers<T extends { close(): Promise<unknown> }>(servers: Promise<T>[], body: (started: T[]) => Promise<void>): Promise<void> {
+  const started = await Promise.all(servers);
+  try {
+    await body(started);
+  } finally {
+    for (const server of started) await server.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The main proxy: short client timeouts so the timeout paths run in test time
+// ---------------------------------------------------------------------------------------------------------------
+
+let proxy: TestProxy;
+let echo: OriginServer;
+
+before(async () => {
+  echo = await startHttpOrigin();
+  proxy = await startTestProxy({}, (config) => {
+    config.timeouts.clientHeadersMs = HEADERS_TIMEOUT_MS;
+    config.timeouts.clientKeepAliveMs = KEEPALIVE_MS;
+    config.timeouts.upstreamResponseMs = 5000;
+  });
+});
+after(async () => {
+  await proxy.stop(100);
+  await echo.close();
+});
+
+describe('request heads on the proxy port', () => {
+  test('a head over 16 KiB gets 431 and the connection closes, whether or not its end has arrived', BOUNDED, async () => {
+    const requestsBefore = echo.requests;
+    const cases = {
+      'complete head': get(`${echo.url}/big`, `X-Big: ${'a'.repeat(17 * 1024)}\r\n`),
+      'head with no end yet': `GET ${echo.url}/big HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}`,
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const result = await rawExchange(proxy.port, bytes);
+      // 431, not 408: refused for its size as soon as it is too big, not left to run into the headers timeout.
+      assert.equal(statusOf(result.text), 431, `${name}: ${result.text.slice(0, 200)}`);
+      assert.match(result.text, /\r\nConnection: close\r\n/i, name);
+      assert.ok(result.closedByServer, `${name}: connection closed`);
+    }
+    assert.equal(echo.requests, requestsBefore, 'nothing reached the origin');
+  });
+
+  test('a head just under 16 KiB is forwarded whole', BOUNDED, async () => {
+    const big = 'b'.repeat(15 * 1024);
+    const result = await rawExchange(proxy.port, get(`${echo.url}/almost-big`, `X-Big: ${big}\r\nConnection: close\r\n`));
+    const [response] = parseResponses(result.text).responses;
+    assert.equal(response?.status, 200, result.text.slice(0, 200));
+    assert.equal((JSON.parse(response.body) as EchoReply).headers['x-big'], big);
+  });
+
+  test('a head that trickles in slower than client_headers gets 408 and the connection closes', BOUNDED, async () => {
+    const requestsBefore = echo.requests;
+    const client = await RawConversation.open(proxy.port);
+    const started = Date.now();
+    client.write(`GET ${echo.url}/slowloris HTTP/1.1\r\n`);
+    // One header line every 40 ms: a head that would take seconds to complete, each byte resetting nothing.
+    const drip = setInterval(() => client.write('X-Drip: 1\r\n'), 40);
+    try {
+      await client.until((t) => t.includes('\r\n\r\n'), 'the 408');
+      const elapsed = Date.now() - started;
+      assert.equal(statusOf(client.text), 408, client.text);
+      assert.match(client.text, /\r\nConnection: close\r\n/i);
+      assert.ok(elapsed >= HEADERS_TIMEOUT_MS - 50, `answered after ${elapsed} ms, before the timeout`);
+      assert.ok(elapsed < HEADERS_TIMEOUT_MS + 1500, `answered after ${elapsed} ms`);
+      assert.ok(await client.closedWithin(3000), 'connection closed');
+      assert.equal(echo.requests, requestsBefore, 'nothing reached the origin');
+    } finally {
+      clearInterval(drip);
+      client.destroy();
+    }
+  });
+
+  test('a connection that sends nothing gets 408 after client_headers and is closed', BOUNDED, async () => {
+    const client = await RawConversation.open(proxy.port);
+    const started = Date.now();
+    try {
+      await client.until((t) => t.includes('\r\n\r\n'), 'the 408');
+      const elapsed = Date.now() - started;
+      assert.equal(statusOf(client.text), 408, client.text);
+      assert.match(client.text, /\r\nConnection: close\r\n/i);
+      assert.ok(elapsed >= HEADERS_TIMEOUT_MS - 50 && elapsed < HEADERS_TIMEOUT_MS + 1500, `answered after ${elapsed} ms`);
+      assert.ok(await client.closedWithin(3000), 'connection closed');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('between requests a keep-alive connection waits for client_keepalive, not client_headers, then closes quietly', BOUNDED, async () => {
+    const client = await RawConversation.open(proxy.port);
+    try {
+      client.write(get(`${echo.url}/first`));
+      await client.responses(1);
+      await delay(HEADERS_TIMEOUT_MS * 2);
+      assert.equal(client.closed, false, 'an idle keep-alive connection is not a slow head');
+      client.write(get(`${echo.url}/second`));
+      const [, second] = await client.responses(2);
+      assert.equal(second?.status, 200);
+      const idleFrom = Date.now();
+      assert.ok(await client.closedWithin(KEEPALIVE_MS + 2000), 'closed once idle for client_keepalive');
+      const idle = Date.now() - idleFrom;
+      assert.ok(idle >= KEEPALIVE_MS - 300, `closed after ${idle} ms idle`);
+      const { responses, rest } = parseResponses(client.text);
+      assert.equal(responses.length, 2, 'no 408 or other answer on the idle close');
+      assert.equal(rest, '');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('the headers timeout runs again for a later request head on a kept connection', BOUNDED, async () => {
+    const client = await RawConversation.open(proxy.port);
+    try {
+      client.write(get(`${echo.url}/first`));
+      await client.responses(1);
+      const started = Date.now();
+      client.write(`GET ${echo.url}/never-finished HTTP/1.1\r\nHost: x\r\n`);
+      await client.responses(2);
+      const elapsed = Date.now() - started;
+      const second = parseResponses(client.text).responses[1];
+      assert.equal(second?.status, 408, client.text);
+      assert.ok(elapsed >= HEADERS_TIMEOUT_MS - 50, `answered after ${elapsed} ms`);
+      assert.ok(await client.closedWithin(3000), 'connection closed');
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+describe('many messages on one client connection', () => {
+  test('pipelined requests to two origins, written at once, are answered in order', BOUNDED, async () => {
+    await withServers([startHttpOrigin(labelledHandler('A')), startHttpOrigin(labelledHandler('B'))], async ([a, b]) => {
+      // The first is the slowest: an answer out of order would put B's first.
+      const bytes =
+        `POST ${a!.url}/one?delay=150 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello` +
+        get(`${b!.url}/two`) +
+        get(`${a!.url}/three`, 'Connection: close\r\n');
+      const result = await rawExchange(proxy.port, bytes);
+      const { responses, rest } = parseResponses(result.text);
+      assert.deepEqual(
+        responses.map((r) => r.body),
+        ['A POST /one?delay=150 HTTP/1.1 5', 'B GET /two HTTP/1.1 0', 'A GET /three HTTP/1.1 0'],
+      );
+      assert.equal(rest, '', 'nothing after the third response');
+      assert.equal(responses[0]?.fields.get('connection'), undefined, 'kept alive after the first');
+      assert.equal(responses[1]?.fields.get('connection'), undefined, 'kept alive after the second');
+      assert.deepEqual(responses[2]?.fields.get('connection'), ['close']);
+      assert.ok(result.closedByServer, 'closed after the request that asked for it');
+    });
+  });
+
+  test('a CONNECT after a forwarded request turns the same connection into a tunnel', BOUNDED, async () => {
+    const greeting = 'hello from upstream\n';
+    await withServers([startTcpServer((socket) => {
+      socket.write(greeting);
+      socket.pipe(socket);
+    })], async ([tcp]) => {
+      const client = await RawConversation.open(proxy.port);
+      try {
+        client.write(get(`${echo.url}/before-tunnel`));
+        const [forwarded] = await client.responses(1);
+        assert.equal(forwarded?.status, 200);
+        const mark = client.text.length;
+        client.write(`CONNECT 127.0.0.1:${tcp!.port} HTTP/1.1\r\nHost: 127.0.0.1:${tcp!.port}\r\n\r\n`);
+        await client.until((t) => t.slice(mark).includes(greeting), 'the upstream greeting through the tunnel');
+        assert.equal(client.text.slice(mark), `HTTP/1.1 200 Connection established\r\n\r\n${greeting}`);
+        // Bytes that look like a request go through as bytes: the proxy no longer reads this connection as HTTP.
+        const probe = `GET ${echo.url}/not-for-the-proxy HTTP/1.1\r\nHost: x\r\n\r\n`;
+        client.write(probe);
+        await client.until((t) => t.endsWith(probe), 'the echo of the probe');
+        assert.equal(client.text.slice(mark), `HTTP/1.1 200 Connection established\r\n\r\n${greeting}${probe}`);
+        // Half-close: the echo server ends in turn, and the tunnel closes.
+        client.socket.end();
+        assert.ok(await client.closedWithin(3000), 'tunnel closed after both sides ended');
+      } finally {
+        client.destroy();
+      }
+    });
+  });
+
+  test('a CONNECT pipelined behind a forwarded request, with tunnel bytes behind it, all in one write', BOUNDED, async () => {
+    await withServers([startTcpServer()], async ([tcp]) => {
+      const client = await RawConversation.open(proxy.port);
+      try {
+        const early = 'early bytes for the tunnel\n';
+        client.write(get(`${echo.url}/before-tunnel`) + `CONNECT 127.0.0.1:${tcp!.port} HTTP/1.1\r\nHost: x\r\n\r\n` + early);
+        await client.until((t) => t.endsWith(early), 'the echo of the early bytes');
+        const { responses, rest } = parseResponses(client.text, false, new Set([1]));
+        assert.equal(responses[0]?.status, 200);
+        assert.equal((JSON.parse(responses[0]!.body) as EchoReply).url, '/before-tunnel');
+        assert.equal(responses[1]?.status, 200, 'CONNECT answered');
+        assert.equal(rest, early, 'the early bytes went into the tunnel, once, after the 200');
+        client.write('and more\n');
+        await client.until((t) => t.endsWith(early + 'and more\n'), 'the echo of later bytes');
+      } finally {
+        client.destroy();
+      }
+    });
+  });
+
+  test('a client that half-closes after its request still gets the whole response, then the connection closes', BOUNDED, async () => {
+    const result = await rawExchange(proxy.port, get(`${echo.url}/half-closed`), { endAfterWrite: true });
+    const { responses, rest } = parseResponses(result.text);
+    assert.equal(responses.length, 1, result.text);
+    assert.equal(responses[0]?.status, 200);
+    assert.equal((JSON.parse(responses[0]!.body) as EchoReply).url, '/half-closed');
+    assert.equal(rest, '');
+    assert.ok(result.closedByServer);
+  });
+
+  test('chunked, HEAD, 204 and 304 responses keep both connections reusable (one upstream connection)', BOUNDED, async () => {
+    await withServers([startHttpOrigin((req, res) => {
+      if (req.url === '/chunked') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.write('abc');
+        setTimeout(() => res.end('def'), 20);
+      } else if (req.url === '/head') {
+        res.writeHead(200, { 'Content-Length': 1234 });
+        res.end();
+      } else if (req.url === '/no-content') {
+        res.writeHead(204);
+        res.end();
+      } else {
+        res.writeHead(304, { ETag: '"v1"' });
+        res.end();
+      }
+    })], async ([origin]) => {
+      const bytes =
+        get(`${origin!.url}/chunked`) +
+        get(`${origin!.url}/head`, '', 'HEAD') +
+        get(`${origin!.url}/no-content`) +
+        get(`${origin!.url}/not-modified`, 'If-None-Match: "v1"\r\n') +
+        get(`${origin!.url}/chunked`, 'Connection: close\r\n');
+      const result = await rawExchange(proxy.port, bytes);
+      const { responses, rest } = parseResponses(result.text, false, new Set([1]));
+      assert.deepEqual(responses.map((r) => r.status), [200, 200, 204, 304, 200], result.text);
+      assert.equal(responses[0]?.body, 'abcdef');
+      assert.deepEqual(responses[0]?.fields.get('transfer-encoding'), ['chunked']);
+      assert.deepEqual(responses[1]?.fields.get('content-length'), ['1234'], 'HEAD keeps the length of the body it omits');
+      assert.equal(responses[4]?.body, 'abcdef');
+      assert.equal(rest, '');
+      assert.ok(result.closedByServer);
+      assert.equal(origin!.requests, 5);
+      assert.equal(origin!.connections, 1, 'one upstream connection for all five');
+    });
+  });
+});
+
+describe('HTTP/1.0 clients and close-delimited responses', () => {
+  test('an HTTP/1.0 request goes upstream as 1.0; the client gets Connection: close and the connection closes', BOUNDED, async () => {
+    await withServers([startHttpOrigin(labelledHandler('A'))], async ([a]) => {
+      // We do not keep HTTP/1.0 connections alive at all, even when the client asks for it.
+      for (const extra of ['', 'Connection: keep-alive\r\n']) {
+        const result = await rawExchange(proxy.port, `GET ${a!.url}/old HTTP/1.0\r\nHost: x\r\n${extra}\r\n`);
+        const { responses, rest } = parseResponses(result.text, true);
+        assert.equal(responses.length, 1, result.text);
+        assert.equal(responses[0]?.status, 200);
+        assert.equal(responses[0]?.body, 'A GET /old HTTP/1.0 0');
+        assert.deepEqual(responses[0]?.fields.get('connection'), ['close'], `with ${JSON.stringify(extra)}`);
+        assert.equal(responses[0]?.fields.get('transfer-encoding'), undefined);
+        assert.equal(rest, '');
+        assert.ok(result.closedByServer, `closed, with ${JSON.stringify(extra)}`);
+      }
+    });
+  });
+
+  test('a close-delimited response reaches an HTTP/1.1 client whole, with Connection: close, then the connection closes', BOUNDED, async () => {
+    const body = Buffer.alloc(300_000, 'abcdefghijklmnopqrstuvwxyz').toString('latin1');
+    await withServers([startTcpServer((socket) => {
+      socket.once('data', () => socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n${body}`, 'latin1'));
+    })], async ([origin]) => {
+      // A keep-alive request: the proxy must tell the client this connection ends with the body.
+      const result = await rawExchange(proxy.port, get(`http://127.0.0.1:${origin!.port}/stream`));
+      assert.ok(result.closedByServer, 'connection closed after the body');
+      const { responses } = parseResponses(result.text, true);
+      assert.equal(responses.length, 1);
+      const [response] = responses;
+      assert.equal(response?.status, 200);
+      assert.deepEqual(response?.fields.get('connection'), ['close']);
+      assert.equal(response?.fields.get('content-length'), undefined);
+      assert.equal(response?.fields.get('transfer-encoding'), undefined);
+      assert.equal(response?.body.length, body.length);
+      assert.ok(response?.body === body, 'body byte-identical');
+    });
+  });
+});
+
+describe('interim responses', () => {
+  test('Expect: 100-continue: the 100 from the origin reaches the client before it sends its body', BOUNDED, async () => {
+    const client = await RawConversation.open(proxy.port);
+    try {
+      client.write(`POST ${echo.url}/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+      await client.until((t) => t.includes('\r\n\r\n'), 'the 100 Continue');
+      assert.match(client.text, /^HTTP\/1\.1 100 Continue\r\n/);
+      assert.equal(finalsOf(parseResponses(client.text).responses).length, 0, 'no final response before the body');
+      client.write('hello');
+      const responses = await client.responses(1);
+      assert.deepEqual(responses.map((r) => r.status), [100, 200]);
+      const reply = JSON.parse(responses[1]!.body) as EchoReply;
+      assert.equal(reply.bodyLength, 5);
+      assert.equal(reply.headers.expect, '100-continue', 'Expect is end-to-end: the origin saw it');
+      client.write(get(`${echo.url}/after-continue`));
+      const [, , third] = await client.responses(2);
+      assert.equal(third?.status, 200, 'the connection stays usable after an interim response');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('an HTTP/1.0 client never receives a 1xx; an HTTP/1.1 client gets each one, in order', BOUNDED, async () => {
+    // An origin that sends 100 and 103 to every request, HTTP/1.0 or not, then answers once the body is in.
+    await withServers([startTcpServer((socket) => {
+      let received = '';
+      let interimSent = false;
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+        if (!interimSent) {
+          interimSent = true;
+          socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n');
+        }
+        if (received.endsWith('\r\n\r\nhello')) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      });
+    })], async ([origin]) => {
+      const url = `http://127.0.0.1:${origin!.port}/upload`;
+      const old = await rawExchange(proxy.port, `POST ${url} HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello`);
+      assert.doesNotMatch(old.text, /(^|\r\n)HTTP\/1\.[01] 1\d\d /, `1xx sent to an HTTP/1.0 client: ${old.text}`);
+      const [final] = parseResponses(old.text, true).responses;
+      assert.equal(final?.status, 200);
+      assert.equal(final?.body, 'ok');
+      assert.ok(old.closedByServer);
+
+      const current = await rawExchange(proxy.port, `POST ${url} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`);
+      const { responses } = parseResponses(current.text, true);
+      assert.deepEqual(responses.map((r) => r.status), [100, 103, 200], current.text);
+      assert.deepEqual(responses[1]?.fields.get('link'), ['</style.css>; rel=preload']);
+      assert.equal(responses[2]?.body, 'ok');
+    });
+  });
+});
+
+describe('failures', () => {
+  test('an upstream failure answers 502 and keeps the connection: the next request on it is served', BOUNDED, async () => {
+    const port = await closedPort();
+    const client = await RawConversation.open(proxy.port);
+    try {
+      // With a body: it must be consumed as this request's body, not read as the next request.
+      client.write(`POST http://127.0.0.1:${port}/v1/write HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world`);
+      const [failed] = await client.responses(1);
+      assert.equal(failed?.status, 502);
+      assert.ok(failed?.fields.get('x-egress-proxy-error')?.[0]?.startsWith('EPROXY_UPSTREAM_'), failed?.head);
+      assert.equal(failed?.fields.get('connection'), undefined, 'the 502 does not close the connection');
+      client.write(get(`${echo.url}/after-502`));
+      const [, served] = await client.responses(2);
+      assert.equal(served?.status, 200);
+      assert.equal((JSON.parse(served!.body) as EchoReply).url, '/after-502');
+      assert.equal(client.closed, false);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('a 502 in the middle of a pipeline: the requests behind it are still answered, in order', BOUNDED, async () => {
+    const port = await closedPort();
+    const result = await rawExchange(
+      proxy.port,
+      get(`${echo.url}/one`) + get(`http://127.0.0.1:${port}/two`) + get(`${echo.url}/three`, 'Connection: close\r\n'),
+    );
+    const { responses, rest } = parseResponses(result.text);
+    assert.deepEqual(responses.map((r) => r.status), [200, 502, 200], result.text);
+    assert.equal((JSON.parse(responses[0]!.body) as EchoReply).url, '/one');
+    assert.equal((JSON.parse(responses[2]!.body) as EchoReply).url, '/three');
+    assert.equal(rest, '');
+    assert.ok(result.closedByServer);
+  });
+
+  test('an origin that answers before the 2 MiB body is all in: the client gets it with Connection: close; the proxy carries on', BOUNDED, async () => {
+    let upstreamClosed = 0;
+    await withServers([startTcpServer((socket) => {
+      // Answers at the first bytes, then reads and discards whatever else the proxy sends.
+      socket.once('data', () => socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\n\r\ntoo large'));
+      socket.on('close', () => upstreamClosed++);
+    })], async ([origin]) => {
+      const size = 2 * 1024 * 1024;
+      const body = Buffer.alloc(size, 0x61);
+      const client = await RawConversation.open(proxy.port);
+      try {
+        // A quarter of the body, then nothing until the answer: the answer comes while the body is unfinished.
+        client.write(`POST http://127.0.0.1:${origin!.port}/upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+        client.write(body.subarray(0, size / 4));
+        const [response] = await client.responses(1, 5000);
+        assert.equal(response?.status, 413);
+        assert.equal(response?.body, 'too large');
+        assert.deepEqual(response?.fields.get('connection'), ['close'], 'the rest of the body is never read: framing ends here');
+        // The client, not knowing better yet, sends the rest: it is discarded, not read as a next request.
+        client.write(body.subarray(size / 4));
+        assert.ok(await client.closedWithin(5000), 'client connection closed');
+        assert.equal(parseResponses(client.text).rest, '', 'nothing after the 413');
+      } finally {
+        client.destroy();
+      }
+      // Its request was never finished: that upstream connection cannot be reused.
+      assert.ok(await eventually(() => upstreamClosed === 1), 'the upstream connection was closed, not pooled');
+      const next = await rawExchange(proxy.port, get(`${echo.url}/after-413`, 'Connection: close\r\n'));
+      assert.equal(statusOf(next.text), 200);
+    });
+  });
+
+  test('a chunked request body malformed mid-way gets 400 and the connection closes; the origin gets no complete request', BOUNDED, async () => {
+    let started = 0;
+    let completed = 0;
+    let aborted = 0;
+    await withServers([startHttpOrigin((req, res) => {
+      started++;
+      req.on('data', () => undefined);
+      req.on('end', () => {
+        completed++;
+        res.end('complete');
+      });
+      req.on('close', () => {
+        if (!req.complete) aborted++;
+      });
+    })], async ([origin]) => {
+      const head = `POST ${origin!.url}/chunks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`;
+      const bad = 'zz\r\nnot a chunk size\r\n0\r\n\r\n';
+      for (const split of [false, true]) {
+        const client = await RawConversation.open(proxy.port);
+        try {
+          if (split) {
+            // The exchange is under way (the origin has the head and a chunk) when the garbage comes.
+            client.write(head);
+            assert.ok(await eventually(() => started === 1), 'the origin got the head');
+            client.write(bad);
+          } else {
+            client.write(head + bad);
+          }
+          await client.until((t) => t.includes('\r\n\r\n'), 'the 400');
+          assert.equal(statusOf(client.text), 400, `split=${split}: ${client.text}`);
+          assert.match(client.text, /\r\nConnection: close\r\n/i);
+          assert.ok(await client.closedWithin(3000), `split=${split}: connection closed`);
+        } finally {
+          client.destroy();
+        }
+      }
+      assert.ok(await eventually(() => aborted === started), `the origin's request was cut (started ${started}, aborted ${aborted})`);
+      assert.equal(completed, 0, 'no complete request reached the origin');
+    });
+  });
+
+  test('an upstream that closes or garbles mid-body: the client connection is cut at once, never given a response that looks complete', BOUNDED, async () => {
+    const answers = {
+      'Content-Length, then close': { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b', close: true },
+      'chunked, then close': { bytes: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n', close: true },
+      // Left open: only the proxy noticing the bad chunk size can end this before the client's 3 s wait.
+      'chunked, then a bad chunk size': { bytes: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n', close: false },
+    };
+    for (const [framing, { bytes: answer, close }] of Object.entries(answers)) {
+      await withServers([startTcpServer((socket) => socket.once('data', () => (close ? socket.end(answer) : socket.write(answer))))], async ([origin]) => {
+        const result = await rawExchange(proxy.port, get(`http://127.0.0.1:${origin!.port}/cut`));
+        assert.ok(result.closedByServer, `${framing}: connection cut`);
+        assert.equal(statusOf(result.text), 200, `${framing}: the head had gone out already`);
+        assert.equal(parseResponses(result.text).responses.length, 0, `${framing}: no complete response: ${JSON.stringify(result.text)}`);
+      });
+    }
+    const next = await rawExchange(proxy.port, get(`${echo.url}/after-cut`, 'Connection: close\r\n'));
+    assert.equal(statusOf(next.text), 200);
+  });
+});
+
+describe('flow control', () => {
+  test('a 4 MiB response read slowly by the client arrives byte-identical', BOUNDED, async () => {
+    const payload = randomBytes(4 * 1024 * 1024);
+    const expected = createHash('sha256').update(payload).digest('hex');
+    await withServers([startHttpOrigin((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': payload.length });
+      res.end(payload);
+    })], async ([origin]) => {
+      const socket = net.connect({ port: proxy.port, host: '127.0.0.1' });
+      socket.on('error', () => undefined);
+      await once(socket, 'connect');
+      const chunks: Buffer[] = [];
+      const received = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out with ${chunks.reduce((n, c) => n + c.length, 0)} bytes`)), 15_000);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      socket.pause();
+      socket.write(get(`${origin!.url}/big`, 'Connection: close\r\n'));
+      // Nothing read for a while, so every buffer on the way fills up; then small sips with pauses.
+      await delay(300);
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        socket.pause();
+        setTimeout(() => socket.resume(), 2);
+      });
+      socket.resume();
+      await received;
+      const all = Buffer.concat(chunks);
+      const headEnd = all.indexOf('\r\n\r\n');
+      assert.equal(statusOf(all.subarray(0, headEnd).toString('latin1')), 200);
+      const body = all.subarray(headEnd + 4);
+      assert.equal(body.length, payload.length);
+      assert.equal(createHash('sha256').update(body).digest('hex'), expected);
+    });
+  });
+
+  test('a 4 MiB upload to an origin that reads slowly arrives byte-identical', BOUNDED, async () => {
+    const payload = randomBytes(4 * 1024 * 1024);
+    await withServers([startHttpOrigin((req, res) => {
+      req.pause();
+      setTimeout(() => {
+        echoHandler(req, res);
+        req.resume();
+      }, 300);
+    })], async ([origin]) => {
+      const client = await RawConversation.open(proxy.port);
+      try {
+        client.write(`POST ${origin!.url}/upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${payload.length}\r\nConnection: close\r\n\r\n`);
+        client.write(payload);
+        const [response] = await client.responses(1, 15_000);
+        assert.equal(response?.status, 200);
+        const reply = JSON.parse(response!.body) as EchoReply;
+        assert.equal(reply.bodyLength, payload.length);
+        assert.equal(reply.bodySha256, createHash('sha256').update(payload).digest('hex'));
+      } finally {
+        client.destroy();
+      }
+    });
+  });
+});
+
+describe('upstream keep-alive', () => {
+  test('two client connections one after the other reuse one upstream connection', BOUNDED, async () => {
+    await withServers([startHttpOrigin()], async ([origin]) => {
+      for (const path of ['/first', '/second']) {
+        const result = await rawExchange(proxy.port, get(`${origin!.url}${path}`, 'Connection: close\r\n'));
+        const [response] = parseResponses(result.text).responses;
+        assert.equal(response?.status, 200);
+        assert.equal((JSON.parse(response!.body) as EchoReply).url, path);
+        assert.ok(result.closedByServer);
+      }
+      assert.equal(origin!.requests, 2);
+      assert.equal(origin!.connections, 1, 'the client\'s Connection: close is hop-by-hop: the upstream one was pooled');
+    });
+  });
+  // Each answer comes in one write, so the proxy reads the extra bytes with the response, before it pools the
+  // connection. An origin that disagrees with us about where its messages end cannot be trusted with the next
+  // request: the MITM relay drops such a connection ("response without a request"), and Node's HTTP client, which
+  // plain forwarding used before, destroyed a socket that got a double response.
+  const overlongAnswers = {
+    'a second, unsolicited response': {
+      method: 'GET',
+      answer: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond',
+      expected: 'first',
+    },
+    'a body on a response to HEAD': { method: 'HEAD', answer: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello', expected: '' },
+  };
+  for (const [name, { method, answer, expected }] of Object.entries(overlongAnswers)) {
+    test(`an upstream connection that brought more than the response is not reused: ${name}`, BOUNDED, async () => {
+      let connections = 0;
+      await withServers([startTcpServer((socket) => {
+        connections++;
+        socket.on('data', () => socket.write(answer));
+      })], async ([origin]) => {
+        for (const path of ['/first', '/second']) {
+          const result = await rawExchange(proxy.port, get(`http://127.0.0.1:${origin!.port}${path}`, 'Connection: close\r\n', method));
+          const { responses, rest } = parseResponses(result.text, false, method === 'HEAD' ? new Set([0]) : new Set());
+          assert.equal(responses[0]?.status, 200, result.text);
+          assert.equal(responses[0]?.body, expected);
+          assert.equal(rest, '', 'nothing of the extra bytes reaches the client');
+        }
+        assert.equal(connections, 2, 'the second request went over the connection the extra bytes came on');
+      });
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// limits.upstream_max_sockets_per_host = 2
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('limits.upstream_max_sockets_per_host', () => {
+  let limited: TestProxy;
+  before(async () => {
+    limited = await startTestProxy({}, (config) => {
+      config.limits.upstreamMaxSocketsPerHost = 2;
+      config.timeouts.upstreamResponseMs = 10_000;
+    });
+  });
+  after(async () => {
+    await limited.stop(100);
+  });
+
+  test('six concurrent requests to a slow origin: never more than two connections open, all six answered', BOUNDED, async () => {
+    let active = 0;
+    let maxActive = 0;
+    await withServers([startHttpOrigin((req, res) => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      setTimeout(() => {
+        active--;
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(req.url ?? '') });
+        res.end(req.url);
+      }, 150);
+    })], async ([origin]) => {
+      let open = 0;
+      let maxOpen = 0;
+      origin!.server.on('connection', (socket: net.Socket) => {
+        open++;
+        maxOpen = Math.max(maxOpen, open);
+        socket.on('close', () => open--);
+      });
+      const dispatcher = new ProxyAgent({ uri: limited.url, proxyTunnel: false });
+      try {
+        const started = Date.now();
+        const results = await Promise.all(
+          Array.from({ length: 6 }, async (_, i) => {
+            const res = await request(`${origin!.url}/slow/${i}`, { dispatcher });
+            return { status: res.statusCode, body: await res.body.text() };
+          }),
+        );
+        const elapsed = Date.now() - started;
+        assert.deepEqual(results, Array.from({ length: 6 }, (_, i) => ({ status: 200, body: `/slow/${i}` })));
+        assert.ok(maxOpen <= 2, `origin saw ${maxOpen} connections open at once`);
+        assert.ok(maxActive <= 2, `origin saw ${maxActive} requests at once`);
+        // Three rounds of two: the others really waited (without the cap all six take one round).
+        assert.ok(elapsed >= 3 * 150 - 50, `six requests took ${elapsed} ms`);
+        assert.equal(origin!.requests, 6);
+      } finally {
+        await dispatcher.close();
+      }
+    });
+  });
+
+  test('failed upstream connections give their slots back: more failures than slots, then requests that work', BOUNDED, async () => {
+    let healthy = false;
+    await withServers([startTcpServer((socket) => {
+      socket.on('data', () => {
+        if (healthy) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        else socket.destroy();
+      });
+    })], async ([origin]) => {
+      const url = `http://127.0.0.1:${origin!.port}/flaky`;
+      for (let i = 0; i < 4; i++) {
+        const failed = await rawExchange(limited.port, get(url, 'Connection: close\r\n'), { timeoutMs: 2000 });
+        assert.equal(statusOf(failed.text), 502, `failure ${i + 1}: ${failed.text.split('\r\n')[0]}`);
+      }
+      const refusedPort = await closedPort();
+      for (let i = 0; i < 4; i++) {
+        const refused = await rawExchange(limited.port, get(`http://127.0.0.1:${refusedPort}/`, 'Connection: close\r\n'), { timeoutMs: 2000 });
+        assert.equal(statusOf(refused.text), 502, `refused ${i + 1}: ${refused.text.split('\r\n')[0]}`);
+      }
+      healthy = true;
+      for (let i = 0; i < 3; i++) {
+        const ok = await rawExchange(limited.port, get(url, 'Connection: close\r\n'), { timeoutMs: 2000 });
+        assert.equal(statusOf(ok.text), 200, `request ${i + 1} after the failures waited for a slot that never came back`);
+      }
+    });
+  });
+
+  test('clients that reset while holding or waiting for a slot give it back', BOUNDED, async () => {
+    await withServers([startHttpOrigin((req, res) => {
+      if (req.url === '/hang') return; // never answers
+      res.writeHead(200, { 'Content-Length': 2 });
+      res.end('ok');
+    })], async ([origin]) => {
+      const clients: RawConversation[] = [];
+      try {
+        for (let i = 0; i < 3; i++) {
+          const client = await RawConversation.open(limited.port);
+          client.write(get(`${origin!.url}/hang`));
+          clients.push(client);
+        }
+        assert.ok(await eventually(() => origin!.requests === 2), 'two requests hold the two slots');
+        await delay(100);
+        assert.equal(origin!.requests, 2, 'the third waits for a slot');
+        for (const client of clients) client.socket.resetAndDestroy();
+        const ok = await rawExchange(limited.port, get(`${origin!.url}/ok`, 'Connection: close\r\n'), { timeoutMs: 2000 });
+        assert.equal(statusOf(ok.text), 200, `slots not given back: ${JSON.stringify(ok.text)}`);
+        assert.equal(origin!.requests, 3, 'the abandoned waiter was never sent upstream');
+      } finally {
+        for (const client of clients) client.destroy();
+      }
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// https:// absolute URIs: forwarded over TLS, verified against the trusted roots (plus --upstream-ca)
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('https:// targets', () => {
+  let origin: OriginServer;
+  let strict: TestProxy;
+  let trusting: TestProxy;
+  // `wrong-name.test` resolves to the origin's address, which its certificate does not name.
+  const lookup: LookupFunction = (hostname, options, callback) => {
+    if (hostname !== 'wrong-name.test') {
+      const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+      process.nextTick(() => (callback as (e: Error) => void)(err));
+    } else if ((options as { all?: boolean }).all) {
+      process.nextTick(() => (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: '127.0.0.1', family: 4 }]));
+    } else {
+      process.nextTick(() => callback(null, '127.0.0.1', 4));
+    }
+  };
+
+  before(async () => {
+    const pki = await createTestPki();
+    origin = await startHttpsOrigin(await pki.serverCert('127.0.0.1'));
+    const caFile = join(await mkdtemp(join(tmpdir(), 'egress-forward-ca-')), 'origin-ca.pem');
+    await writeFile(caFile, pki.caPem);
+    strict = await startTestProxy();
+    trusting = await startTestProxy({ upstreamCaFile: caFile }, undefined, { lookup });
+  });
+  after(async () => {
+    await strict.stop(100);
+    await trusting.stop(100);
+    await origin.close();
+  });
+
+  test('without the origin\'s CA: 502 (verification is on), and the client connection is kept', BOUNDED, async () => {
+    const requestsBefore = origin.requests;
+    const client = await RawConversation.open(strict.port);
+    try {
+      client.write(get(`${origin.url}/v1/write/metric`));
+      const [refused] = await client.responses(1);
+      assert.equal(refused?.status, 502, refused?.head);
+      assert.deepEqual(refused?.fields.get('x-egress-proxy-error'), ['EPROXY_UPSTREAM_TLS']);
+      assert.equal(refused?.fields.get('connection'), undefined);
+      client.write(get(`${echo.url}/after-tls-failure`));
+      const [, served] = await client.responses(2);
+      assert.equal(served?.status, 200);
+    } finally {
+      client.destroy();
+    }
+    assert.equal(origin.requests, requestsBefore, 'no request was sent over the unverified connection');
+    assert.equal(sample(await strict.metricsText(), 'egress_proxy_upstream_errors_total{reason="tls"}'), 1);
+  });
+
+  test('with --upstream-ca: forwarded over verified TLS; two client connections share one TLS connection', BOUNDED, async () => {
+    const connectionsBefore = origin.connections;
+    for (const path of ['/v1/write/metric?token=t', '/v1/write/logging']) {
+      const result = await rawExchange(trusting.port, get(`${origin.url}${path}`, 'Connection: close\r\n'));
+      const [response] = parseResponses(result.text).responses;
+      assert.equal(response?.status, 200, result.text.slice(0, 300));
+      const reply = JSON.parse(response!.body) as EchoReply;
+      assert.equal(reply.url, path);
+      assert.equal(reply.headers.host, `127.0.0.1:${origin.port}`);
+      assert.equal(reply.headers.via, '1.1 egress-proxy');
+    }
+    assert.equal(origin.connections - connectionsBefore, 1, 'the verified TLS connection was pooled and reused');
+  });
+
+  test('with --upstream-ca, a certificate for another name is still refused (502)', BOUNDED, async () => {
+    const result = await rawExchange(trusting.port, get(`https://wrong-name.test:${origin.port}/`, 'Connection: close\r\n'));
+    assert.equal(statusOf(result.text), 502, result.text.slice(0, 300));
+    assert.match(result.text, /\r\nX-Egress-Proxy-Error: EPROXY_UPSTREAM_TLS\r\n/i);
+  });
+});
+
+describe('bookkeeping', () => {
+  test('after everything above, no request of the main proxy is left in flight and every client connection is gone', BOUNDED, async () => {
+    let metrics = '';
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      metrics = await proxy.metricsText();
+      const inFlight = sample(metrics, 'egress_proxy_requests_in_flight');
+      const connections = sample(metrics, 'egress_proxy_client_connections_active');
+      if ((inFlight === 0 && connections === 0) || Date.now() > deadline) break;
+      await delay(50);
+    }
+    assert.equal(sample(metrics, 'egress_proxy_requests_in_flight'), 0);
+    assert.equal(sample(metrics, 'egress_proxy_client_connections_active'), 0);
+  });
+});
