@@ -5,7 +5,7 @@
  */
 import type { BodyFraming } from './body-framing.js';
 import { ChunkedBodyScanner } from './chunked-body-scanner.js';
-import { HeadTooLargeError } from './message-head.js';
+import { HeadTooLargeError, MessageHeadError } from './message-head.js';
 
 export interface MessageListener<Head> {
   /** A complete head; `raw` is its bytes up to and including the blank line. Throws MessageHeadError to refuse it. */
@@ -91,6 +91,8 @@ export class MessageScanner<Head> {
     const end = bytes.indexOf(HEAD_END, Math.max(skip, earlier - 3));
     if (end < 0) {
       if (waiting > this.#maxHeadBytes) throw new HeadTooLargeError();
+      // A head whose lines end in bare LFs never ends by our reading: refuse it now rather than at a timeout.
+      if (hasBareLineEnd(bytes, Math.max(skip, earlier - 1))) throw new MessageHeadError('bare CR or LF in head');
       this.#partialHead = Buffer.from(bytes.subarray(skip));
       return data.length;
     }
@@ -141,4 +143,19 @@ export class MessageScanner<Head> {
     this.#chunked = undefined;
     this.#listener.onMessageEnd(this.#bodyBytes);
   }
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** An LF not preceded by CR, or a CR followed by anything but LF, in `bytes` from `from` on. */
+function hasBareLineEnd(bytes: Buffer, from: number): boolean {
+  for (let i = bytes.indexOf(LF, from); i !== -1; i = bytes.indexOf(LF, i + 1)) {
+    if (i === 0 || bytes[i - 1] !== CR) return true;
+  }
+  // A CR in the last byte may still be followed by its LF.
+  for (let i = bytes.indexOf(CR, from); i !== -1 && i < bytes.length - 1; i = bytes.indexOf(CR, i + 1)) {
+    if (bytes[i + 1] !== LF) return true;
+  }
+  return false;
 }

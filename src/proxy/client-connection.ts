@@ -16,7 +16,7 @@ import {
   type ProxyError,
 } from '../errors.js';
 import { requestBodyFraming, type BodyFraming } from '../http1/body-framing.js';
-import { fieldHasToken, HeadTooLargeError, MessageHeadError, parseRequestHead, type RequestHead } from '../http1/message-head.js';
+import { fieldHasToken, fieldValues, HeadTooLargeError, MessageHeadError, parseRequestHead, type RequestHead } from '../http1/message-head.js';
 import { MessageScanner } from '../http1/message-scanner.js';
 import type { AdmissionGuards } from './admission-guards.js';
 import { errorResponseText, lingerThenClose, writeRawErrorResponse } from './error-response.js';
@@ -157,6 +157,9 @@ export class ClientConnection {
     }
     const targetText = head.target;
     if (targetText.startsWith('/') || targetText === '*') throw new NotAProxyRequestError();
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, is answered 400 (even though a proxy
+    // then replaces it with the URI's authority).
+    if (head.minorVersion === 1 && fieldValues(head.headers, 'host').length !== 1) throw new MalformedRequestError('an HTTP/1.1 request needs one Host field');
     const target = parseAbsoluteTarget(targetText);
     const loop = this.#deps.guards.checkLoop(target);
     if (loop) throw loop;
@@ -198,6 +201,8 @@ export class ClientConnection {
   }
 
   #handOver(head: RequestHead, rest: Buffer): void {
+    // Nothing here touches the socket again: it is the tunnel's.
+    this.#finished = true;
     this.#release();
     const socket = this.#socket;
     socket.removeListener('data', this.#onData);
@@ -210,9 +215,7 @@ export class ClientConnection {
   }
 
   #closesAfterResponse(): boolean {
-    // A client that half-closed after pipelining requests still gets the ones it sent answered.
-    const clientDone = this.#clientEnded && (this.#held === undefined || this.#held.length === 0);
-    return this.#closeAfterThis || this.#closeWhenIdle || clientDone || this.#deps.isDraining();
+    return this.#closeAfterThis || this.#closeWhenIdle || this.#deps.isDraining();
   }
 
   #onResponseEnded(closeClient: boolean): void {
@@ -263,13 +266,16 @@ export class ClientConnection {
     this.#exchange = undefined;
     exchange?.abort();
     clearTimeout(this.#headersTimer);
-    writeRawErrorResponse(this.#socket, statusCode, message, error.code);
+    // Inside a response already on its way an answer of ours would read as part of its body: cut instead.
+    if (exchange?.responseStarted === true) this.#socket.destroy();
+    else writeRawErrorResponse(this.#socket, statusCode, message, error.code);
   }
 
   #write(data: Buffer | string, onDrain: () => void): boolean {
     const socket = this.#socket;
     if (socket.destroyed) return true;
-    if (socket.write(data)) return true;
+    // Heads are latin1 text (the bytes as they came, obs-text included), never re-encoded as UTF-8.
+    if (socket.write(data, 'latin1')) return true;
     socket.once('drain', onDrain);
     return false;
   }
@@ -281,7 +287,7 @@ export class ClientConnection {
   }
 
   #resume(): void {
-    if (!this.#paused || this.#held !== undefined) return;
+    if (!this.#paused || this.#held !== undefined || this.#finished) return;
     this.#paused = false;
     if (!this.#socket.destroyed) this.#socket.resume();
   }
@@ -289,13 +295,18 @@ export class ClientConnection {
   readonly #onEnd = (): void => {
     this.#clientEnded = true;
     if (this.#finished) return;
-    if (this.#receiving) {
-      // The client stopped sending in the middle of a body: that request can never be completed.
-      this.#exchange?.abort();
-      this.#socket.destroy();
+    if (this.#exchange === undefined) {
+      this.#closeIfIdle();
       return;
     }
-    this.#closeIfIdle();
+    // A half-close and a close look the same until a write fails, and a client that closes has given up on its
+    // request (timed out, say). So, as Node's HTTP server, squid (half_closed_clients off) and nginx do, the
+    // request in flight is abandoned: a request still waiting for an upstream slot is never sent, and one in
+    // progress stops holding its upstream connection.
+    const exchange = this.#exchange;
+    this.#exchange = undefined;
+    exchange.abort();
+    this.#socket.destroy();
   };
 
   readonly #onClose = (): void => {

@@ -35,11 +35,21 @@ export function writeRawErrorResponse(socket: Duplex, statusCode: number, messag
   }
   socket.end(errorResponseText(statusCode, message, code, true));
   lingerThenClose(socket);
+  // Bounded even for a client that never reads our answer (an error response is small: it rarely waits).
+  setTimeout(() => socket.destroy(), 4 * LINGER_MS).unref();
 }
 
-/** After our last write: read and discard what the client still sends, for a moment, then close (see above). */
+/**
+ * After our last write (`end()` already called): read and discard what the client still sends, then close a moment
+ * after everything written has left (see above). The moment counts from the flush, not from the end() call: a slow
+ * reader still gets the whole of a large last response. One that never reads is closed by its idle timeout.
+ */
 export function lingerThenClose(socket: Duplex): void {
   socket.on('error', () => socket.destroy());
   socket.resume();
-  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  const closeLater = (): void => {
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  };
+  if (socket.writableFinished) closeLater();
+  else socket.once('finish', closeLater);
 }

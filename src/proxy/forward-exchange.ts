@@ -34,6 +34,8 @@ import type { UpstreamTlsSettings } from './upstream-tls.js';
 
 /** Node's own limit for a message head. */
 const MAX_HEAD_BYTES = 16 * 1024;
+/** Request bytes held per request while it waits for a slot or a connection; then the client is paused. */
+const MAX_PENDING_BYTES = 64 * 1024;
 
 function ignoreError(): void {}
 
@@ -89,6 +91,7 @@ export class ForwardExchange {
   #detachUpstream: (() => void) | undefined;
   /** Request bytes (head first) written before there was an upstream connection to write them to. */
   #pending: Array<Buffer | string> | undefined = [];
+  #pendingBytes = 0;
   #requestComplete = false;
   /** Body bytes as they arrived, until the end of the request gives the decoded count. */
   #bytesFromClient = 0;
@@ -122,6 +125,11 @@ export class ForwardExchange {
       onMessageEnd: (bodyBytes) => this.#onResponseEnd(bodyBytes),
     }, MAX_HEAD_BYTES);
     this.#send(forwardedRequestHead(head, target));
+  }
+
+  /** Whether any of the response has gone to the client (after which no answer of ours can follow). */
+  get responseStarted(): boolean {
+    return this.#responseStarted;
   }
 
   /** Asks for a slot and a connection; the head and whatever body has arrived by then go out once there is one. */
@@ -219,11 +227,13 @@ export class ForwardExchange {
     if (this.#pending !== undefined) {
       // Copied: a body chunk is a view of a read the client connection may reuse.
       this.#pending.push(typeof data === 'string' ? data : Buffer.from(data));
-      return this.#pending.length < 16;
+      this.#pendingBytes += data.length;
+      return this.#pendingBytes < MAX_PENDING_BYTES;
     }
     const upstream = this.#upstream;
     if (upstream === undefined || upstream.destroyed || !upstream.writable) return true;
-    return upstream.write(data);
+    // Heads are latin1 text (the bytes as they came, obs-text included), never re-encoded as UTF-8.
+    return upstream.write(data, 'latin1');
   }
 
   #onUpstreamData(data: Buffer): void {

@@ -5,16 +5,22 @@
  * loopback sockets, what forward.test.ts, error-responses.test.ts and hostile-upstreams.test.ts do not:
  *
  * - request heads: 431 over 16 KiB, 408 for a slow or absent head (timeouts.client_headers), and no 408 while a
- *   keep-alive connection waits between requests (timeouts.client_keepalive governs that)
+ *   keep-alive connection waits between requests (timeouts.client_keepalive governs that); 400 at once for bare
+ *   LF line ends and for an HTTP/1.1 request without exactly one Host; header bytes outside ASCII passed unchanged
  * - one client connection, many messages: pipelined requests answered in order, a CONNECT after a forwarded
- *   request, a client that half-closes after its request, no-body and chunked responses keeping both sides alive
+ *   request, a client that half-closes with its request in flight (it has given up: no answer, the request is
+ *   abandoned upstream), no-body and chunked responses keeping both sides alive
  * - HTTP/1.0 clients and close-delimited responses: `Connection: close` and a closed connection
  * - interim responses: passed to HTTP/1.1 clients, never to HTTP/1.0 ones
- * - limits.upstream_max_sockets_per_host: the cap holds, and failed or abandoned requests give their slot back
- * - failures: a 502 keeps the connection; an early answer, a malformed chunked body or a cut response close it
- * - flow control: 4 MiB each way through a slow reader, byte-identical
+ * - limits.upstream_max_sockets_per_host: the cap holds, failed or abandoned requests give their slot back, and a
+ *   request whose client closed while it waited for a slot is never sent
+ * - failures: a 502 keeps the connection; an early answer, a malformed chunked body or a cut response close it; a
+ *   malformed body once the response has begun cuts the connection (no 400 inside it); bare LFs upstream: 502
+ * - flow control: 4 MiB each way through a slow reader, byte-identical, and the last response before a close
+ *   reaches a client that stops reading for longer than the lingering close whole
  * - upstream keep-alive: reused across client connections, but not after the origin sent more than its response
- * - `https://` targets over verified TLS (refused without the origin's CA, accepted with --upstream-ca)
+ * - `https://` targets over verified TLS (refused without the origin's CA, accepted with --upstream-ca), and a
+ *   broken TLS record from an origin, on a pooled connection or after a closing response, is not a crash
  * - bookkeeping: no request left in flight and no client connection left open after all of the above
  *
  * Raw sockets are used wherever the bytes on the wire are the point. A conversation with several steps on one
@@ -24,13 +30,16 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net, { type LookupFunction } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import tls from 'node:tls';
 import { ProxyAgent, request } from 'undici';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 import {
@@ -261,6 +270,73 @@ async function withServers<T extends { close(): Promise<unknown> }>(servers: Pro
   }
 }
 
+/** Polls `target`'s egress_proxy_requests_in_flight until it is 0 or `timeoutMs` passes; returns the last value. */
+async function inFlightSettles(target: TestProxy, timeoutMs = 1000): Promise<number | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const inFlight = sample(await target.metricsText(), 'egress_proxy_requests_in_flight');
+    if (inFlight === 0 || Date.now() >= deadline) return inFlight;
+    await delay(20);
+  }
+}
+
+/** A TLS record no session can decrypt: application data (type 23), 32 bytes of junk. */
+const BROKEN_TLS_RECORD = Buffer.from([0x17, 0x03, 0x03, 0x00, 0x20, ...Buffer.alloc(32, 0x42)]);
+
+/**
+ * An https origin whose TLS runs over a duplex of ours, so a broken record can follow its own encrypted bytes in the
+ * same TCP write. `onRequest` gets the TLS socket once a request head is in, and `breakNextWrite()`, which glues
+ * BROKEN_TLS_RECORD onto the encrypted bytes of the next write on it. `brokenRecordsSent` counts them.
+ */
+async function startBreakingTlsOrigin(
+  credentials: { key: string; cert: string },
+  onRequest: (socket: tls.TLSSocket, breakNextWrite: () => void) => void,
+): Promise<{ port: number; brokenRecordsSent: number; close(): Promise<void> }> {
+  const state = { brokenRecordsSent: 0 };
+  const server = await startTcpServer((raw) => {
+    let breakNext = false;
+    const encrypted = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        if (breakNext) {
+          breakNext = false;
+          raw.write(Buffer.concat([chunk, BROKEN_TLS_RECORD]));
+          state.brokenRecordsSent++;
+        } else {
+          raw.write(chunk);
+        }
+        callback();
+      },
+    });
+    raw.on('data', (data: Buffer) => encrypted.push(data));
+    raw.on('close', () => encrypted.destroy());
+    const secure = new tls.TLSSocket(encrypted, { isServer: true, ...credentials });
+    secure.on('error', () => raw.destroy());
+    let received = '';
+    secure.on('data', (data: Buffer) => {
+      const headWasIn = received.includes('\r\n\r\n');
+      received += data.toString('latin1');
+      if (!headWasIn && received.includes('\r\n\r\n')) onRequest(secure, () => (breakNext = true));
+    });
+  });
+  return Object.assign(state, { port: server.port, close: () => server.close() });
+}
+
+/** Runs `body`, failing if anything in this process throws uncaught meanwhile (the proxy runs in-process). */
+async function withoutUncaughtExceptions(body: () => Promise<void>): Promise<void> {
+  const uncaught: unknown[] = [];
+  const record = (err: unknown): void => {
+    uncaught.push(err);
+  };
+  process.on('uncaughtException', record);
+  try {
+    await body();
+  } finally {
+    process.off('uncaughtException', record);
+  }
+  assert.deepEqual(uncaught.map((err) => (err instanceof Error ? err.message : String(err))), [], 'an uncaught exception would have killed the proxy');
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The main proxy: short client timeouts so the timeout paths run in test time
 // ---------------------------------------------------------------------------------------------------------------
@@ -382,6 +458,78 @@ describe('request heads on the proxy port', () => {
       client.destroy();
     }
   });
+
+  test('a head with bare LF line ends gets 400 at once, not 408 at the headers timeout', BOUNDED, async () => {
+    const requestsBefore = echo.requests;
+    const cases = {
+      'all bare LF': `GET ${echo.url}/bare-lf HTTP/1.1\nHost: x\n\n`,
+      'CRLF lines, ended by a bare LF': `GET ${echo.url}/bare-lf HTTP/1.1\r\nHost: x\r\n\n`,
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const started = Date.now();
+      const result = await rawExchange(proxy.port, bytes);
+      const elapsed = Date.now() - started;
+      // The head never ends by our reading (no CRLF CRLF): only refusing it as it comes answers before the timeout.
+      assert.equal(statusOf(result.text), 400, `${name}: ${JSON.stringify(result.text.slice(0, 200))}`);
+      assert.match(result.text, /\r\nConnection: close\r\n/i, name);
+      assert.ok(result.closedByServer, `${name}: connection closed`);
+      assert.ok(elapsed < HEADERS_TIMEOUT_MS, `${name}: answered after ${elapsed} ms`);
+    }
+    assert.equal(echo.requests, requestsBefore, 'nothing reached the origin');
+  });
+
+  test('an HTTP/1.1 request without Host, or with two Host fields, gets 400 and the connection closes', BOUNDED, async () => {
+    const requestsBefore = echo.requests;
+    const cases = {
+      'no Host': `GET ${echo.url}/no-host HTTP/1.1\r\nAccept: */*\r\n\r\n`,
+      'two Host fields': `GET ${echo.url}/two-hosts HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n`,
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const result = await rawExchange(proxy.port, bytes);
+      assert.equal(statusOf(result.text), 400, `${name}: ${JSON.stringify(result.text.slice(0, 200))}`);
+      assert.match(result.text, /\r\nConnection: close\r\n/i, name);
+      assert.ok(result.closedByServer, `${name}: connection closed`);
+    }
+    assert.equal(echo.requests, requestsBefore, 'nothing reached the origin');
+    // HTTP/1.0 has no Host requirement: the same request without one is forwarded.
+    const old = await rawExchange(proxy.port, `GET ${echo.url}/no-host-1.0 HTTP/1.0\r\n\r\n`);
+    assert.equal(parseResponses(old.text, true).responses[0]?.status, 200, old.text.slice(0, 200));
+  });
+
+  test('header bytes outside ASCII pass unchanged both ways (latin1 in, raw UTF-8 out)', BOUNDED, async () => {
+    let seenByOrigin: Buffer | undefined;
+    await withServers([startTcpServer((socket) => {
+      let received = Buffer.alloc(0);
+      socket.on('data', (data: Buffer) => {
+        received = Buffer.concat([received, data]);
+        if (seenByOrigin !== undefined || !received.includes('\r\n\r\n')) return;
+        seenByOrigin = received;
+        // A raw UTF-8 file name (C3 BC, "ü"), as Content-Disposition often carries one.
+        socket.write(Buffer.concat([
+          Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Disposition: attachment; filename="'),
+          Buffer.from([0xc3, 0xbc]),
+          Buffer.from('.txt"\r\n\r\nok'),
+        ]));
+      });
+    })], async ([origin]) => {
+      const client = await RawConversation.open(proxy.port);
+      try {
+        client.write(Buffer.concat([
+          Buffer.from(`GET http://127.0.0.1:${origin!.port}/obs-text HTTP/1.1\r\nHost: x\r\nX-Name: caf`),
+          Buffer.from([0xe9]),
+          Buffer.from('\r\nConnection: close\r\n\r\n'),
+        ]));
+        const [response] = await client.responses(1);
+        assert.equal(response?.status, 200);
+        const sent = /\r\nx-name: ([^\r]*)\r\n/i.exec(seenByOrigin?.toString('latin1') ?? '')?.[1];
+        assert.equal(Buffer.from(sent ?? '', 'latin1').toString('hex'), '636166e9', 'X-Name as the origin received it');
+        const filename = /filename="([^"]*)"/.exec(response!.head)?.[1];
+        assert.equal(Buffer.from(filename ?? '', 'latin1').toString('hex'), 'c3bc2e747874', 'the file name as the client received it');
+      } finally {
+        client.destroy();
+      }
+    });
+  });
 });
 
 describe('many messages on one client connection', () => {
@@ -455,14 +603,51 @@ describe('many messages on one client connection', () => {
     });
   });
 
-  test('a client that half-closes after its request still gets the whole response, then the connection closes', BOUNDED, async () => {
-    const result = await rawExchange(proxy.port, get(`${echo.url}/half-closed`), { endAfterWrite: true });
-    const { responses, rest } = parseResponses(result.text);
-    assert.equal(responses.length, 1, result.text);
-    assert.equal(responses[0]?.status, 200);
-    assert.equal((JSON.parse(responses[0]!.body) as EchoReply).url, '/half-closed');
-    assert.equal(rest, '');
-    assert.ok(result.closedByServer);
+  // A half-close and a close look alike, and a client that closes has given up (timed out, say). As with Node's
+  // HTTP server, squid (half_closed_clients off) and nginx, its request is abandoned and nothing is answered.
+  test('a client that half-closes with its request in flight gets no answer: the connection closes, the origin sees the request dropped', BOUNDED, async () => {
+    const ORIGIN_DELAY_MS = 300;
+    let started = 0;
+    let answered = 0;
+    let dropped = 0;
+    await withServers([startHttpOrigin((_req, res) => {
+      started++;
+      const timer = setTimeout(() => {
+        answered++;
+        res.writeHead(200, { 'Content-Length': 8 });
+        res.end('too late');
+      }, ORIGIN_DELAY_MS);
+      res.on('close', () => {
+        if (res.writableFinished) return;
+        dropped++;
+        clearTimeout(timer);
+      });
+    })], async ([origin]) => {
+      // FIN in the same flight as the request, and FIN once the origin is working on it.
+      for (const when of ['with the request', 'once the origin has it']) {
+        const startedBefore = started;
+        const client = await RawConversation.open(proxy.port);
+        try {
+          client.write(get(`${origin!.url}/half-closed`));
+          if (when === 'once the origin has it') {
+            assert.ok(await eventually(() => started === startedBefore + 1), `${when}: the origin got the request`);
+          }
+          client.socket.end();
+          const endedAt = Date.now();
+          assert.ok(await client.closedWithin(ORIGIN_DELAY_MS + 1000), `${when}: connection closed by the proxy`);
+          assert.equal(client.text, '', `${when}: no response bytes`);
+          assert.ok(Date.now() - endedAt < ORIGIN_DELAY_MS, `${when}: closed after ${Date.now() - endedAt} ms, not at once`);
+          assert.equal(await inFlightSettles(proxy), 0, `${when}: requests_in_flight back to 0`);
+          assert.ok(await eventually(() => dropped === started), `${when}: the origin's request was dropped (started ${started}, dropped ${dropped})`);
+        } finally {
+          client.destroy();
+        }
+      }
+      assert.equal(started, dropped);
+      assert.ok(started >= 1);
+      await delay(ORIGIN_DELAY_MS + 100);
+      assert.equal(answered, 0, 'the origin never got to answer');
+    });
   });
 
   test('chunked, HEAD, 204 and 304 responses keep both connections reusable (one upstream connection)', BOUNDED, async () => {
@@ -703,6 +888,52 @@ describe('failures', () => {
     });
   });
 
+  test('a malformed chunk in the request body after the response has begun: the connection is cut, no 400 inside the response', BOUNDED, async () => {
+    const start = 'a'.repeat(20);
+    await withServers([startTcpServer((socket) => {
+      // Answers at the head, before the body is done: 200 bytes announced, 20 sent, the rest never.
+      socket.once('data', () => socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n${start}`));
+    })], async ([origin]) => {
+      const client = await RawConversation.open(proxy.port);
+      try {
+        client.write(`POST http://127.0.0.1:${origin!.port}/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`);
+        await client.until((t) => t.endsWith(start), 'the start of the response');
+        client.write('zz\r\n'); // not a chunk size
+        assert.ok(await client.closedWithin(3000), 'connection cut');
+        // Our 400 written now would be read as bytes 21 on of the origin's body.
+        assert.doesNotMatch(client.text, /HTTP\/1\.1 400/, JSON.stringify(client.text));
+        assert.equal(statusOf(client.text), 200);
+        assert.ok(client.text.endsWith(`\r\n\r\n${start}`), `nothing after what the origin sent: ${JSON.stringify(client.text)}`);
+        assert.equal(parseResponses(client.text).responses.length, 0, 'no response that looks complete');
+      } finally {
+        client.destroy();
+      }
+    });
+  });
+
+  test('a response head with bare LF line ends, the connection left open: 502 at once, not 504 at the response timeout', BOUNDED, async () => {
+    const answers = {
+      'all bare LF': 'HTTP/1.1 200 OK\nContent-Length: 2\n\nok',
+      'CRLF lines, ended by a bare LF': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\nok',
+    };
+    for (const [name, answer] of Object.entries(answers)) {
+      await withServers([startTcpServer((socket) => socket.once('data', () => socket.write(answer)))], async ([origin]) => {
+        const client = await RawConversation.open(proxy.port);
+        try {
+          const started = Date.now();
+          client.write(get(`http://127.0.0.1:${origin!.port}/bare-lf`));
+          // Long enough to see the 504 that a head which never ends by our reading would get.
+          const [response] = await client.responses(1, 6000);
+          const elapsed = Date.now() - started;
+          assert.equal(response?.status, 502, `${name}: ${response?.head}`);
+          assert.ok(elapsed < 1000, `${name}: answered after ${elapsed} ms (upstream_response is 5 s)`);
+        } finally {
+          client.destroy();
+        }
+      });
+    }
+  });
+
   test('an upstream that closes or garbles mid-body: the client connection is cut at once, never given a response that looks complete', BOUNDED, async () => {
     const answers = {
       'Content-Length, then close': { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b', close: true },
@@ -785,6 +1016,87 @@ describe('flow control', () => {
       }
     });
   });
+});
+
+describe('the last response before a close, to a client that stops reading', () => {
+  // After the last response the proxy closes lingering (reading and discarding for 2 s, so the client does not get
+  // a reset). The 2 s must count from when everything written has left the proxy, not from when the response
+  // ended: a client that is not reading leaves the tail of a large response in the proxy's socket buffer.
+  const STALL_MS = 2500;
+  let patient: TestProxy;
+  before(async () => {
+    // A proxy of its own, with the default client timeouts: none of the main proxy's short ones plays a part here.
+    patient = await startTestProxy();
+  });
+  after(async () => {
+    await patient.stop(100);
+  });
+
+  for (const framing of ['chunked', 'close-delimited'] as const) {
+    test(`a large ${framing} response (the kernel's buffers full: ~4 MiB), the client stalled for ${STALL_MS} ms once it ended, arrives whole`, BOUNDED, async () => {
+      const accepted: net.Socket[] = [];
+      const onAccept = (message: unknown): void => {
+        accepted.push((message as { socket: net.Socket }).socket);
+      };
+      diagnosticsChannel.subscribe('net.server.socket', onAccept);
+      let proxySide: net.Socket | undefined;
+      const sentHash = createHash('sha256');
+      let sentBytes = 0;
+      let originDone = false;
+      // Small pieces, one at a time, until the proxy's socket to the client holds bytes the kernel would not take
+      // (the client is not reading); then one more piece and the end of the response. Small, so the proxy is still
+      // reading from the origin when the end comes and writes all of it before the client reads anything.
+      const stream = async (socket: net.Socket): Promise<void> => {
+        socket.write(framing === 'chunked' ? 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n');
+        const deadline = Date.now() + 12_000;
+        for (;;) {
+          const last = (proxySide?.writableLength ?? 0) > 0 || sentBytes >= 64 * 1024 * 1024 || Date.now() > deadline;
+          const piece = randomBytes(4096);
+          sentHash.update(piece);
+          sentBytes += piece.length;
+          if (framing === 'close-delimited') {
+            if (last) socket.end(piece);
+            else socket.write(piece);
+          } else {
+            socket.write(Buffer.concat([Buffer.from('1000\r\n'), piece, Buffer.from(last ? '\r\n0\r\n\r\n' : '\r\n')]));
+          }
+          if (last) break;
+          await delay(1);
+        }
+        originDone = true;
+      };
+      try {
+        await withServers([startTcpServer((socket) => socket.once('data', () => void stream(socket)))], async ([origin]) => {
+          const client = await RawConversation.open(patient.port);
+          try {
+            client.socket.pause();
+            const clientPort = client.socket.localPort;
+            assert.ok(await eventually(() => (proxySide = accepted.find((s) => s.remotePort === clientPort && s.localPort === patient.port)) !== undefined));
+            client.write(get(`http://127.0.0.1:${origin!.port}/big`, 'Connection: close\r\n'));
+            assert.ok(await eventually(() => originDone, 15_000), 'the origin sent its whole response');
+            assert.ok(await eventually(() => proxySide!.writableEnded, 2000), 'the proxy ended the client connection after the response');
+            // The case that matters: part of the response is still in the proxy's buffer, waiting for the client.
+            assert.ok(proxySide!.writableLength > 0, 'precondition: the tail of the response was still buffered when the proxy ended');
+            await delay(STALL_MS);
+            client.socket.resume();
+            assert.ok(await client.closedWithin(5000), 'connection closed once the client had read everything');
+          } finally {
+            client.destroy();
+          }
+          const { responses } = parseResponses(client.text, true);
+          assert.equal(responses.length, 1, `a complete response (${client.text.length} bytes received)`);
+          assert.equal(responses[0]?.status, 200);
+          assert.deepEqual(responses[0]?.fields.get('connection'), ['close']);
+          const body = Buffer.from(responses[0]!.body, 'latin1');
+          assert.equal(body.length, sentBytes, `got ${body.length} of ${sentBytes} bytes`);
+          assert.equal(createHash('sha256').update(body).digest('hex'), sentHash.digest('hex'), 'byte-identical');
+          assert.ok(sentBytes > 1024 * 1024, `the response was ${sentBytes} bytes: the kernel took all of it?`);
+        });
+      } finally {
+        diagnosticsChannel.unsubscribe('net.server.socket', onAccept);
+      }
+    });
+  }
 });
 
 describe('upstream keep-alive', () => {
@@ -943,6 +1255,68 @@ describe('limits.upstream_max_sockets_per_host', () => {
   });
 });
 
+describe('limits.upstream_max_sockets_per_host = 1: a client that closes while its request waits', () => {
+  const UPSTREAM_RESPONSE_MS = 1000;
+  let single: TestProxy;
+  before(async () => {
+    single = await startTestProxy({}, (config) => {
+      config.limits.upstreamMaxSocketsPerHost = 1;
+      // Short, so that A's slot is given back within the test even by a proxy that would keep it until a timeout.
+      config.timeouts.upstreamResponseMs = UPSTREAM_RESPONSE_MS;
+    });
+  });
+  after(async () => {
+    await single.stop(100);
+  });
+
+  test('a POST waiting for the only slot, its client gone: never sent upstream, even once the slot is free', BOUNDED, async () => {
+    const seen: string[] = [];
+    let dropped = 0;
+    await withServers([startHttpOrigin((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.on('close', () => {
+        if (!res.writableFinished) dropped++;
+      });
+      if (req.url !== '/next') return; // the others are never answered
+      res.writeHead(200, { 'Content-Length': 2 });
+      res.end('ok');
+    })], async ([origin]) => {
+      const a = await RawConversation.open(single.port);
+      const b = await RawConversation.open(single.port);
+      try {
+        a.write(get(`${origin!.url}/holds-the-slot`));
+        assert.ok(await eventually(() => seen.length === 1), 'A holds the slot');
+        b.write(`POST ${origin!.url}/from-b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc`);
+        await delay(150);
+        assert.deepEqual(seen, ['GET /holds-the-slot'], 'B waits for the slot');
+        // B gives up, then A: A's slot is free from here on.
+        b.socket.end();
+        await delay(50);
+        a.socket.end();
+        const endedAt = Date.now();
+        const inFlightSoon = await inFlightSettles(single, 500);
+        const settledAfter = Date.now() - endedAt;
+        // Past the point where even a slot held until the upstream response timeout would have been given back.
+        await delay(UPSTREAM_RESPONSE_MS + 500);
+        assert.deepEqual(seen, ['GET /holds-the-slot'], 'B\'s request, abandoned by its client, reached the origin');
+        assert.equal(inFlightSoon, 0, `requests_in_flight ${settledAfter} ms after both clients closed`);
+        assert.ok(b.closed, 'B\'s connection closed');
+        assert.equal(b.text, '', 'no answer to B');
+        assert.ok(a.closed, 'A\'s connection closed');
+        assert.equal(a.text, '', 'no answer to A');
+        assert.equal(dropped, 1, 'A\'s request was dropped upstream');
+        // The slot is free for the next request.
+        const next = await rawExchange(single.port, get(`${origin!.url}/next`, 'Connection: close\r\n'), { timeoutMs: 2000 });
+        assert.equal(statusOf(next.text), 200, next.text.slice(0, 200));
+        assert.deepEqual(seen, ['GET /holds-the-slot', 'GET /next']);
+      } finally {
+        a.destroy();
+        b.destroy();
+      }
+    });
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // https:// absolute URIs: forwarded over TLS, verified against the trusted roots (plus --upstream-ca)
 // ---------------------------------------------------------------------------------------------------------------
@@ -951,6 +1325,8 @@ describe('https:// targets', () => {
   let origin: OriginServer;
   let strict: TestProxy;
   let trusting: TestProxy;
+  /** A certificate for 127.0.0.1 from the CA `trusting` trusts. */
+  let credentials: { key: string; cert: string };
   // `wrong-name.test` resolves to the origin's address, which its certificate does not name.
   const lookup: LookupFunction = (hostname, options, callback) => {
     if (hostname !== 'wrong-name.test') {
@@ -965,7 +1341,8 @@ describe('https:// targets', () => {
 
   before(async () => {
     const pki = await createTestPki();
-    origin = await startHttpsOrigin(await pki.serverCert('127.0.0.1'));
+    credentials = await pki.serverCert('127.0.0.1');
+    origin = await startHttpsOrigin(credentials);
     const caFile = join(await mkdtemp(join(tmpdir(), 'egress-forward-ca-')), 'origin-ca.pem');
     await writeFile(caFile, pki.caPem);
     strict = await startTestProxy();
@@ -1015,6 +1392,48 @@ describe('https:// targets', () => {
     assert.equal(statusOf(result.text), 502, result.text.slice(0, 300));
     assert.match(result.text, /\r\nX-Egress-Proxy-Error: EPROXY_UPSTREAM_TLS\r\n/i);
   });
+
+  // A TLS error can still be on its way after the socket is destroyed (OpenSSL is in the middle of the read that
+  // holds the broken record), and an 'error' with no listener is an uncaught exception: the end of the proxy.
+  const brokenRecordCases = {
+    'on a connection idle in the pool': (socket: tls.TLSSocket, breakNextWrite: () => void): void => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      // Later, to the connection now parked: bytes nobody asked for, a broken record right behind them.
+      setTimeout(() => {
+        breakNextWrite();
+        socket.write('unsolicited');
+      }, 300);
+    },
+    'right after a Connection: close response, in the same TCP write': (socket: tls.TLSSocket, breakNextWrite: () => void): void => {
+      breakNextWrite();
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+    },
+  };
+  for (const [name, onRequest] of Object.entries(brokenRecordCases)) {
+    test(`a broken TLS record from an origin ${name}: the proxy survives and serves on`, BOUNDED, async () => {
+      await withoutUncaughtExceptions(async () => {
+        const broken = await startBreakingTlsOrigin(credentials, onRequest);
+        const client = await RawConversation.open(trusting.port);
+        try {
+          client.write(get(`https://127.0.0.1:${broken.port}/broken-later`));
+          const [response] = await client.responses(1);
+          assert.equal(response?.status, 200, response?.head);
+          assert.equal(response?.body, 'ok');
+          assert.ok(await eventually(() => broken.brokenRecordsSent === 1), 'the broken record was sent');
+          // Time for the proxy to read it, and for an error to escape if one does.
+          await delay(300);
+          client.write(get(`${echo.url}/after-broken-record`));
+          const [, next] = await client.responses(2);
+          assert.equal(next?.status, 200, 'the same client connection is served');
+        } finally {
+          client.destroy();
+          await broken.close();
+        }
+        const fresh = await rawExchange(trusting.port, get(`${origin.url}/after-broken-record`, 'Connection: close\r\n'));
+        assert.equal(statusOf(fresh.text), 200, fresh.text.slice(0, 200));
+      });
+    });
+  }
 });
 
 describe('bookkeeping', () => {
