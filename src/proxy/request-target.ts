@@ -50,14 +50,47 @@ export function parseAbsoluteTarget(url: string): AbsoluteTarget {
   const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
   if (!host || !(isIP(host) !== 0 || isValidHost(host))) throw new MalformedRequestError('invalid host in URI');
   const port = parsed.port ? parsePort(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
+  const pathWithQuery = rawPathAndQuery(url);
+  const query = pathWithQuery.indexOf('?');
   return {
     protocol: parsed.protocol,
     host,
     port,
     authority: formatAuthority(host, port),
-    pathWithQuery: parsed.pathname + parsed.search,
-    pathname: parsed.pathname,
+    pathWithQuery,
+    pathname: query === -1 ? pathWithQuery : pathWithQuery.slice(0, query),
   };
+}
+
+/**
+ * Visible ASCII but for the backslash: a little more than RFC 3986 allows (`{}`, `|`, `[]` and quotes turn up
+ * unencoded in real queries and origins accept them, as nginx and Node's server do), nothing a parser could read
+ * as another path (WHATWG URL parsers take `\` for `/`).
+ */
+const PATH_AND_QUERY = /^\/[\x21-\x5b\x5d-\x7e]*$/;
+/** `http://` or `https://` then the authority: the only absolute form a forward proxy is sent (RFC 9112 §3.2.2). */
+const SCHEME_AND_SLASHES = /^https?:\/\//i;
+/** Where the authority ends. */
+const PATH_START = /[/?#]/;
+
+/**
+ * The path and query exactly as the client sent them. RFC 9110 §7.1: a proxy must not rewrite them, and the WHATWG
+ * parser would (`/a/../b` becomes `/b`, `%2e%2e` is resolved too), which breaks signed URLs and lets a path that an
+ * origin's rules would refuse reach it as another one. An empty path becomes `/` (RFC 9112 §3.2.1).
+ */
+function rawPathAndQuery(url: string): string {
+  const scheme = SCHEME_AND_SLASHES.exec(url);
+  if (scheme === null || url.includes('\\')) throw new MalformedRequestError('invalid absolute URI');
+  const rest = url.slice(scheme[0].length);
+  const start = rest.search(PATH_START);
+  if (start === -1) return '/';
+  // A fragment is never sent by a client that follows RFC 9112 §3.2, and never goes on.
+  let path = rest.slice(start);
+  const fragment = path.indexOf('#');
+  if (fragment !== -1) path = path.slice(0, fragment);
+  if (!path.startsWith('/')) path = `/${path}`;
+  if (!PATH_AND_QUERY.test(path)) throw new MalformedRequestError('invalid characters in the request target');
+  return path;
 }
 
 export function formatAuthority(host: string, port: number): string {

@@ -374,6 +374,16 @@ describe('request heads on the proxy port', () => {
     assert.equal(echo.requests, requestsBefore, 'nothing reached the origin');
   });
 
+  test('the path and query reach the origin exactly as sent, dot segments and encodings untouched (RFC 9110 §7.1)', BOUNDED, async () => {
+    const path = '/a/../b/%2e%2e/c?sig=a%2Fb&q={"x":[1]}';
+    const result = await rawExchange(proxy.port, get(`${echo.url}${path}`, 'Connection: close\r\n'));
+    const [response] = parseResponses(result.text).responses;
+    assert.equal(response?.status, 200, result.text.slice(0, 200));
+    assert.equal((JSON.parse(response.body) as EchoReply).url, path);
+    const backslash = await rawExchange(proxy.port, get(`${echo.url}/a\\..\\b`));
+    assert.equal(statusOf(backslash.text), 400, 'a backslash, which URL parsers read as a slash, is refused');
+  });
+
   test('a head just under 16 KiB is forwarded whole', BOUNDED, async () => {
     const big = 'b'.repeat(15 * 1024);
     const result = await rawExchange(proxy.port, get(`${echo.url}/almost-big`, `X-Big: ${big}\r\nConnection: close\r\n`));

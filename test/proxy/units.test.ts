@@ -47,6 +47,20 @@ test('absolute URIs: default ports, query kept for the origin but not in pathnam
   assert.throws(() => parseAbsoluteTarget('http://x:0/'), MalformedRequestError);
 });
 
+test('absolute URIs: the path and query go on exactly as sent (RFC 9110 §7.1), never normalised', () => {
+  const dotted = parseAbsoluteTarget('http://x/a/../b/%2e%2e/c?sig=a%2Fb&x=%7B%7D');
+  assert.equal(dotted.pathWithQuery, '/a/../b/%2e%2e/c?sig=a%2Fb&x=%7B%7D');
+  assert.equal(dotted.pathname, '/a/../b/%2e%2e/c');
+  assert.equal(parseAbsoluteTarget('http://x').pathWithQuery, '/');
+  assert.equal(parseAbsoluteTarget('http://x:8080?q=1').pathWithQuery, '/?q=1');
+  assert.equal(parseAbsoluteTarget('http://x/p#frag').pathWithQuery, '/p');
+  assert.equal(parseAbsoluteTarget('HTTP://X/p').pathWithQuery, '/p');
+  // WHATWG parsers read a backslash as a slash: `http://x\@evil/` would be host x, path /@evil/.
+  for (const bad of ['http://x\\@evil/', 'http://x/a\\b', 'http:x/y', 'http:/x/y', 'http://x/caf\u00e9']) {
+    assert.throws(() => parseAbsoluteTarget(bad), MalformedRequestError, bad);
+  }
+});
+
 test('hop-by-hop: Connection-named fields go too, case-insensitively; duplicates of others stay', () => {
   const out = stripHopByHop([
     'Connection', 'close, X-Trace',
