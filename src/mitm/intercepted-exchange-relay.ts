@@ -191,6 +191,13 @@ export class InterceptedExchangeRelay {
     if (this.#upstream === undefined) this.#connectUpstream();
     if (!isPersistent(head.minorVersion, head.headers)) this.#upstreamReusable = false;
     const forUpstream = head.headers.some((field) => PROXY_ONLY_FIELDS.has(field.name)) ? withoutFields(raw, PROXY_ONLY_FIELDS) : raw;
+    // The head and the body bytes that came in the same read go out as one TLS record and one write: each write
+    // costs an encryption, a record header and a syscall whatever its size, a third of them for a 1 KiB upload.
+    const upstream = this.#upstream;
+    if (upstream !== undefined) {
+      upstream.cork();
+      process.nextTick(uncork, upstream);
+    }
     this.#writeUpstream(withVia(forUpstream, head.minorVersion));
     return framing;
   }
@@ -585,6 +592,10 @@ function withoutFields(raw: Buffer, names: ReadonlySet<string>): Buffer {
   const lines = raw.toString('latin1').split('\r\n');
   const kept = lines.filter((line, i) => i === 0 || !names.has(line.slice(0, Math.max(0, line.indexOf(':'))).toLowerCase()));
   return Buffer.from(kept.join('\r\n'), 'latin1');
+}
+
+function uncork(socket: tls.TLSSocket): void {
+  socket.uncork();
 }
 
 /** RFC 9112 §9.3: whether the connection stays open after this message, as its sender means it. */

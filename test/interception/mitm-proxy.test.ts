@@ -147,8 +147,14 @@ test('pass-through hosts are tunnelled untouched: the client sees the origin cer
   assert.equal(direct.stdout, '200', direct.stderr);
   const viaMitmCa = await curl(['-x', passthrough.url, '--cacert', mitmCaFile, `${origin.url}/v1/ntp`]);
   assert.notEqual(viaMitmCa.exitCode, 0);
-  const metrics = await passthrough.metricsText();
-  assert.equal(sample(metrics, 'egress_proxy_tunnels_total{result="established",intercepted="false"}'), 2);
+  // A tunnel is recorded once both of its sockets have closed, which can be a moment after curl has exited.
+  const established = 'egress_proxy_tunnels_total{result="established",intercepted="false"}';
+  let metrics = await passthrough.metricsText();
+  for (let tries = 0; sample(metrics, established) !== 2 && tries < 40; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    metrics = await passthrough.metricsText();
+  }
+  assert.equal(sample(metrics, established), 2);
   assert.doesNotMatch(metrics, /datakit_input_proxy_api_total\{/);
 });
 
