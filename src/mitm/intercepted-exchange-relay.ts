@@ -371,6 +371,9 @@ export class InterceptedExchangeRelay {
       exchange.responseStarted = true;
       if (!isPersistent(head.minorVersion, head.headers)) this.#upstreamReusable = false;
     }
+    // As for requests: the head and the body bytes read with it leave as one TLS record.
+    this.#client.cork();
+    process.nextTick(uncork, this.#client);
     this.#writeClient(withVia(raw, head.minorVersion));
     return framing;
   }

@@ -92,6 +92,10 @@ export class ClientConnection {
     }, MAX_HEAD_BYTES);
     this.#exchangeClient = {
       write: (data, onDrain) => this.#write(data, onDrain),
+      corkUntilNextTick: () => {
+        this.#socket.cork();
+        process.nextTick(uncork, this.#socket);
+      },
       resumeRequestBody: () => this.#resume(),
       closesAfterResponse: () => this.#closesAfterResponse(),
       responseEnded: (closeClient) => this.#onResponseEnded(closeClient),
@@ -361,6 +365,10 @@ export class ClientConnection {
       }, this.#deps.clientHeadersTimeoutMs);
     }
   }
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
 }
 
 /** Logged target of a rejected request: never the query string, which carries tokens. */

@@ -62,6 +62,8 @@ export interface ForwardingDeps {
 export interface ExchangeClient {
   /** Writes to the client; false when its buffer is full, and then `onDrain` is called once it has drained. */
   write(data: Buffer | string, onDrain: () => void): boolean;
+  /** Holds writes to the client until the next tick, so that what is written meanwhile leaves as one. */
+  corkUntilNextTick(): void;
   /** The upstream takes more of the request body again (after sendBody returned false). */
   resumeRequestBody(): void;
   /** Whether the client connection is to close after this response (decided when the response head goes out). */
@@ -277,6 +279,8 @@ export class ForwardExchange {
     this.#closeClientAfter = framing.kind === 'close' || !this.#requestComplete || this.#client.closesAfterResponse();
     this.#statusCode = head.statusCode;
     this.#responseStarted = true;
+    // The head and the body bytes that came with it leave in one write (see #useConnection).
+    this.#client.corkUntilNextTick();
     this.#writeClient(forwardedResponseHead(head, framing, this.#closeClientAfter));
     return framing;
   }

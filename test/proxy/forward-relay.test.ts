@@ -955,7 +955,9 @@ describe('failures', () => {
       await withServers([startTcpServer((socket) => socket.once('data', () => (close ? socket.end(answer) : socket.write(answer))))], async ([origin]) => {
         const result = await rawExchange(proxy.port, get(`http://127.0.0.1:${origin!.port}/cut`));
         assert.ok(result.closedByServer, `${framing}: connection cut`);
-        assert.equal(statusOf(result.text), 200, `${framing}: the head had gone out already`);
+        // The head may have gone out before the cut, or still have been held with the body bytes read with it
+        // (they leave in one write): either way the client must not see a complete response.
+        if (result.text !== '') assert.equal(statusOf(result.text), 200, `${framing}: only the origin's head came before the cut`);
         assert.equal(parseResponses(result.text).responses.length, 0, `${framing}: no complete response: ${JSON.stringify(result.text)}`);
       });
     }
