@@ -478,7 +478,13 @@ export class InterceptedExchangeRelay {
     this.#upstream?.destroy();
     this.#finished = true;
     // Responses still owed to earlier requests are lost with the connection: a client must not pipeline garbage.
-    writeRawErrorResponse(this.#client, statusCode, message, error.code);
+    // Our answer can only go out where it reads as the answer to the refused request: with nothing owed before
+    // it and none of its own response sent. Anywhere else (inside a response being relayed, or where it would be
+    // taken for an earlier request's answer) the connection is cut instead.
+    const owed = this.#exchanges;
+    const answerable = owed.length === 0 || (owed.length === 1 && owed[0] === this.#receiving && !(owed[0] as Exchange).responseStarted);
+    if (answerable) writeRawErrorResponse(this.#client, statusCode, message, error.code);
+    else this.#client.destroy();
   }
 
   #onClientEnd(): void {

@@ -22,6 +22,8 @@ export function errorResponseText(statusCode: number, message: string, code: str
 
 /** How long a rejected socket may linger, reading and discarding, so our answer is not lost to a TCP reset. */
 const LINGER_MS = 2000;
+/** A client that takes none of our last bytes for this long is not waited for any more. */
+const STALLED_MS = 10_000;
 
 /**
  * Writes a complete HTTP/1.1 response and closes. The socket keeps reading (and discarding) for a moment:
@@ -35,14 +37,12 @@ export function writeRawErrorResponse(socket: Duplex, statusCode: number, messag
   }
   socket.end(errorResponseText(statusCode, message, code, true));
   lingerThenClose(socket);
-  // Bounded even for a client that never reads our answer (an error response is small: it rarely waits).
-  setTimeout(() => socket.destroy(), 4 * LINGER_MS).unref();
 }
 
 /**
  * After our last write (`end()` already called): read and discard what the client still sends, then close a moment
- * after everything written has left (see above). The moment counts from the flush, not from the end() call: a slow
- * reader still gets the whole of a large last response. One that never reads is closed by its idle timeout.
+ * after everything written has left (see above). The moment counts from the flush, not from the end() call, so a
+ * slow reader still gets the whole of a large last response; a client that takes nothing for STALLED_MS is closed.
  */
 export function lingerThenClose(socket: Duplex): void {
   socket.on('error', () => socket.destroy());
@@ -50,6 +50,20 @@ export function lingerThenClose(socket: Duplex): void {
   const closeLater = (): void => {
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   };
-  if (socket.writableFinished) closeLater();
-  else socket.once('finish', closeLater);
+  if (socket.writableFinished) {
+    closeLater();
+    return;
+  }
+  socket.once('finish', closeLater);
+  let unsent = socket.writableLength;
+  const stallCheck = setInterval(() => {
+    if (socket.destroyed || socket.writableFinished) {
+      clearInterval(stallCheck);
+    } else if (socket.writableLength >= unsent) {
+      clearInterval(stallCheck);
+      socket.destroy();
+    } else {
+      unsent = socket.writableLength;
+    }
+  }, STALLED_MS).unref();
 }

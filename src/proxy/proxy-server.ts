@@ -42,6 +42,11 @@ export class ProxyServer {
   readonly #forwarding: ForwardingDeps;
   /** Connections being read as HTTP (not those that became tunnels): what a drain closes once idle. */
   readonly #connections = new Set<ClientConnection>();
+  /**
+   * Every accepted socket until it has closed, whatever it became (a tunnel, a connection lingering after its last
+   * response): what a drain destroys at its deadline, so a stop is bounded by it.
+   */
+  readonly #sockets = new Set<Socket>();
   #draining = false;
 
   constructor(deps: ProxyServerDeps) {
@@ -58,7 +63,7 @@ export class ProxyServer {
       upstreamResponseTimeoutMs: timeouts.upstreamResponseMs,
     };
     // Half-open allowed: a tunnel's client may shut down its sending side and still read the rest (RFC 9110
-    // §9.3.6), and a client that ends after its request still gets the response.
+    // §9.3.6). A forwarding client that does so with a request in flight has given up on it (client-connection.ts).
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
     this.#server.maxConnections = limits.maxClientConnections;
   }
@@ -100,6 +105,7 @@ export class ProxyServer {
     clearInterval(idleSweep);
     this.#deps.tracker.destroyAllTunnels();
     for (const connection of this.#connections) connection.destroy();
+    for (const socket of this.#sockets) socket.destroy();
     // Destroyed sockets report their close on a later turn of the event loop: wait for those records (bounded),
     // so the metrics and access log are complete when the stop returns.
     const settled = new Promise<void>((resolve) => {
@@ -113,6 +119,8 @@ export class ProxyServer {
 
   #onConnection(socket: Socket): void {
     this.#deps.tracker.trackClientConnection(socket);
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
     const { config, observers, guards, lookup } = this.#deps;
     const connection = new ClientConnection(socket, displayClientIp(socket.remoteAddress), {
       forwarding: this.#forwarding,

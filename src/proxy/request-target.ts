@@ -84,6 +84,9 @@ function rawPathAndQuery(url: string): string {
   const rest = url.slice(scheme[0].length);
   const start = rest.search(PATH_START);
   if (start === -1) return '/';
+  // `http:///host/x`: URL parsers skip the extra slash and find a host, but RFC 9110 §4.2.1 says an http URI with
+  // an empty host is invalid, and the path would start with the name of the host the request goes to.
+  if (start === 0) throw new MalformedRequestError('empty authority in the absolute URI');
   // A fragment is never sent by a client that follows RFC 9112 §3.2, and never goes on.
   let path = rest.slice(start);
   const fragment = path.indexOf('#');

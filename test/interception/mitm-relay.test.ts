@@ -405,3 +405,28 @@ test('no request is left counted as in flight once the tunnels are gone', async 
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(sample(await proxy.metricsText(), 'egress_proxy_requests_in_flight'), 0);
 });
+
+test('a request refused while a response is being relayed: the connection is cut, never a 400 inside that response', async () => {
+  // The origin sends half of a 20-byte body, then waits: the refusal lands in the middle of it.
+  const port = await rawOrigin((socket) => {
+    socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\nAAAAAAAAAA'));
+  });
+  const refusals = {
+    'a pipelined head with bare LF line ends': 'GET /second HTTP/1.1\nHost: x\n',
+    'a malformed chunk in the body of the request being answered': 'zz\r\n',
+  };
+  for (const [name, bad] of Object.entries(refusals)) {
+    const secure = await intercepted(port);
+    const first = name.startsWith('a malformed')
+      ? 'POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'
+      : 'GET /first HTTP/1.1\r\nHost: x\r\n\r\n';
+    secure.write(first);
+    await readUntil(secure, (t) => t.endsWith('AAAAAAAAAA'), 3000);
+    let after = '';
+    secure.on('data', (chunk: Buffer) => (after += chunk.toString('latin1')));
+    secure.on('error', () => undefined);
+    secure.write(bad);
+    await once(secure, 'close');
+    assert.doesNotMatch(after, /HTTP\/1\.1 400/, `${name}: ${JSON.stringify(after)}`);
+  }
+});

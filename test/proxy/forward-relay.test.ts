@@ -1111,6 +1111,62 @@ describe('the last response before a close, to a client that stops reading', () 
   }
 });
 
+describe('a graceful stop with a client that reads nothing of its last response', () => {
+  test('stop(500) returns in bounded time while the tail of a finished response waits for a client that keeps sending', BOUNDED, async () => {
+    const stopping = await startTestProxy();
+    const accepted: net.Socket[] = [];
+    const onAccept = (message: unknown): void => {
+      accepted.push((message as { socket: net.Socket }).socket);
+    };
+    diagnosticsChannel.subscribe('net.server.socket', onAccept);
+    let proxySide: net.Socket | undefined;
+    let originDone = false;
+    // As above: pieces until the proxy's socket to the client holds bytes the kernel would not take, then the end,
+    // so the response is complete (the connection no longer serving a request) with its tail still unsent.
+    const stream = async (socket: net.Socket): Promise<void> => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n');
+      const deadline = Date.now() + 12_000;
+      for (;;) {
+        const last = (proxySide?.writableLength ?? 0) > 0 || Date.now() > deadline;
+        if (last) {
+          socket.end(randomBytes(4096));
+          break;
+        }
+        socket.write(randomBytes(4096));
+        await delay(1);
+      }
+      originDone = true;
+    };
+    try {
+      await withServers([startTcpServer((socket) => socket.once('data', () => void stream(socket)))], async ([origin]) => {
+        const client = await RawConversation.open(stopping.port);
+        // Bytes from the client keep the connection's idle timer from firing: only a bound on the stop ends this.
+        const trickle = setInterval(() => client.write('x'), 200);
+        try {
+          client.socket.pause();
+          const clientPort = client.socket.localPort;
+          assert.ok(await eventually(() => (proxySide = accepted.find((s) => s.remotePort === clientPort && s.localPort === stopping.port)) !== undefined));
+          client.write(get(`http://127.0.0.1:${origin!.port}/big`, 'Connection: close\r\n'));
+          assert.ok(await eventually(() => originDone, 15_000), 'the origin sent its whole response');
+          assert.ok(await eventually(() => proxySide!.writableEnded, 2000), 'the proxy ended the client connection after the response');
+          assert.ok(proxySide!.writableLength > 0, 'precondition: the tail of the response was still buffered when the proxy ended');
+          const started = Date.now();
+          await stopping.stop(500);
+          const elapsed = Date.now() - started;
+          assert.ok(elapsed < 4000, `stop took ${elapsed} ms`);
+          assert.ok(proxySide!.destroyed, 'the lingering connection was closed by the stop');
+        } finally {
+          clearInterval(trickle);
+          client.destroy();
+        }
+      });
+    } finally {
+      diagnosticsChannel.unsubscribe('net.server.socket', onAccept);
+      await stopping.stop(100);
+    }
+  });
+});
+
 describe('upstream keep-alive', () => {
   test('two client connections one after the other reuse one upstream connection', BOUNDED, async () => {
     await withServers([startHttpOrigin()], async ([origin]) => {
