@@ -136,13 +136,25 @@ export class ForwardExchange {
 
   /** Asks for a slot and a connection; the head and whatever body has arrived by then go out once there is one. */
   start(): void {
+    let slotTimer: NodeJS.Timeout | undefined;
     this.#withdrawSlotRequest = this.#deps.slots.acquire(this.#originKey, () => {
+      clearTimeout(slotTimer);
       this.#slotHeld = true;
       this.#withdrawSlotRequest = undefined;
       if (this.#over) this.#releaseSlot();
       else this.#useConnection();
     });
+    if (this.#slotHeld || this.#over) return;
+    // Waiting for a slot is part of getting a connection, and bounded like it: origins that hold every slot (slow
+    // uploads, answers that trickle) must not make the requests queued behind them wait without end.
+    const { connectTimeoutMs } = this.#deps;
+    slotTimer = setTimeout(() => {
+      this.#fail(new UpstreamConnectTimeoutError(this.#target.authority, `no connection to the origin free within ${connectTimeoutMs} ms (limits.upstream_max_sockets_per_host)`));
+    }, connectTimeoutMs);
+    this.#clearSlotTimer = () => clearTimeout(slotTimer);
   }
+
+  #clearSlotTimer: (() => void) | undefined;
 
   /** Body bytes from the client; false when the upstream's buffer is full (wait for resumeRequestBody). */
   sendBody(data: Buffer): boolean {
@@ -348,6 +360,7 @@ export class ForwardExchange {
   /** Ends the exchange once: the upstream connection back to the pool or closed, the slot given back, the record. */
   #finish(responseComplete: boolean): void {
     this.#over = true;
+    this.#clearSlotTimer?.();
     this.#withdrawSlotRequest?.();
     const upstream = this.#upstream;
     if (upstream !== undefined) {

@@ -1385,6 +1385,47 @@ describe('limits.upstream_max_sockets_per_host = 1: a client that closes while i
   });
 });
 
+describe('limits.upstream_max_sockets_per_host = 1: a request that cannot get a slot in time', () => {
+  const CONNECT_MS = 300;
+  let capped: TestProxy;
+  before(async () => {
+    capped = await startTestProxy({}, (config) => {
+      config.limits.upstreamMaxSocketsPerHost = 1;
+      config.timeouts.connectMs = CONNECT_MS;
+      config.timeouts.upstreamResponseMs = 10_000;
+    });
+  });
+  after(async () => {
+    await capped.stop(100);
+  });
+
+  test('waiting for a slot is bounded like connecting: 504 after timeouts.connect, never sent upstream', BOUNDED, async () => {
+    const seen: string[] = [];
+    await withServers([startHttpOrigin((req) => {
+      seen.push(req.url ?? ''); // never answered: the one slot stays taken
+    })], async ([origin]) => {
+      const holder = await RawConversation.open(capped.port);
+      const waiter = await RawConversation.open(capped.port);
+      try {
+        holder.write(get(`${origin!.url}/holds-the-slot`));
+        assert.ok(await eventually(() => seen.length === 1), 'the first request holds the slot');
+        const started = Date.now();
+        waiter.write(get(`${origin!.url}/waits`));
+        await waiter.until((t) => /\r\n\r\n[\s\S]*\n$/.test(t), 'the answer to the waiting request');
+        const elapsed = Date.now() - started;
+        assert.equal(statusOf(waiter.text), 504, waiter.text);
+        assert.match(waiter.text, /EPROXY_UPSTREAM_CONNECT_TIMEOUT/);
+        assert.ok(elapsed >= CONNECT_MS - 50 && elapsed < CONNECT_MS + 2000, `answered after ${elapsed} ms`);
+        assert.deepEqual(seen, ['/holds-the-slot'], 'the timed-out request never reached the origin');
+      } finally {
+        holder.destroy();
+        waiter.destroy();
+      }
+    });
+    assert.equal(await inFlightSettles(capped, 1000), 0);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // https:// absolute URIs: forwarded over TLS, verified against the trusted roots (plus --upstream-ca)
 // ---------------------------------------------------------------------------------------------------------------
