@@ -16,6 +16,9 @@ export interface MessageListener<Head> {
   onMessageEnd(bodyBytes: number): void;
 }
 
+/** Node's own limit for a message head (its `maxHeaderSize`): what the relays allow before answering 431 / 502. */
+export const MAX_HEAD_BYTES = 16 * 1024;
+
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 export class MessageScanner<Head> {

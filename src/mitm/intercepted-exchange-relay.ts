@@ -31,7 +31,7 @@ import {
 } from '../errors.js';
 import { requestBodyFraming, responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldHasToken, HeadTooLargeError, MessageHeadError, type HeaderField, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
-import { MessageScanner } from '../http1/message-scanner.js';
+import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
 import type { ConnectionTracker } from '../proxy/connection-tracker.js';
 import { writeRawErrorResponse } from '../proxy/error-response.js';
 import type { ExchangeObservers } from '../proxy/exchange-records.js';
@@ -39,10 +39,9 @@ import { VIA_PSEUDONYM } from '../proxy/forwarded-heads.js';
 import { parseAbsoluteTarget, type ProxyTarget } from '../proxy/request-target.js';
 import type { UpstreamTlsSettings } from '../proxy/upstream-tls.js';
 import { addListeners } from '../proxy/listeners.js';
+import { corkUntilNextTick, discardSocket } from '../proxy/socket-writes.js';
 import type { UpstreamConnectionPool } from '../proxy/upstream-connection-pool.js';
 
-/** Node's own limit for a request head. */
-const MAX_HEAD_BYTES = 16 * 1024;
 const CRLF = Buffer.from('\r\n');
 /** Our Via field line and the blank line that ends the head, by the version the message arrived in. */
 const VIA_LINE_HTTP_1_0 = Buffer.from(`Via: 1.0 ${VIA_PSEUDONYM}\r\n\r\n`, 'latin1');
@@ -193,11 +192,7 @@ export class InterceptedExchangeRelay {
     const forUpstream = head.headers.some((field) => PROXY_ONLY_FIELDS.has(field.name)) ? withoutFields(raw, PROXY_ONLY_FIELDS) : raw;
     // The head and the body bytes that came in the same read go out as one TLS record and one write: each write
     // costs an encryption, a record header and a syscall whatever its size, a third of them for a 1 KiB upload.
-    const upstream = this.#upstream;
-    if (upstream !== undefined) {
-      upstream.cork();
-      process.nextTick(uncork, upstream);
-    }
+    if (this.#upstream !== undefined) corkUntilNextTick(this.#upstream);
     this.#writeUpstream(withVia(forUpstream, head.minorVersion));
     return framing;
   }
@@ -372,8 +367,7 @@ export class InterceptedExchangeRelay {
       if (!isPersistent(head.minorVersion, head.headers)) this.#upstreamReusable = false;
     }
     // As for requests: the head and the body bytes read with it leave as one TLS record.
-    this.#client.cork();
-    process.nextTick(uncork, this.#client);
+    corkUntilNextTick(this.#client);
     this.#writeClient(withVia(raw, head.minorVersion));
     return framing;
   }
@@ -440,8 +434,7 @@ export class InterceptedExchangeRelay {
       this.#detachUpstream?.();
       this.#detachUpstream = undefined;
     }
-    upstream.on('error', () => undefined);
-    upstream.destroy();
+    discardSocket(upstream);
     this.#resumeClient();
   }
 
@@ -601,10 +594,6 @@ function withoutFields(raw: Buffer, names: ReadonlySet<string>): Buffer {
   const lines = raw.toString('latin1').split('\r\n');
   const kept = lines.filter((line, i) => i === 0 || !names.has(line.slice(0, Math.max(0, line.indexOf(':'))).toLowerCase()));
   return Buffer.from(kept.join('\r\n'), 'latin1');
-}
-
-function uncork(socket: tls.TLSSocket): void {
-  socket.uncork();
 }
 
 /** RFC 9112 §9.3: whether the connection stays open after this message, as its sender means it. */

@@ -17,15 +17,14 @@ import {
 } from '../errors.js';
 import { requestBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldHasToken, fieldValues, HeadTooLargeError, MessageHeadError, parseRequestHead, type RequestHead } from '../http1/message-head.js';
-import { MessageScanner } from '../http1/message-scanner.js';
+import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
 import type { AdmissionGuards } from './admission-guards.js';
 import { errorResponseText, lingerThenClose, writeRawErrorResponse } from './error-response.js';
 import type { ExchangeObservers } from './exchange-records.js';
 import { ForwardExchange, type ExchangeClient, type ForwardingDeps } from './forward-exchange.js';
 import { parseAbsoluteTarget } from './request-target.js';
+import { corkUntilNextTick } from './socket-writes.js';
 
-/** Node's own limit for a request head (its `maxHeaderSize`). */
-const MAX_HEAD_BYTES = 16 * 1024;
 const NO_BODY: BodyFraming = { kind: 'none' };
 
 export interface ClientConnectionDeps {
@@ -92,10 +91,7 @@ export class ClientConnection {
     }, MAX_HEAD_BYTES);
     this.#exchangeClient = {
       write: (data, onDrain) => this.#write(data, onDrain),
-      corkUntilNextTick: () => {
-        this.#socket.cork();
-        process.nextTick(uncork, this.#socket);
-      },
+      corkWritesUntilNextTick: () => corkUntilNextTick(this.#socket),
       resumeRequestBody: () => this.#resume(),
       closesAfterResponse: () => this.#closesAfterResponse(),
       responseEnded: (closeClient) => this.#onResponseEnded(closeClient),
@@ -167,12 +163,8 @@ export class ClientConnection {
     const target = parseAbsoluteTarget(targetText);
     const loop = this.#deps.guards.checkLoop(target);
     if (loop) throw loop;
-    let framing: BodyFraming;
-    try {
-      framing = requestBodyFraming(head.minorVersion, head.headers);
-    } catch (err) {
-      throw err instanceof MessageHeadError ? new MalformedRequestError(err.message) : err;
-    }
+    // A head whose framing is ambiguous throws MessageHeadError: #scan answers it with 400.
+    const framing = requestBodyFraming(head.minorVersion, head.headers);
     // RFC 9112 §9.3: HTTP/1.0 connections close after the response unless the client asked otherwise, and we do
     // not keep 1.0 ones alive at all (their responses may end with the close).
     this.#closeAfterThis = head.minorVersion === 0 || fieldHasToken(head.headers, 'connection', 'close');
@@ -365,10 +357,6 @@ export class ClientConnection {
       }, this.#deps.clientHeadersTimeoutMs);
     }
   }
-}
-
-function uncork(socket: Socket): void {
-  socket.uncork();
 }
 
 /** Logged target of a rejected request: never the query string, which carries tokens. */

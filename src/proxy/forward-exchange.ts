@@ -22,26 +22,19 @@ import {
 } from '../errors.js';
 import { responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldHasToken, MessageHeadError, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
-import { MessageScanner } from '../http1/message-scanner.js';
+import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { ExchangeObservers } from './exchange-records.js';
 import { forwardedInterimHead, forwardedRequestHead, forwardedResponseHead } from './forwarded-heads.js';
 import { addListeners } from './listeners.js';
 import type { OriginSlots } from './origin-slots.js';
+import { corkUntilNextTick, discardSocket } from './socket-writes.js';
 import type { AbsoluteTarget } from './request-target.js';
 import type { UpstreamConnectionPool } from './upstream-connection-pool.js';
 import type { UpstreamTlsSettings } from './upstream-tls.js';
 
-/** Node's own limit for a message head. */
-const MAX_HEAD_BYTES = 16 * 1024;
 /** Request bytes held per request while it waits for a slot or a connection; then the client is paused. */
 const MAX_PENDING_BYTES = 64 * 1024;
-
-function ignoreError(): void {}
-
-function uncork(socket: net.Socket): void {
-  socket.uncork();
-}
 
 const parseForwardedResponseHead = (text: string): ResponseHead => parseResponseHead(text, true);
 
@@ -63,7 +56,7 @@ export interface ExchangeClient {
   /** Writes to the client; false when its buffer is full, and then `onDrain` is called once it has drained. */
   write(data: Buffer | string, onDrain: () => void): boolean;
   /** Holds writes to the client until the next tick, so that what is written meanwhile leaves as one. */
-  corkUntilNextTick(): void;
+  corkWritesUntilNextTick(): void;
   /** The upstream takes more of the request body again (after sendBody returned false). */
   resumeRequestBody(): void;
   /** Whether the client connection is to close after this response (decided when the response head goes out). */
@@ -88,6 +81,8 @@ export class ForwardExchange {
   readonly #done: () => void;
   readonly #responses: MessageScanner<ResponseHead>;
   #withdrawSlotRequest: (() => void) | undefined;
+  /** Bounds the wait for a slot (timeouts.connect). */
+  #slotTimer: NodeJS.Timeout | undefined;
   #slotHeld = false;
   #upstream: net.Socket | undefined;
   #detachUpstream: (() => void) | undefined;
@@ -136,9 +131,8 @@ export class ForwardExchange {
 
   /** Asks for a slot and a connection; the head and whatever body has arrived by then go out once there is one. */
   start(): void {
-    let slotTimer: NodeJS.Timeout | undefined;
     this.#withdrawSlotRequest = this.#deps.slots.acquire(this.#originKey, () => {
-      clearTimeout(slotTimer);
+      clearTimeout(this.#slotTimer);
       this.#slotHeld = true;
       this.#withdrawSlotRequest = undefined;
       if (this.#over) this.#releaseSlot();
@@ -148,13 +142,10 @@ export class ForwardExchange {
     // Waiting for a slot is part of getting a connection, and bounded like it: origins that hold every slot (slow
     // uploads, answers that trickle) must not make the requests queued behind them wait without end.
     const { connectTimeoutMs } = this.#deps;
-    slotTimer = setTimeout(() => {
+    this.#slotTimer = setTimeout(() => {
       this.#fail(new UpstreamConnectTimeoutError(this.#target.authority, `no connection to the origin free within ${connectTimeoutMs} ms (limits.upstream_max_sockets_per_host)`));
     }, connectTimeoutMs);
-    this.#clearSlotTimer = () => clearTimeout(slotTimer);
   }
-
-  #clearSlotTimer: (() => void) | undefined;
 
   /** Body bytes from the client; false when the upstream's buffer is full (wait for resumeRequestBody). */
   sendBody(data: Buffer): boolean {
@@ -209,8 +200,7 @@ export class ForwardExchange {
     // The head and the body bytes that came in the same read go out in one write: on loopback a write costs a
     // syscall and a TCP segment whatever its size, and a separate one for a 300-byte head was 1 in 8 of the
     // proxy's CPU per request.
-    upstream.cork();
-    process.nextTick(uncork, upstream);
+    corkUntilNextTick(upstream);
     let accepted = true;
     for (const data of pending) accepted = this.#send(data);
     if (accepted) this.#client.resumeRequestBody();
@@ -223,10 +213,7 @@ export class ForwardExchange {
       data: (data: Buffer) => this.#onUpstreamData(data),
       end: () => this.#onUpstreamEnd(),
       error: (err: Error) => this.#fail(err),
-      close: () => {
-        clearTimeout(connectTimer);
-        this.#fail(Object.assign(new Error('upstream closed before the response was complete'), { code: 'ECONNRESET' }));
-      },
+      close: () => this.#fail(Object.assign(new Error('upstream closed before the response was complete'), { code: 'ECONNRESET' })),
       timeout: () => this.#fail(new UpstreamResponseTimeoutError(this.#target.authority, `no data for ${timeoutMs} ms`)),
       drain: () => this.#client.resumeRequestBody(),
     });
@@ -292,7 +279,7 @@ export class ForwardExchange {
     this.#statusCode = head.statusCode;
     this.#responseStarted = true;
     // The head and the body bytes that came with it leave in one write (see #useConnection).
-    this.#client.corkUntilNextTick();
+    this.#client.corkWritesUntilNextTick();
     this.#writeClient(forwardedResponseHead(head, framing, this.#closeClientAfter));
     return framing;
   }
@@ -360,7 +347,7 @@ export class ForwardExchange {
   /** Ends the exchange once: the upstream connection back to the pool or closed, the slot given back, the record. */
   #finish(responseComplete: boolean): void {
     this.#over = true;
-    this.#clearSlotTimer?.();
+    clearTimeout(this.#slotTimer);
     this.#withdrawSlotRequest?.();
     const upstream = this.#upstream;
     if (upstream !== undefined) {
@@ -372,9 +359,7 @@ export class ForwardExchange {
       }
       const reusable = responseComplete && this.#reusable && this.#requestComplete;
       if (!reusable || !this.#deps.pool.park(this.#originKey, upstream, 0)) {
-        // Our listeners are gone: an error still on its way (a TLS alert, say) must not be an unhandled one.
-        upstream.on('error', ignoreError);
-        upstream.destroy();
+        discardSocket(upstream);
       }
     }
     this.#releaseSlot();

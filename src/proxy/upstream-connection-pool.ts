@@ -10,6 +10,7 @@
  */
 import type { Socket } from 'node:net';
 import { addListeners } from './listeners.js';
+import { discardSocket } from './socket-writes.js';
 
 export interface UpstreamConnectionPoolOptions {
   maxIdlePerTarget: number;
@@ -32,7 +33,7 @@ export class UpstreamConnectionPool {
     for (let socket = list?.pop(); socket !== undefined; socket = list?.pop()) {
       this.#release.get(socket)?.();
       if (!socket.destroyed && socket.writable && socket.readable) return socket;
-      discard(socket);
+      discardSocket(socket);
     }
     return undefined;
   }
@@ -51,7 +52,7 @@ export class UpstreamConnectionPool {
       const index = list.indexOf(socket);
       if (index !== -1) list.splice(index, 1);
       if (list.length === 0 && this.#idle.get(target) === list) this.#idle.delete(target);
-      discard(socket);
+      discardSocket(socket);
     };
     const release = (): void => {
       socket.setTimeout(0);
@@ -69,18 +70,7 @@ export class UpstreamConnectionPool {
   /** Closes every idle connection and parks no more (a drain has begun). */
   close(): void {
     this.#closed = true;
-    for (const list of this.#idle.values()) for (const socket of list.splice(0)) discard(socket);
+    for (const list of this.#idle.values()) for (const socket of list.splice(0)) discardSocket(socket);
     this.#idle.clear();
   }
 }
-
-/**
- * Closes a socket nobody listens to any more. An error can still be on its way after destroy() (OpenSSL may be
- * in the middle of the read that holds a broken record), and an 'error' without a listener kills the process.
- */
-function discard(socket: Socket): void {
-  socket.on('error', ignoreError);
-  socket.destroy();
-}
-
-function ignoreError(): void {}

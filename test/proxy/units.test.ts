@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientAllowList, AdmissionGuards, displayClientIp } from '../../src/proxy/admission-guards.js';
 import { parseAbsoluteTarget, parseConnectAuthority } from '../../src/proxy/request-target.js';
-import { stripHopByHop } from '../../src/proxy/hop-by-hop-headers.js';
 import { MalformedRequestError, MethodNotAllowedError } from '../../src/errors.js';
 
 test('allow-list fails closed on anything it cannot parse', () => {
@@ -59,18 +58,6 @@ test('absolute URIs: the path and query go on exactly as sent (RFC 9110 §7.1), 
   for (const bad of ['http:///127.0.0.1:80/x', 'http:////x/y', 'http://x\\@evil/', 'http://x/a\\b', 'http:x/y', 'http:/x/y', 'http://x/caf\u00e9']) {
     assert.throws(() => parseAbsoluteTarget(bad), MalformedRequestError, bad);
   }
-});
-
-test('hop-by-hop: Connection-named fields go too, case-insensitively; duplicates of others stay', () => {
-  const out = stripHopByHop([
-    'Connection', 'close, X-Trace',
-    'x-trace', '1',
-    'Set-Cookie', 'a=1',
-    'Set-Cookie', 'b=2',
-    'Transfer-Encoding', 'chunked',
-    'PROXY-AUTHORIZATION', 'Basic x',
-  ]);
-  assert.deepEqual(out, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
 });
 
 test('loop guard recognises our own listener by any local name, not other ports', () => {
