@@ -1,0 +1,156 @@
+/**
+ * One HTTP/1.1 behaviour, two routes: the tests that describe how the proxy relays HTTP/1.1 run the same table
+ * over plain forwarding (absolute-URI requests on the proxy port, plain-HTTP origins) and MITM (origin-form
+ * requests inside an intercepted CONNECT tunnel, TLS origins on a test PKI). A harness hides the difference: the
+ * client connection, the request target to write, and the origins, which speak plain TCP or TLS as the route needs.
+ */
+import { once } from 'node:events';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import type { ProxyConfig } from '../../src/config/proxy-config.js';
+import type { ConfigOverrides } from '../../src/config/resolve-config.js';
+import { echoHandler, startHttpOrigin, startHttpsOrigin, type Handler, type OriginServer } from './origin-servers.js';
+import { openTunnel } from './raw-client.js';
+import { createTestPki, type TestPki } from './test-pki.js';
+import { startTestProxy, type TestProxy } from './test-proxy.js';
+
+export type RouteName = 'forward' | 'mitm';
+export const ROUTES: readonly RouteName[] = ['forward', 'mitm'];
+
+/** A raw origin's view of one connection: every byte it received, in order. */
+export interface RawOriginConnection {
+  socket: net.Socket;
+  received(): Buffer;
+}
+
+export interface RawOrigin {
+  port: number;
+  /** Connections accepted so far, oldest first. */
+  connections: RawOriginConnection[];
+  close(): Promise<void>;
+}
+
+export interface RouteHarness {
+  route: RouteName;
+  proxy: TestProxy;
+  /** The request-target for `path` (starting with `/`) on a local origin port, as the route's clients write it. */
+  target(port: number, path: string): string;
+  /** A client connection whose bytes reach `port` through the route: a plain socket, or TLS inside a tunnel. */
+  connect(port: number): Promise<net.Socket>;
+  /** An HTTP origin (plain or TLS, as the route needs) running `handler`; echoes the request by default. */
+  httpOrigin(handler?: Handler): Promise<OriginServer>;
+  /** A byte-level origin (plain or TLS) for upstreams that misbehave; records what it received. */
+  rawOrigin(onConnection: (connection: RawOriginConnection) => void): Promise<RawOrigin>;
+  close(): Promise<void>;
+}
+
+export interface RouteOptions {
+  overrides?: ConfigOverrides;
+  tweak?: (config: ProxyConfig) => void;
+}
+
+let sharedPki: Promise<{ pki: TestPki; cert: { key: string; cert: string } }> | undefined;
+
+/** One test PKI per test file: minting it costs a key pair and two signatures. */
+function testPki(): Promise<{ pki: TestPki; cert: { key: string; cert: string } }> {
+  sharedPki ??= (async () => {
+    const pki = await createTestPki();
+    return { pki, cert: await pki.serverCert('127.0.0.1') };
+  })();
+  return sharedPki;
+}
+
+/** Starts a proxy for `route` (MITM on, trusting the test PKI, for 'mitm') and returns its harness. */
+export async function startRoute(route: RouteName, options: RouteOptions = {}): Promise<RouteHarness> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  if (route === 'forward') {
+    const proxy = await startTestProxy(options.overrides ?? {}, options.tweak);
+    return {
+      route,
+      proxy,
+      target: (port, path) => `http://127.0.0.1:${port}${path}`,
+      async connect(port) {
+        void port;
+        const socket = net.connect({ port: proxy.port, host: '127.0.0.1' });
+        await once(socket, 'connect');
+        return socket;
+      },
+      async httpOrigin(handler = echoHandler) {
+        const origin = await startHttpOrigin(handler);
+        cleanups.push(() => origin.close());
+        return origin;
+      },
+      async rawOrigin(onConnection) {
+        const origin = await startRawOrigin((listener) => net.createServer(listener), onConnection);
+        cleanups.push(() => origin.close());
+        return origin;
+      },
+      async close() {
+        for (const cleanup of cleanups.reverse()) await cleanup();
+        await proxy.stop(100);
+      },
+    };
+  }
+
+  const { pki, cert } = await testPki();
+  const dir = await mkdtemp(join(tmpdir(), 'egress-route-'));
+  await writeFile(join(dir, 'origin-ca.pem'), pki.caPem);
+  const proxy = await startTestProxy(
+    { mitm: true, dataDir: join(dir, 'data'), upstreamCaFile: join(dir, 'origin-ca.pem'), ...options.overrides },
+    options.tweak,
+  );
+  const mitmCaPem = await readFile(join(dir, 'data', 'ca.crt'), 'utf8');
+  return {
+    route,
+    proxy,
+    target: (_port, path) => path,
+    async connect(port) {
+      const socket = await openTunnel(proxy.port, `127.0.0.1:${port}`);
+      const secure = tls.connect({ socket, ca: mitmCaPem, host: '127.0.0.1' });
+      await once(secure, 'secureConnect');
+      return secure;
+    },
+    async httpOrigin(handler = echoHandler) {
+      const origin = await startHttpsOrigin(cert, handler);
+      cleanups.push(() => origin.close());
+      return origin;
+    },
+    async rawOrigin(onConnection) {
+      const origin = await startRawOrigin((listener) => tls.createServer(cert, listener), onConnection);
+      cleanups.push(() => origin.close());
+      return origin;
+    },
+    async close() {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+      await proxy.stop(100);
+    },
+  };
+}
+
+async function startRawOrigin(
+  createServer: (listener: (socket: net.Socket) => void) => net.Server,
+  onConnection: (connection: RawOriginConnection) => void,
+): Promise<RawOrigin> {
+  const connections: RawOriginConnection[] = [];
+  const server = createServer((socket) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => socket.destroy());
+    const connection = { socket, received: () => Buffer.concat(chunks) };
+    connections.push(connection);
+    onConnection(connection);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections,
+    async close() {
+      for (const connection of connections) connection.socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
