@@ -1,6 +1,7 @@
 /**
- * Locates files shipped with the package (the sample payload, the built CLI) the same way whether this code runs
- * compiled from `dist/bench/` or from `src/bench/` through tsx, and wherever the working directory is.
+ * Locates files shipped with the package (the sample payloads) the same way whether this code runs compiled from
+ * `dist/bench/`, from `src/bench/` through tsx, or from the lab tools' build (tools/bench), and wherever the
+ * working directory is.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -43,20 +44,4 @@ export function defaultSampleDataPath(): string {
 /** A file shipped in bench-data/ (the payloads of `npm run bench`'s workloads). */
 export function benchDataPath(file: string): string {
   return join(packageRoot(), 'bench-data', file);
-}
-
-/** The built command-line entry point the comparison script starts the proxy from. */
-export function builtCliPath(): string {
-  return join(packageRoot(), 'dist', 'cli.js');
-}
-
-/**
- * `node` arguments that run the module `baseName` in the same folder as `moduleUrl` (pass `import.meta.url`):
- * the built `.js` when running from dist/, the `.ts` source through tsx when running from src/ (tests).
- */
-export function benchEntryPointArgs(moduleUrl: string, baseName: string): string[] {
-  if (fileURLToPath(moduleUrl).endsWith('.ts')) {
-    return ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL(`./${baseName}.ts`, moduleUrl))];
-  }
-  return [fileURLToPath(new URL(`./${baseName}.js`, moduleUrl))];
 }

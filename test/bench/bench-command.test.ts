@@ -1,5 +1,5 @@
-// Tests `egress-proxy bench` as a user runs it: real argv through the stand-alone entry point, exit codes, usage
-// text, and a null server process serving a client process.
+// Tests `egress-proxy bench` as a user runs it: real argv through the command's entry point (src/cli.ts), exit
+// codes, usage text, and a null server process serving a client process.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { parseListenAddress } from '../../src/bench/server-command.js';
 import { UsageError } from '../../src/errors.js';
 import { captureIo, parsePrometheusText } from './bench-test-helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/bench/bench-command-main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
 interface Run {
   code: number | null;
@@ -21,7 +21,7 @@ interface Run {
 
 function runMain(args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -59,7 +59,7 @@ describe('bench command line (spawned)', () => {
   });
 
   it('serves a client from a separate null server process, trusting its printed certificate file', async () => {
-    const server = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', '-listen', '127.0.0.1:0'], {
+    const server = spawn(process.execPath, ['--import', 'tsx', CLI, 'bench', 'server', '-listen', '127.0.0.1:0'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     try {

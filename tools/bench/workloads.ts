@@ -12,7 +12,7 @@
  * Each ratio target names its floor scenario (floor/: the least that kind of proxy can cost on the machine), and
  * the targets line prints the floor's ratio next to ours.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../src/errors.js';
 import type { Target } from './targets.js';
 
 export interface WorkloadDefinition {

@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBenchClient, type BenchResult } from './bench-client.js';
+import { runBenchClient, type BenchResult } from '../../src/bench/bench-client.js';
 import { exportEgressProxyCa, startEgressProxy, type RunningProxy } from './egress-proxy-process.js';
 import { startNullServerProcess, type NullServerProcess } from './null-server-process.js';
 import { interleavedSchedule, summariseRounds, type ScenarioRecord, type ScenarioSummary } from './rounds.js';

@@ -1,11 +1,12 @@
 /**
- * The null server as its own process (`bench server -listen 127.0.0.1:0`), for the comparison benchmark: like the
- * reference's setup of three programs, client, proxy and server each get their own event loop, so the direct
- * baseline is not held back by a client and a server sharing one thread while proxied runs get an extra process.
+ * The null server as its own process (the product's `egress-proxy bench server -listen 127.0.0.1:0`), for the
+ * comparison benchmark: like the reference's setup of three programs, client, proxy and server each get their own
+ * event loop, so the direct baseline is not held back by a client and a server sharing one thread while proxied
+ * runs get an extra process.
  */
 import { readFile } from 'node:fs/promises';
 import { spawnUntilLine } from './managed-child.js';
-import { benchEntryPointArgs } from './package-root.js';
+import { productCliArgs } from './entry-points.js';
 
 export interface NullServerProcess {
   /** Origin, e.g. `https://127.0.0.1:40123`. */
@@ -21,7 +22,7 @@ const LISTENING = /^null server listening on (\S+)(?: \(cert: (.+)\))?$/;
 const START_TIMEOUT_MS = 15_000;
 
 export async function startNullServerProcess(options: { tls: boolean }): Promise<NullServerProcess> {
-  const args = [...benchEntryPointArgs(import.meta.url, 'bench-command-main'), 'server', '-listen', '127.0.0.1:0', ...(options.tls ? [] : ['-plain'])];
+  const args = [...productCliArgs(), 'bench', 'server', '-listen', '127.0.0.1:0', ...(options.tls ? [] : ['-plain'])];
   const { managed, value: match } = await spawnUntilLine('null server', process.execPath, args, (line) => LISTENING.exec(line) ?? undefined, START_TIMEOUT_MS);
   try {
     const server: NullServerProcess = { url: match[1] as string, stop: () => managed.stop() };

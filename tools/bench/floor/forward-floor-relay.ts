@@ -3,7 +3,7 @@
  * `npm run bench`, a measuring stick for the forwarding target, never a proxy.
  *
  * Per client connection it reads into one reused buffer (as egress-proxy's tunnels do, see
- * ../../proxy/read-buffer-relay.ts), rewrites each request line from absolute-form to origin-form, passes
+ * src/proxy/read-buffer-relay.ts), rewrites each request line from absolute-form to origin-form, passes
  * Content-Length bodies through untouched, and relays the responses back byte for byte over one upstream
  * connection opened for the first request. What it leaves out is everything a proxy owes its users: header
  * validation, hop-by-hop stripping, Via, the allow-list, timeouts, pooling, metrics. A request it cannot frame
@@ -11,8 +11,8 @@
  * and the connection closes.
  */
 import net from 'node:net';
-import { adoptClientSocket } from '../../proxy/adopt-client-socket.js';
-import { ReadBufferRelay } from '../../proxy/read-buffer-relay.js';
+import { adoptClientSocket } from '../../../src/proxy/adopt-client-socket.js';
+import { ReadBufferRelay } from '../../../src/proxy/read-buffer-relay.js';
 
 const READ_BUFFER_BYTES = 64 * 1024;
 const MAX_HEAD_BYTES = 16 * 1024;

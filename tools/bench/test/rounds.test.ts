@@ -1,8 +1,8 @@
 // Tests the arithmetic of interleaved rounds: the run order, medians, and per-round ratios to the baseline.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BenchResult } from '../../src/bench/bench-client.js';
-import { interleavedSchedule, median, spread, summariseRounds, type RoundOutcome } from '../../src/bench/rounds.js';
+import type { BenchResult } from '../../../src/bench/bench-client.js';
+import { interleavedSchedule, median, spread, summariseRounds, type RoundOutcome } from '../rounds.js';
 
 function result(rps: number, p50Ms = 1, p99Ms = 10, errors = 0): BenchResult {
   return {

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { spawnUntilLine } from './managed-child.js';
-import { builtCliPath } from './package-root.js';
+import { builtCliPath } from './entry-points.js';
 
 export interface RunningProxy {
   url: string;

@@ -10,25 +10,29 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROXY_NODE_FLAGS, type RunningProxy } from '../egress-proxy-process.js';
 import { spawnUntilLine } from '../managed-child.js';
-import { benchEntryPointArgs, packageRoot } from '../package-root.js';
-import { createSelfSignedCert } from '../self-signed-cert.js';
+import { packageRoot } from '../../../src/bench/package-root.js';
+import { createSelfSignedCert } from '../../../src/bench/self-signed-cert.js';
+import { entryPointArgs } from '../entry-points.js';
 import { findExecutable } from '../system-proxies.js';
 
 const LISTENING = /^floor relay listening on 127\.0\.0\.1:(\d+)$/;
 const START_TIMEOUT_MS = 15_000;
 
-/** The C source of the splice relay: in a clone of the repository, not in the published package. */
+/** The C source of the splice relay: in a clone of the repository (tools/ is not in the published package). */
 export function spliceRelaySource(): string {
-  return join(packageRoot(), 'src', 'bench', 'floor', 'splice-tunnel-relay.c');
+  return join(packageRoot(), 'tools', 'bench', 'floor', 'splice-tunnel-relay.c');
 }
 
-/** Why floor-tunnel cannot run here, or undefined when it can. */
-export function spliceRelayUnavailable(): string | undefined {
-  if (!existsSync(spliceRelaySource())) return 'needs the repository source (src/bench/floor)';
-  return findExecutable('cc') === undefined ? 'no C compiler (cc)' : undefined;
+/**
+ * Why floor-tunnel cannot run here, or undefined when it can. Only this scenario needs a C compiler, and only when
+ * the bench runs it: the relay is compiled when its scenario starts, never by the build or the tests' set-up.
+ */
+export function spliceRelayUnavailable(find: (name: string) => string | undefined = findExecutable): string | undefined {
+  if (!existsSync(spliceRelaySource())) return 'needs the repository source (tools/bench/floor)';
+  return find('cc') === undefined ? 'no C compiler (cc) on PATH: install gcc to measure the tunnel floor' : undefined;
 }
 
-/** Compiles the splice relay into `workDir` and starts it. */
+/** Compiles the splice relay into `workDir` (a second or so) and starts it. */
 export async function startSpliceTunnelRelay(workDir: string): Promise<RunningProxy> {
   const binary = join(workDir, 'splice-tunnel-relay');
   await promisify(execFile)(findExecutable('cc') as string, ['-O2', '-pthread', '-o', binary, spliceRelaySource()], { timeout: 60_000 });
@@ -36,7 +40,7 @@ export async function startSpliceTunnelRelay(workDir: string): Promise<RunningPr
 }
 
 export function startForwardFloorRelay(): Promise<RunningProxy> {
-  return startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...benchEntryPointArgs(import.meta.url, 'floor-relay-main'), 'forward']);
+  return startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...entryPointArgs(import.meta.url, 'floor-relay-main'), 'forward']);
 }
 
 /** Starts the re-encrypting relay with a certificate of its own; `clientCaPem` is what the client must trust. */
@@ -47,7 +51,7 @@ export async function startReencryptFloorRelay(workDir: string, upstreamCaFile: 
   await writeFile(certFile, cert.certPem);
   await writeFile(keyFile, cert.keyPem, { mode: 0o600 });
   const args = ['reencrypt', '--cert', certFile, '--key', keyFile, '--upstream-ca', upstreamCaFile];
-  const relay = await startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...benchEntryPointArgs(import.meta.url, 'floor-relay-main'), ...args]);
+  const relay = await startRelayProcess(process.execPath, [...PROXY_NODE_FLAGS, ...entryPointArgs(import.meta.url, 'floor-relay-main'), ...args]);
   return { ...relay, clientCaPem: cert.certPem };
 }
 

@@ -1,9 +1,9 @@
 // Tests the targets line under each workload's table: verdicts from the medians, honest either way.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ScenarioStats, ScenarioSummary } from '../../src/bench/rounds.js';
-import { evaluateTargets, formatTargetsLine, type Target } from '../../src/bench/targets.js';
-import { WORKLOADS } from '../../src/bench/workloads.js';
+import type { ScenarioStats, ScenarioSummary } from '../rounds.js';
+import { evaluateTargets, formatTargetsLine, type Target } from '../targets.js';
+import { WORKLOADS } from '../workloads.js';
 
 function ok(name: string, ratio: number | undefined, p50Ms: number): ScenarioSummary {
   const stats: ScenarioStats = {

@@ -1,5 +1,6 @@
 /**
- * Entry point of `npm run bench` (`node dist/bench/compare.js` after a build): runs the side-by-side proxy
+ * Entry point of `npm run bench` (`node dist-tools/tools/bench/compare.js` after `npm run build` and the
+ * tools' own build, which `npm run bench` does first): runs the side-by-side proxy
  * benchmark, workload after workload (see workloads.ts), each scenario several times in interleaved rounds, and
  * prints per workload a table of medians and a targets line, or JSON with --json.
  * Flags: --workload 170KB|1KiB|all (default all), --rounds N (default 5), --c N, --r N, --f FILE (any of the three
@@ -8,7 +9,7 @@
  * Exit code: 0 when every run finished without request errors, 1 otherwise, 2 for bad usage.
  */
 import { isAbsolute, relative } from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../src/errors.js';
 import {
   comparisonJson,
   describeRun,
@@ -18,7 +19,7 @@ import {
 } from './comparison-report.js';
 import { COMPARE_USAGE, parseCompareArgs } from './compare-options.js';
 import { runComparison } from './comparison.js';
-import { readFlagFile } from './read-flag-file.js';
+import { readFlagFile } from '../../src/bench/read-flag-file.js';
 import { evaluateTargets } from './targets.js';
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -8,7 +8,7 @@
  * minute to minute. Interleaving spreads the machine's slow and fast phases over every scenario alike, and a ratio
  * taken within a round compares two runs made close together in time.
  */
-import type { BenchResult } from './bench-client.js';
+import type { BenchResult } from '../../src/bench/bench-client.js';
 
 /** One run of the schedule; rounds are numbered from 1. */
 export interface ScheduledRun {

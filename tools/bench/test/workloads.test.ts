@@ -1,9 +1,9 @@
 // Tests how `npm run bench`'s command line picks workloads, scenarios and rounds (compare-options.ts, workloads.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_ROUNDS, parseCompareArgs, type CompareOptions } from '../../src/bench/compare-options.js';
-import { SCENARIOS } from '../../src/bench/comparison.js';
-import { UsageError } from '../../src/errors.js';
+import { DEFAULT_ROUNDS, parseCompareArgs, type CompareOptions } from '../compare-options.js';
+import { SCENARIOS } from '../comparison.js';
+import { UsageError } from '../../../src/errors.js';
 
 const dataPath = (file: string): string => `/pkg/bench-data/${file}`;
 

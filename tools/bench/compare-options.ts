@@ -2,10 +2,10 @@
  * The command line of `npm run bench` (compare.ts), parsed into what to run, without side effects so it can be
  * tested: which workloads (with their scenarios and targets), how many rounds, the warm-up, the output format.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../src/errors.js';
 import { DEFAULT_WARMUP_REQUESTS, SCENARIOS } from './comparison.js';
-import { formatFlagUsage, parseGoFlags, type FlagSpecs } from './go-flags.js';
-import { benchDataPath } from './package-root.js';
+import { formatFlagUsage, parseGoFlags, type FlagSpecs } from '../../src/bench/go-flags.js';
+import { benchDataPath } from '../../src/bench/package-root.js';
 import { WORKLOAD_CHOICES, planWorkloads, type PlannedWorkload } from './workloads.js';
 
 /** Rounds per workload by default: what keeps the full default run within about 6 minutes on the 2-vCPU test VM. */
@@ -23,7 +23,7 @@ const COMPARE_FLAGS = {
   json: { kind: 'bool', usage: 'print JSON (with every round) instead of tables' },
 } satisfies FlagSpecs;
 
-export const COMPARE_USAGE = `Usage: npm run bench -- [flags]    (node dist/bench/compare.js [flags])
+export const COMPARE_USAGE = `Usage: npm run bench -- [flags]    (node dist-tools/tools/bench/compare.js [flags])
 
 Runs the same bench client workload against a null server directly and through each proxy, one scenario at a
 time, in interleaved rounds (round 1 runs every scenario once, then round 2, ...), and prints medians over the
