@@ -29,6 +29,12 @@ export interface BenchClientOptions {
   warmupRequests?: number;
   /** Updated as requests finish, for a progress display. */
   progress?: BenchProgress;
+  /**
+   * Awaited once the warm-up is done, just before the timed requests start; the function it resolves to is awaited
+   * as soon as the last timed request has finished, before the connections close. For what a caller measures on
+   * the side (`npm run bench` reads the proxy's CPU time), so that it covers exactly the timed requests.
+   */
+  onTimedPhase?: () => Promise<() => Promise<void>>;
 }
 
 /** Live count of finished timed requests; `completed` is only ever incremented. */
@@ -93,11 +99,13 @@ export async function runBenchClient(options: BenchClientOptions): Promise<Bench
     if (warmups > 0) {
       await Promise.all(dispatchers.map((d) => warmUp(d, requestFor(), warmups)));
     }
+    const timedPhaseEnded = await options.onTimedPhase?.();
     const started = process.hrtime.bigint();
     await Promise.all(
       dispatchers.map((d, w) => runWorker(d, requestFor(), log, w * perConnection, perConnection, progress)),
     );
     elapsedNs = process.hrtime.bigint() - started;
+    await timedPhaseEnded?.();
   } finally {
     await Promise.all(dispatchers.map((d) => d.destroy().catch(() => undefined)));
   }

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runBenchClient } from '../../src/bench/bench-client.js';
 import { runBenchCommand } from '../../src/bench/bench-command.js';
 import { startNullServer, type NullServer } from '../../src/bench/null-server.js';
 import { defaultSampleDataPath } from '../../src/bench/package-root.js';
@@ -94,6 +95,30 @@ describe('bench client against the plain-HTTP null server', () => {
     const latency = summary.latency as { p50: number; p90: number; p99: number; mean: number };
     assert.ok(latency.p50 > 0 && latency.p50 <= latency.p90 && latency.p90 <= latency.p99);
     assert.ok((summary.requestsPerSecond as number) > 0);
+  });
+
+  it('calls onTimedPhase after the warm-up and its end before the connections close: around exactly the timed requests', async () => {
+    const before = server.stats.writes;
+    const seen: string[] = [];
+    const result = await runBenchClient({
+      target: `${server.url}${API}`,
+      connections: 2,
+      requestsPerConnection: 3,
+      warmupRequests: 2,
+      body: Buffer.from(SMALL_BODY),
+      onTimedPhase: async () => {
+        seen.push(`start after ${server.stats.writes - before} answers, ${server.stats.connections} connections`);
+        await new Promise((resolve) => setTimeout(resolve, 500)); // not part of the timed run
+        return async () => {
+          seen.push(`end after ${server.stats.writes - before} answers`);
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        };
+      },
+    });
+    const connections = server.stats.connections;
+    assert.deepEqual(seen, [`start after 4 answers, ${connections} connections`, 'end after 10 answers']);
+    assert.equal(result.requests, 6);
+    assert.ok(result.elapsedSeconds < 0.5, `the hooks' time is not in the timed run (${result.elapsedSeconds} s)`);
   });
 
   it('labels non-2xx answers with their status line and exits 1', async () => {

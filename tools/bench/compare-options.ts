@@ -3,7 +3,8 @@
  * tested: which workloads (with their scenarios and targets), how many rounds, the warm-up, the output format.
  */
 import { UsageError } from '../../src/errors.js';
-import { DEFAULT_WARMUP_REQUESTS, SCENARIOS } from './comparison.js';
+import { DEFAULT_WARMUP_REQUESTS } from './comparison.js';
+import { SCENARIOS } from './scenarios.js';
 import { formatFlagUsage, parseGoFlags, type FlagSpecs } from '../../src/bench/go-flags.js';
 import { benchDataPath } from '../../src/bench/package-root.js';
 import { WORKLOAD_CHOICES, planWorkloads, type PlannedWorkload } from './workloads.js';
@@ -27,9 +28,9 @@ export const COMPARE_USAGE = `Usage: npm run bench -- [flags]    (node dist-tool
 
 Runs the same bench client workload against a null server directly and through each proxy, one scenario at a
 time, in interleaved rounds (round 1 runs every scenario once, then round 2, ...), and prints medians over the
-rounds. Workloads, one after the other:
-  170KB  16 workers x 100 POSTs of bench-data/metric.data (172,787 bytes), every scenario
-  1KiB   16 workers x 300 POSTs of bench-data/metric-1k.data (1,024 bytes): direct-https, egress-tunnel, egress-mitm
+rounds, with each proxy's CPU time per request. Workloads, one after the other, each with every scenario:
+  170KB  16 workers x 100 POSTs of bench-data/metric.data (172,787 bytes)
+  1KiB   16 workers x 300 POSTs of bench-data/metric-1k.data (1,024 bytes)
 Any of -c, -r, -f runs one custom workload instead (other values from -workload, 170KB's for "all"), no targets.
 
 Flags:

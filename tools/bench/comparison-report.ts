@@ -1,7 +1,8 @@
 /**
  * How `npm run bench` shows its results: per workload, an aligned text table (scenario, median req/s and its range
- * over rounds, median ratio to the direct baseline, median p50 and p99 latency, errors, MB/s) and a targets line,
- * for people; or one JSON document with every round's numbers, for scripts and the docs.
+ * over rounds, median ratio to the direct baseline, median p50 and p99 latency, the proxy's CPU per request,
+ * errors, MB/s) and a targets line, for people; or one JSON document with every round's numbers, for scripts and
+ * the docs.
  */
 import { availableParallelism, cpus } from 'node:os';
 import { megabytesPerSecond, type ScenarioSummary } from './rounds.js';
@@ -46,7 +47,7 @@ export interface WorkloadReport {
  * numbers. Two footer lines say what the numbers are, then one line per failed round, if any.
  */
 export function renderComparisonTable(summaries: readonly ScenarioSummary[], rounds: number): string {
-  const header = ['scenario', 'req/s', 'min-max', 'ratio', 'p50 ms', 'p99 ms', 'errors', 'MB/s'];
+  const header = ['scenario', 'req/s', 'min-max', 'ratio', 'p50 ms', 'p99 ms', 'cpu µs/req', 'errors', 'MB/s'];
   const rows: string[][] = [];
   const notes: Array<[number, string]> = [];
   const failedRounds: string[] = [];
@@ -60,6 +61,7 @@ export function renderComparisonTable(summaries: readonly ScenarioSummary[], rou
         st.ratio === undefined ? (summary.baseline === undefined ? 'baseline' : '-') : st.ratio.toFixed(2),
         (st.p50Seconds * 1000).toFixed(2),
         (st.p99Seconds * 1000).toFixed(2),
+        st.proxyCpuMicrosPerRequest === undefined ? '-' : st.proxyCpuMicrosPerRequest.toFixed(1),
         String(st.errors),
         st.megabytesPerSecond.toFixed(0),
       ]);
@@ -89,6 +91,7 @@ export function renderComparisonTable(summaries: readonly ScenarioSummary[], rou
   lines.push(
     `req/s, p50, p99, MB/s: medians over ${over}; min-max: the req/s range over rounds; errors: summed over rounds`,
     "ratio: median over rounds of (the round's req/s / the same round's req/s of direct-https or direct-http)",
+    "cpu µs/req: the proxy's CPU (user+sys of its whole process tree, from /proc) over the timed requests of all rounds / their number",
     ...failedRounds,
   );
   return lines.join('\n') + '\n';
@@ -105,6 +108,7 @@ export function describeRun(machine: MachineInfo, rounds: number, freshProcesses
       ? 'processes: a new null server and proxy for every run (-fresh): cold starts are part of every number'
       : `processes: one null server and proxy per scenario, warmed with ${STEADY_STATE_WARMUP_REQUESTS} untimed POSTs per worker, kept for all its rounds`,
     'ratio:    req/s divided by the direct run of the same protocol (direct-https or direct-http); MB = 10^6 bytes',
+    "cpu:      the proxy's user+sys CPU time over its whole process tree (/proc, 10 ms ticks), during the timed requests",
   ].join('\n');
 }
 
@@ -144,6 +148,7 @@ function scenarioJson(s: ScenarioSummary): object {
       round: r.round,
       state: r.state,
       ratio: r.ratio ?? null,
+      proxyCpuSeconds: r.proxyCpuSeconds ?? null,
       requestsPerSecond: b.requestsPerSecond,
       elapsedSeconds: b.elapsedSeconds,
       requests: b.requests,
@@ -154,5 +159,13 @@ function scenarioJson(s: ScenarioSummary): object {
     };
   });
   if (s.state === 'error') return { name: s.name, state: s.state, baseline: s.baseline ?? null, message: s.message, rounds };
-  return { name: s.name, state: s.state, baseline: s.baseline ?? null, ...s.stats, ratio: s.stats.ratio ?? null, rounds };
+  return {
+    name: s.name,
+    state: s.state,
+    baseline: s.baseline ?? null,
+    ...s.stats,
+    ratio: s.stats.ratio ?? null,
+    proxyCpuMicrosPerRequest: s.stats.proxyCpuMicrosPerRequest ?? null,
+    rounds,
+  };
 }

@@ -9,105 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBenchClient, type BenchResult } from '../../src/bench/bench-client.js';
-import { exportEgressProxyCa, startEgressProxy, type RunningProxy } from './egress-proxy-process.js';
 import { startNullServerProcess, type NullServerProcess } from './null-server-process.js';
-import { interleavedSchedule, summariseRounds, type ScenarioRecord, type ScenarioSummary } from './rounds.js';
-import { findExecutable, startSystemProxy, type SystemProxyName } from './system-proxies.js';
-import { spliceRelayUnavailable, startForwardFloorRelay, startReencryptFloorRelay, startSpliceTunnelRelay } from './floor/floor-relay-process.js';
-
-/** What a scenario's proxy gives the client: where to connect, and which CA to trust for the target if not the server's. */
-interface ProxyForClient extends RunningProxy {
-  clientCaPem?: string;
-}
-
-interface ScenarioContext {
-  /** The null server; its `certFile` (https) is for proxies that verify the upstream. */
-  server: NullServerProcess;
-  /** A temp dir the scenario may use; removed afterwards. */
-  workDir: string;
-}
-
-export interface Scenario {
-  name: string;
-  description: string;
-  /** Whether the null server speaks TLS. */
-  upstream: 'https' | 'http';
-  /** The scenario this one's req/s is divided by in the ratio column. */
-  baseline?: string;
-  /** Why the scenario cannot run here (e.g. a binary is missing), or undefined when it can. */
-  unavailable?: () => string | undefined;
-  /** Starts the proxy between client and server; absent for direct scenarios. */
-  startProxy?: (ctx: ScenarioContext) => Promise<ProxyForClient>;
-}
-
-function systemProxyScenarios(name: SystemProxyName): Scenario[] {
-  const unavailable = (): string | undefined => (findExecutable(name) === undefined ? 'not installed' : undefined);
-  const start = (): Promise<RunningProxy> => startSystemProxy(name, findExecutable(name) as string);
-  return [
-    { name: `${name}-tunnel`, description: `${name}, CONNECT tunnel to https`, upstream: 'https', baseline: 'direct-https', unavailable, startProxy: start },
-    { name: `${name}-forward`, description: `${name}, absolute-URI forwarding to http`, upstream: 'http', baseline: 'direct-http', unavailable, startProxy: start },
-  ];
-}
-
-export const SCENARIOS: readonly Scenario[] = [
-  { name: 'direct-https', description: 'client → null HTTPS server', upstream: 'https' },
-  { name: 'direct-http', description: 'client → null HTTP server', upstream: 'http' },
-  {
-    name: 'egress-tunnel',
-    description: 'egress-proxy, CONNECT tunnel to https',
-    upstream: 'https',
-    baseline: 'direct-https',
-    startProxy: () => startEgressProxy(),
-  },
-  {
-    name: 'egress-forward',
-    description: 'egress-proxy, absolute-URI forwarding to http',
-    upstream: 'http',
-    baseline: 'direct-http',
-    startProxy: () => startEgressProxy(),
-  },
-  ...systemProxyScenarios('squid'),
-  ...systemProxyScenarios('tinyproxy'),
-  {
-    name: 'egress-mitm',
-    description: 'egress-proxy with --mitm, decrypting https',
-    upstream: 'https',
-    baseline: 'direct-https',
-    startProxy: async ({ server, workDir }) => {
-      const dataDir = join(workDir, 'egress-data');
-      const proxy = await startEgressProxy(['--mitm', '--data-dir', dataDir, '--upstream-ca', server.certFile as string]);
-      try {
-        return { ...proxy, clientCaPem: await exportEgressProxyCa(dataDir) };
-      } catch (err) {
-        await proxy.stop();
-        throw err;
-      }
-    },
-  },
-  // The floors: the least each kind of proxy can cost here (see floor/), measured in the same rounds.
-  {
-    name: 'floor-tunnel',
-    description: 'floor for tunnels: a C relay that splices CONNECT tunnels inside the kernel',
-    upstream: 'https',
-    baseline: 'direct-https',
-    unavailable: spliceRelayUnavailable,
-    startProxy: ({ workDir }) => startSpliceTunnelRelay(workDir),
-  },
-  {
-    name: 'floor-forward',
-    description: 'floor for forwarding in Node.js: a relay that only rewrites request lines',
-    upstream: 'http',
-    baseline: 'direct-http',
-    startProxy: () => startForwardFloorRelay(),
-  },
-  {
-    name: 'floor-mitm',
-    description: 'floor for interception in Node.js: a relay that only decrypts and re-encrypts',
-    upstream: 'https',
-    baseline: 'direct-https',
-    startProxy: ({ server, workDir }) => startReencryptFloorRelay(workDir, server.certFile as string),
-  },
-];
+import { startTreeCpuMeter } from './process-tree-cpu.js';
+import { interleavedSchedule, summariseRounds, type RoundOutcome, type ScenarioRecord, type ScenarioSummary } from './rounds.js';
+import { SCENARIOS, type ProxyForClient, type Scenario } from './scenarios.js';
 
 export const DEFAULT_WARMUP_REQUESTS = 10;
 
@@ -179,7 +84,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Scenari
           processes = await startScenarioProcesses(scenario, options);
           if (!options.freshProcesses) kept.set(scenario.name, processes);
         }
-        record.rounds.push({ round: run.round, state: 'ok', result: await runTimed(processes, options) });
+        record.rounds.push({ round: run.round, ...(await runTimed(processes, options)) });
         if (options.freshProcesses) await processes.stop();
       } catch (err) {
         record.rounds.push({ round: run.round, state: 'error', message: oneLine(err) });
@@ -254,8 +159,21 @@ async function startScenarioProcesses(scenario: Scenario, options: ComparisonOpt
   }
 }
 
-function runTimed(processes: ScenarioProcesses, options: ComparisonOptions): Promise<BenchResult> {
-  return runClient(processes, options, options.requestsPerConnection, options.warmupRequests ?? DEFAULT_WARMUP_REQUESTS);
+/** One timed run, with the CPU the proxy's process tree used during exactly its timed requests. */
+async function runTimed(processes: ScenarioProcesses, options: ComparisonOptions): Promise<Omit<Extract<RoundOutcome, { state: 'ok' }>, 'round'>> {
+  const pid = processes.proxy?.pid;
+  let proxyCpuSeconds: number | undefined;
+  const meterProxy =
+    pid === undefined
+      ? undefined
+      : async (): Promise<() => Promise<void>> => {
+          const stop = await startTreeCpuMeter(pid);
+          return async () => {
+            proxyCpuSeconds = await stop();
+          };
+        };
+  const result = await runClient(processes, options, options.requestsPerConnection, options.warmupRequests ?? DEFAULT_WARMUP_REQUESTS, meterProxy);
+  return { state: 'ok', result, ...(proxyCpuSeconds !== undefined ? { proxyCpuSeconds } : {}) };
 }
 
 function runClient(
@@ -263,6 +181,7 @@ function runClient(
   options: ComparisonOptions,
   requestsPerConnection: number,
   warmupRequests: number,
+  onTimedPhase?: () => Promise<() => Promise<void>>,
 ): Promise<BenchResult> {
   return runBenchClient({
     target: `${server.url}/v1/write/metric`,
@@ -272,6 +191,7 @@ function runClient(
     body: options.body,
     caPem: proxy?.clientCaPem ?? server.caPem,
     warmupRequests,
+    ...(onTimedPhase !== undefined ? { onTimedPhase } : {}),
   });
 }
 

@@ -5,13 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { spawnUntilLine } from './managed-child.js';
 import { builtCliPath } from './entry-points.js';
-
-export interface RunningProxy {
-  url: string;
-  stop(): Promise<void>;
-}
+import { runningProxy, spawnUntilLine, type RunningProxy } from './managed-child.js';
 
 const START_TIMEOUT_MS = 20_000;
 
@@ -28,7 +23,7 @@ export const PROXY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64
 export async function startEgressProxy(extraArgs: readonly string[] = [], cli = requireBuiltCli()): Promise<RunningProxy> {
   const args = [...PROXY_NODE_FLAGS, cli, 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', ...extraArgs];
   const { managed, value: port } = await spawnUntilLine('egress-proxy', process.execPath, args, listeningPort, START_TIMEOUT_MS);
-  return { url: `http://127.0.0.1:${port}`, stop: () => managed.stop() };
+  return runningProxy(managed, port);
 }
 
 /** The port of the `"msg":"proxy listening"` JSON log line, or undefined for any other line. */

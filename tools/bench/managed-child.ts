@@ -18,6 +18,19 @@ export interface ManagedChild {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** A proxy (or relay) process a scenario started: where clients connect, and its pid for the CPU meter. */
+export interface RunningProxy {
+  url: string;
+  /** The root of its process tree (process-tree-cpu.ts); undefined if it could not be spawned. */
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** The `RunningProxy` for a managed process listening on 127.0.0.1:`port`. */
+export function runningProxy(managed: ManagedChild, port: number): RunningProxy {
+  return { url: `http://127.0.0.1:${port}`, pid: managed.child.pid, stop: () => managed.stop() };
+}
+
 export interface SpawnOptions {
   cwd?: string;
   /** Called for every stdout line, before it is kept in the tail. */

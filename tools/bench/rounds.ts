@@ -44,14 +44,17 @@ export function spread(values: readonly number[]): Spread {
   return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
 }
 
-/** What one run of a scenario gave: its result, or why it could not run (a process that did not start, ...). */
+/**
+ * What one run of a scenario gave: its result and the CPU its proxy's process tree used during the timed requests
+ * (absent for direct runs and where /proc cannot be read), or why it could not run (a process that did not start).
+ */
 export type RoundOutcome =
-  | { round: number; state: 'ok'; result: BenchResult }
+  | { round: number; state: 'ok'; result: BenchResult; proxyCpuSeconds?: number }
   | { round: number; state: 'error'; message: string };
 
 /** A round as reported: with its ratio to the same round's baseline when both ran. */
 export type RatedRound =
-  | { round: number; state: 'ok'; result: BenchResult; ratio?: number }
+  | { round: number; state: 'ok'; result: BenchResult; proxyCpuSeconds?: number; ratio?: number }
   | { round: number; state: 'error'; message: string };
 
 /** A scenario's record over the whole comparison, as `runComparison` collects it. */
@@ -81,6 +84,13 @@ export interface ScenarioStats {
   ratio?: number;
   /** How many rounds gave a ratio. */
   ratioRounds: number;
+  /**
+   * The proxy's CPU time (user+sys of its process tree) per timed request, in µs: the CPU summed over the rounds
+   * that measured it, divided by their requests. Pooled rather than a median of rounds because /proc counts in
+   * 10 ms ticks, a few µs per request in one run; and CPU per request, unlike req/s, hardly depends on what else
+   * the machine is doing, which is what the medians guard against. Absent for direct runs and without /proc.
+   */
+  proxyCpuMicrosPerRequest?: number;
 }
 
 export type ScenarioSummary =
@@ -117,6 +127,9 @@ export function summariseRounds(records: readonly ScenarioRecord[]): ScenarioSum
       return { name: record.name, state: 'error', ...baselineField, message, rounds };
     }
     const ratios = ok.flatMap((r) => (r.ratio === undefined ? [] : [r.ratio]));
+    const metered = ok.filter((r) => r.proxyCpuSeconds !== undefined && r.result.requests > 0);
+    const cpuSeconds = metered.reduce((sum, r) => sum + (r.proxyCpuSeconds ?? 0), 0);
+    const meteredRequests = metered.reduce((n, r) => n + r.result.requests, 0);
     const stats: ScenarioStats = {
       okRounds: ok.length,
       requestsPerSecond: spread(ok.map((r) => r.result.requestsPerSecond)),
@@ -127,6 +140,7 @@ export function summariseRounds(records: readonly ScenarioRecord[]): ScenarioSum
       errors: ok.reduce((n, r) => n + r.result.errors, 0),
       ...(ratios.length > 0 ? { ratio: median(ratios) } : {}),
       ratioRounds: ratios.length,
+      ...(metered.length > 0 ? { proxyCpuMicrosPerRequest: (cpuSeconds * 1e6) / meteredRequests } : {}),
     };
     return { name: record.name, state: 'ok', ...baselineField, stats, rounds };
   });

@@ -7,8 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { RunningProxy } from './egress-proxy-process.js';
-import { freeLoopbackPort, spawnManaged, waitForPort } from './managed-child.js';
+import { freeLoopbackPort, runningProxy, spawnManaged, waitForPort, type RunningProxy } from './managed-child.js';
 
 export type SystemProxyName = 'squid' | 'tinyproxy';
 
@@ -99,10 +98,11 @@ export async function startSystemProxy(name: SystemProxyName, binary: string): P
     await removeDir();
     throw err;
   }
+  const proxy = runningProxy(managed, port);
   return {
-    url: `http://127.0.0.1:${port}`,
+    ...proxy,
     stop: async () => {
-      await managed.stop();
+      await proxy.stop();
       await removeDir();
     },
   };

@@ -2,15 +2,13 @@
  * The workloads `npm run bench` runs one after the other, with the scenarios and targets of each, and how the
  * command line picks them (`-workload`, and `-c`/`-r`/`-f`/`-only` for a custom run):
  *
- * - `170KB`: 16 workers x 100 POSTs of bench-data/metric.data (172,787 bytes, the reference's payload), every
- *   scenario. Targets (ratios to direct-https / direct-http): tunnel >= 0.95, plain forwarding >= 0.60,
- *   MITM >= 0.50, and the MITM p50 at most twice the tunnel's.
+ * - `170KB`: 16 workers x 100 POSTs of bench-data/metric.data (172,787 bytes, the reference's payload).
  * - `1KiB`: 16 workers x 300 POSTs of bench-data/metric-1k.data (1,024 bytes), where per-request costs (TLS
- *   records, parsing, the MITM's second TLS session) dominate: direct-https, egress-tunnel, egress-mitm and their
- *   floors. Targets: MITM >= 0.35, and its p50 at most twice the tunnel's.
+ *   records, parsing, the MITM's second TLS session) dominate.
  *
- * Each ratio target names its floor scenario (floor/: the least that kind of proxy can cost on the machine), and
- * the targets line prints the floor's ratio next to ours.
+ * Both run every scenario and have the same targets (issue 9 "Speed targets", re-baselined against what runs in
+ * the same rounds): tunnel and plain-forwarding throughput at least the best of squid and tinyproxy, MITM at least
+ * 0.60 of direct (with its floor printed alongside), and issue 13's tunnel CPU per request at most squid's.
  */
 import { UsageError } from '../../src/errors.js';
 import type { Target } from './targets.js';
@@ -26,36 +24,16 @@ export interface WorkloadDefinition {
   targets: readonly Target[];
 }
 
-const MITM_P50: Target = {
-  kind: 'p50',
-  label: 'mitm p50',
-  scenario: 'egress-mitm',
-  reference: 'egress-tunnel',
-  referenceLabel: 'tunnel',
-  atMostTimes: 2,
-};
+const TARGETS: readonly Target[] = [
+  { kind: 'peers', label: 'tunnel', scenario: 'egress-tunnel', peers: ['squid-tunnel', 'tinyproxy-tunnel'] },
+  { kind: 'peers', label: 'forward', scenario: 'egress-forward', peers: ['squid-forward', 'tinyproxy-forward'] },
+  { kind: 'ratio', label: 'mitm', scenario: 'egress-mitm', atLeast: 0.6, floor: 'floor-mitm' },
+  { kind: 'cpu', label: 'tunnel cpu/req', scenario: 'egress-tunnel', reference: 'squid-tunnel' },
+];
 
 export const WORKLOADS: readonly WorkloadDefinition[] = [
-  {
-    name: '170KB',
-    connections: 16,
-    requestsPerConnection: 100,
-    dataFile: 'metric.data',
-    targets: [
-      { kind: 'ratio', label: 'tunnel', scenario: 'egress-tunnel', atLeast: 0.95, floor: 'floor-tunnel' },
-      { kind: 'ratio', label: 'forward', scenario: 'egress-forward', atLeast: 0.6, floor: 'floor-forward' },
-      { kind: 'ratio', label: 'mitm', scenario: 'egress-mitm', atLeast: 0.5, floor: 'floor-mitm' },
-      MITM_P50,
-    ],
-  },
-  {
-    name: '1KiB',
-    connections: 16,
-    requestsPerConnection: 300,
-    dataFile: 'metric-1k.data',
-    scenarios: ['direct-https', 'egress-tunnel', 'egress-mitm', 'floor-tunnel', 'floor-mitm'],
-    targets: [{ kind: 'ratio', label: 'mitm', scenario: 'egress-mitm', atLeast: 0.35, floor: 'floor-mitm' }, MITM_P50],
-  },
+  { name: '170KB', connections: 16, requestsPerConnection: 100, dataFile: 'metric.data', targets: TARGETS },
+  { name: '1KiB', connections: 16, requestsPerConnection: 300, dataFile: 'metric-1k.data', targets: TARGETS },
 ];
 
 export const WORKLOAD_CHOICES = [...WORKLOADS.map((w) => w.name), 'all'] as const;
@@ -85,6 +63,8 @@ export interface WorkloadChoice {
   allScenarios: readonly string[];
   /** Where a bench-data/ file is. */
   dataPath: (file: string) => string;
+  /** Default WORKLOADS. */
+  definitions?: readonly WorkloadDefinition[];
 }
 
 /**
@@ -95,9 +75,10 @@ export interface WorkloadChoice {
  */
 export function planWorkloads(choice: WorkloadChoice): PlannedWorkload[] {
   const key = choice.workload.toLowerCase();
-  const named = WORKLOADS.filter((w) => key === 'all' || w.name.toLowerCase() === key);
+  const named = (choice.definitions ?? WORKLOADS).filter((w) => key === 'all' || w.name.toLowerCase() === key);
   if (named.length === 0) {
-    throw new UsageError(`unknown workload ${choice.workload}; known: ${WORKLOAD_CHOICES.join(', ')}`);
+    const known = [...(choice.definitions ?? WORKLOADS).map((w) => w.name), 'all'];
+    throw new UsageError(`unknown workload ${choice.workload}; known: ${known.join(', ')}`);
   }
   const only = choice.only !== undefined && choice.only.length > 0 ? choice.only : undefined;
   const unknown = (only ?? []).filter((name) => !choice.allScenarios.includes(name));

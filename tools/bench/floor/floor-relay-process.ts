@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PROXY_NODE_FLAGS, type RunningProxy } from '../egress-proxy-process.js';
-import { spawnUntilLine } from '../managed-child.js';
+import { PROXY_NODE_FLAGS } from '../egress-proxy-process.js';
+import { runningProxy, spawnUntilLine, type RunningProxy } from '../managed-child.js';
 import { packageRoot } from '../../../src/bench/package-root.js';
 import { createSelfSignedCert } from '../../../src/bench/self-signed-cert.js';
 import { entryPointArgs } from '../entry-points.js';
@@ -61,5 +61,5 @@ async function startRelayProcess(command: string, args: string[]): Promise<Runni
     return match === null ? undefined : Number(match[1]);
   };
   const { managed, value: port } = await spawnUntilLine('floor relay', command, args, parse, START_TIMEOUT_MS);
-  return { url: `http://127.0.0.1:${port}`, stop: () => managed.stop() };
+  return runningProxy(managed, port);
 }

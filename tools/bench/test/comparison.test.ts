@@ -8,10 +8,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BenchResult } from '../../../src/bench/bench-client.js';
 import { comparisonJson, describeWorkload, renderComparisonTable, renderWorkloadReport } from '../comparison-report.js';
-import { SCENARIOS, runComparison, selectScenarios } from '../comparison.js';
+import { runComparison, selectScenarios } from '../comparison.js';
+import { SCENARIOS } from '../scenarios.js';
 import { summariseRounds, type ScenarioSummary } from '../rounds.js';
 import { exportEgressProxyCa, startEgressProxy } from '../egress-proxy-process.js';
 import { startNullServerProcess } from '../null-server-process.js';
+import { processTreeCpuSeconds } from '../process-tree-cpu.js';
 import { findExecutable, squidConfig, tinyproxyConfig } from '../system-proxies.js';
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -56,13 +58,17 @@ describe('scenario selection', () => {
 });
 
 describe('comparison report', () => {
-  // Two rounds: direct-https 4000 then 5000 req/s; egress-tunnel 3000 (2 errors) then 2000: ratios 0.75 and 0.4.
+  // Two rounds: direct-https 4000 then 5000 req/s; egress-tunnel 3000 (2 errors) then 2000: ratios 0.75 and 0.4,
+  // and its proxy used 0.3 s then 0.2 s of CPU for 6,000 then 4,000 requests: 50 µs per request pooled.
   const summaries: ScenarioSummary[] = summariseRounds([
     { name: 'direct-https', rounds: [{ round: 1, state: 'ok', result: result(4000) }, { round: 2, state: 'ok', result: result(5000) }] },
     {
       name: 'egress-tunnel',
       baseline: 'direct-https',
-      rounds: [{ round: 1, state: 'ok', result: result(3000, 2) }, { round: 2, state: 'ok', result: result(2000) }],
+      rounds: [
+        { round: 1, state: 'ok', result: result(3000, 2), proxyCpuSeconds: 0.3 },
+        { round: 2, state: 'ok', result: result(2000), proxyCpuSeconds: 0.2 },
+      ],
     },
     { name: 'squid-tunnel', baseline: 'direct-https', skipped: 'not installed', rounds: [] },
     {
@@ -79,35 +85,36 @@ describe('comparison report', () => {
 
   it('renders an aligned table of medians with the documented columns, and says what the numbers are', () => {
     const lines = renderComparisonTable(summaries, 2).trimEnd().split('\n');
-    assert.deepEqual(lines[0]?.split(/\s+/), ['scenario', 'req/s', 'min-max', 'ratio', 'p50', 'ms', 'p99', 'ms', 'errors', 'MB/s']);
-    assert.match(lines[1] as string, /^-+( +-+){7}$/);
-    assert.deepEqual(lines[2]?.split(/\s+/), ['direct-https', '4500', '4000-5000', 'baseline', '1.23', '10.50', '0', '5']);
+    assert.deepEqual(lines[0]?.split(/\s+/), ['scenario', 'req/s', 'min-max', 'ratio', 'p50', 'ms', 'p99', 'ms', 'cpu', 'µs/req', 'errors', 'MB/s']);
+    assert.match(lines[1] as string, /^-+( +-+){8}$/);
+    assert.deepEqual(lines[2]?.split(/\s+/), ['direct-https', '4500', '4000-5000', 'baseline', '1.23', '10.50', '-', '0', '5']);
     const ratio = ((0.75 + 0.4) / 2).toFixed(2); // the median of the two rounds' ratios, whatever toFixed does with .575
-    assert.deepEqual(lines[3]?.split(/\s+/), ['egress-tunnel', '2500', '2000-3000', ratio, '1.23', '10.50', '2', '3']);
+    assert.deepEqual(lines[3]?.split(/\s+/), ['egress-tunnel', '2500', '2000-3000', ratio, '1.23', '10.50', '50.0', '2', '3']);
     assert.match(lines[4] as string, /^squid-tunnel +skipped \(not installed\)$/);
     assert.match(lines[5] as string, /^egress-mitm +error: ca export failed: unknown command "ca" \(every round failed\)$/);
-    assert.deepEqual(lines[6]?.split(/\s+/), ['egress-forward', '1000', '1000-1000', '-', '1.23', '10.50', '0', '1'], 'no direct-http: no ratio');
+    assert.deepEqual(lines[6]?.split(/\s+/), ['egress-forward', '1000', '1000-1000', '-', '1.23', '10.50', '-', '0', '1'], 'no direct-http: no ratio');
     assert.equal(new Set([0, 1, 2, 3, 6].map((i) => lines[i]?.length)).size, 1, 'numeric rows are aligned');
     assert.match(lines[7] as string, /^req\/s, p50, p99, MB\/s: medians over 2 interleaved rounds; min-max: the req\/s range over rounds; errors: summed over rounds$/);
     assert.match(lines[8] as string, /^ratio: median over rounds of \(the round's req\/s \/ the same round's req\/s of direct-https or direct-http\)$/);
-    assert.equal(lines[9], 'egress-forward: round 2 failed: proxy exited (1)');
-    assert.equal(lines.length, 10);
+    assert.match(lines[9] as string, /^cpu µs\/req: the proxy's CPU \(user\+sys of its whole process tree, from \/proc\) over the timed requests of all rounds \/ their number$/);
+    assert.equal(lines[10], 'egress-forward: round 2 failed: proxy exited (1)');
+    assert.equal(lines.length, 11);
   });
 
   const workload = { name: '170KB', connections: 2, requestsPerConnection: 3, warmupRequests: 1, file: 'f.data', bodyBytes: 172787, rounds: 2 };
 
   it('prints a workload as its description, its table and its targets line', () => {
     assert.equal(describeWorkload(workload), 'workload 170KB: 2 workers x 3 POSTs of f.data (172,787 bytes), after 1 untimed POSTs per worker');
-    const text = renderWorkloadReport({ workload, summaries, targets: [{ met: false, text: 'tunnel 0.57 >= 0.95 MISSED' }] });
+    const text = renderWorkloadReport({ workload, summaries, targets: [{ met: false, text: 'tunnel 0.97 x best peer >= 1.00 MISSED (squid-tunnel)' }] });
     const lines = text.trimEnd().split('\n');
     assert.equal(lines[0], describeWorkload(workload));
     assert.equal(lines[1], '');
     assert.match(lines[2] as string, /^scenario /);
-    assert.equal(lines.at(-1), 'targets: tunnel 0.57 >= 0.95 MISSED');
+    assert.equal(lines.at(-1), 'targets: tunnel 0.97 x best peer >= 1.00 MISSED (squid-tunnel)');
   });
 
   it('gives the same facts as JSON, with every round', () => {
-    const targets = [{ met: undefined, text: 'mitm n/a (egress-mitm failed) >= 0.50' }, { met: false, text: 'tunnel 0.57 >= 0.95 MISSED' }];
+    const targets = [{ met: undefined, text: 'mitm n/a (egress-mitm failed) >= 0.60' }, { met: false, text: 'tunnel 0.97 x best peer >= 1.00 MISSED (squid-tunnel)' }];
     const machine = { cpus: 2, cpuModel: 'x', node: 'v20', platform: 'linux x64' };
     const json = comparisonJson(machine, 2, [{ workload, summaries, targets }]) as {
       rounds: number;
@@ -123,10 +130,12 @@ describe('comparison report', () => {
     assert.deepEqual(tunnel?.requestsPerSecond, { median: 2500, min: 2000, max: 3000 });
     assert.equal(tunnel?.megabytesPerSecond, 2.5);
     assert.equal(tunnel?.errors, 2);
+    assert.equal(tunnel?.proxyCpuMicrosPerRequest, 50);
+    assert.equal(direct?.proxyCpuMicrosPerRequest, null);
     const rounds = tunnel?.rounds as Array<Record<string, unknown>>;
-    assert.deepEqual(rounds.map((r) => [r.round, r.state, r.ratio, r.requestsPerSecond, r.megabytesPerSecond]), [
-      [1, 'ok', 0.75, 3000, 3],
-      [2, 'ok', 0.4, 2000, 2],
+    assert.deepEqual(rounds.map((r) => [r.round, r.state, r.ratio, r.requestsPerSecond, r.megabytesPerSecond, r.proxyCpuSeconds]), [
+      [1, 'ok', 0.75, 3000, 3, 0.3],
+      [2, 'ok', 0.4, 2000, 2, 0.2],
     ]);
     assert.deepEqual(squid, { name: 'squid-tunnel', state: 'skipped', reason: 'not installed' });
     assert.equal(mitm?.state, 'error');
@@ -190,6 +199,8 @@ describe('egress-proxy process contract (stand-in CLI)', () => {
   it('starts it with the contract flags, reads the port from the "proxy listening" line, and stops it', async () => {
     const proxy = await startEgressProxy(['--mitm'], fakeCli);
     assert.match(proxy.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(proxy.pid !== undefined, 'its pid, the root of the process tree whose CPU the bench reads');
+    if (existsSync('/proc/self/stat')) assert.ok((await processTreeCpuSeconds(proxy.pid)) !== undefined);
     const net = await import('node:net');
     await new Promise<void>((resolve, reject) => {
       const socket = net.connect(Number(new URL(proxy.url).port), '127.0.0.1', () => {
@@ -294,8 +305,13 @@ describe('runComparison', () => {
       } else {
         assert.deepEqual(round.result.statuses, { '200 OK': 4 }, s.name);
       }
-      if (s.name.startsWith('direct-')) assert.equal(s.stats.ratio, undefined);
-      else assert.ok(s.stats.ratio !== undefined && s.stats.ratio > 0, s.name);
+      if (s.name.startsWith('direct-')) {
+        assert.equal(s.stats.ratio, undefined);
+        assert.equal(s.stats.proxyCpuMicrosPerRequest, undefined, 'no proxy, no proxy CPU');
+      } else {
+        assert.ok(s.stats.ratio !== undefined && s.stats.ratio > 0, s.name);
+        if (existsSync('/proc/self/stat')) assert.ok(s.stats.proxyCpuMicrosPerRequest !== undefined, `${s.name}: its proxy's CPU was read`);
+      }
     }
   });
 });

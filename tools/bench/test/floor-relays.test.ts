@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -80,6 +81,7 @@ describe('floor scenarios', () => {
       assert.ok(s?.state === 'ok', `${name}: ${JSON.stringify(s)}`);
       assert.deepEqual(s.rounds[0]?.state === 'ok' && s.rounds[0].result.statuses, { '200 OK': 6 }, name);
       assert.ok(s.stats.ratio !== undefined && s.stats.ratio > 0, name);
+      if (existsSync('/proc/self/stat')) assert.ok(s.stats.proxyCpuMicrosPerRequest !== undefined, `${name}: the relay's CPU was read`);
     }
   };
 

@@ -1,4 +1,4 @@
-// Tests the arithmetic of interleaved rounds: the run order, medians, and per-round ratios to the baseline.
+// Tests the arithmetic of interleaved rounds: the run order, medians, per-round ratios to the baseline, pooled CPU.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BenchResult } from '../../../src/bench/bench-client.js';
@@ -89,6 +89,19 @@ describe('summariseRounds', () => {
     assert.equal(s.stats.requests, 6000);
     assert.equal(s.stats.errors, 3);
     assert.equal(s.stats.okRounds, 3);
+  });
+
+  it("pools the proxy's CPU over the rounds that measured it: total CPU / their requests, in µs", () => {
+    const metered = (round: number, rps: number, cpuSeconds: number): RoundOutcome => ({ round, state: 'ok', result: result(rps), proxyCpuSeconds: cpuSeconds });
+    // 0.03 s for 1000 requests, 0.05 s for 1000, 0.02 s for 500: 0.10 s / 2500 requests = 40 µs. A round without
+    // a measurement (the proxy's /proc entry was gone) counts neither its CPU nor its requests.
+    const [tunnel, direct] = summariseRounds([
+      { name: 'egress-tunnel', rounds: [metered(1, 1000, 0.03), metered(2, 1000, 0.05), ok(3, 4000), metered(4, 500, 0.02)] },
+      { name: 'direct-https', rounds: [ok(1, 2000)] },
+    ]);
+    assert.ok(tunnel?.state === 'ok' && direct?.state === 'ok');
+    assert.ok(Math.abs((tunnel.stats.proxyCpuMicrosPerRequest as number) - 40) < 1e-9, String(tunnel.stats.proxyCpuMicrosPerRequest));
+    assert.equal(direct.stats.proxyCpuMicrosPerRequest, undefined);
   });
 
   it('leaves out rounds where either side failed, and reports a scenario failing every round as an error', () => {

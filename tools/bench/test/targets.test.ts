@@ -1,95 +1,132 @@
-// Tests the targets line under each workload's table: verdicts from the medians, honest either way.
+// Tests the targets line under each workload's table: verdicts from the rounds' results, relative to what ran in
+// the same rounds, honest either way.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ScenarioStats, ScenarioSummary } from '../rounds.js';
+import type { BenchResult } from '../../../src/bench/bench-client.js';
+import { summariseRounds, type RoundOutcome, type ScenarioRecord, type ScenarioSummary } from '../rounds.js';
 import { evaluateTargets, formatTargetsLine, type Target } from '../targets.js';
 import { WORKLOADS } from '../workloads.js';
 
-function ok(name: string, ratio: number | undefined, p50Ms: number): ScenarioSummary {
-  const stats: ScenarioStats = {
-    okRounds: 3,
-    requestsPerSecond: { median: 1000, min: 900, max: 1100 },
-    p50Seconds: p50Ms / 1000,
-    p99Seconds: 0.05,
-    megabytesPerSecond: 100,
-    requests: 4800,
-    errors: 0,
-    ...(ratio !== undefined ? { ratio } : {}),
-    ratioRounds: ratio === undefined ? 0 : 3,
+/** A run of 1,000 requests at `rps`, `errors` of them failed. */
+function result(rps: number, errors = 0): BenchResult {
+  return {
+    api: '/v1/write/metric',
+    bodyBytes: 1024,
+    elapsedSeconds: 1000 / rps,
+    requests: 1000,
+    errors,
+    requestsPerSecond: rps,
+    latency: { p50: 0.005, p90: 0.008, p99: 0.02, mean: 0.006 },
+    bytesPosted: 1024 * 1000,
+    statuses: { '200 OK': 1000 - errors },
+    groups: [],
   };
-  return { name, state: 'ok', ...(name.startsWith('direct') ? {} : { baseline: 'direct-https' }), stats, rounds: [] };
 }
 
-const TARGETS_170KB = WORKLOADS.find((w) => w.name === '170KB')?.targets as readonly Target[];
-const TARGETS_1KIB = WORKLOADS.find((w) => w.name === '1KiB')?.targets as readonly Target[];
+/** A scenario's record: req/s per round (round 1, 2, ...), and the proxy's CPU µs per request in every round. */
+function record(name: string, rpsPerRound: readonly number[], options: { cpuMicros?: number; errors?: number } = {}): ScenarioRecord {
+  const rounds = rpsPerRound.map((rps, i): RoundOutcome => ({
+    round: i + 1,
+    state: 'ok',
+    result: result(rps, options.errors),
+    ...(options.cpuMicros !== undefined ? { proxyCpuSeconds: (options.cpuMicros * 1000) / 1e6 } : {}),
+  }));
+  return { name, ...(name.startsWith('direct-') ? {} : { baseline: name.endsWith('forward') ? 'direct-http' : 'direct-https' }), rounds };
+}
+
+const TARGETS = WORKLOADS[0]?.targets as readonly Target[];
+const texts = (summaries: ScenarioSummary[]): string[] => evaluateTargets(TARGETS, summaries).map((r) => r.text);
 
 describe('targets', () => {
-  it("are the issues' numbers: 170KB tunnel 0.95, forward 0.60, mitm 0.50; 1KiB mitm 0.35; mitm p50 <= 2 x tunnel's", () => {
-    assert.deepEqual(
-      TARGETS_170KB.map((t) => (t.kind === 'ratio' ? [t.scenario, t.atLeast] : [t.scenario, t.reference, t.atMostTimes])),
-      [['egress-tunnel', 0.95], ['egress-forward', 0.6], ['egress-mitm', 0.5], ['egress-mitm', 'egress-tunnel', 2]],
-    );
-    assert.deepEqual(
-      TARGETS_1KIB.map((t) => (t.kind === 'ratio' ? [t.scenario, t.atLeast] : [t.scenario, t.reference, t.atMostTimes])),
-      [['egress-mitm', 0.35], ['egress-mitm', 'egress-tunnel', 2]],
-    );
+  it("are issue 9's re-baselined targets and issue 13's CPU comparison, the same on both workloads", () => {
+    assert.deepEqual(WORKLOADS.map((w) => w.name), ['170KB', '1KiB']);
+    for (const workload of WORKLOADS) assert.equal(workload.targets, TARGETS, workload.name);
+    assert.deepEqual(TARGETS, [
+      { kind: 'peers', label: 'tunnel', scenario: 'egress-tunnel', peers: ['squid-tunnel', 'tinyproxy-tunnel'] },
+      { kind: 'peers', label: 'forward', scenario: 'egress-forward', peers: ['squid-forward', 'tinyproxy-forward'] },
+      { kind: 'ratio', label: 'mitm', scenario: 'egress-mitm', atLeast: 0.6, floor: 'floor-mitm' },
+      { kind: 'cpu', label: 'tunnel cpu/req', scenario: 'egress-tunnel', reference: 'squid-tunnel' },
+    ]);
   });
 
-  it('prints met and missed targets in one line', () => {
-    const summaries = [ok('direct-https', undefined, 5), ok('egress-tunnel', 0.97, 9.8), ok('egress-forward', 0.55, 7), ok('egress-mitm', 0.48, 12.1)];
-    const results = evaluateTargets(TARGETS_170KB, summaries);
-    assert.deepEqual(results.map((r) => r.met), [true, false, false, true]);
+  it('prints every verdict in one line', () => {
+    const summaries = summariseRounds([
+      record('direct-https', [2000, 2000, 2000]),
+      record('direct-http', [3000, 3000, 3000]),
+      record('egress-tunnel', [1500, 1500, 1500], { cpuMicros: 35.1 }),
+      record('egress-forward', [1500, 1500, 1500], { cpuMicros: 60 }),
+      record('squid-tunnel', [1400, 1400, 1400], { cpuMicros: 29 }),
+      record('squid-forward', [900, 900, 900], { cpuMicros: 80 }),
+      record('tinyproxy-tunnel', [1200, 1200, 1200], { cpuMicros: 40 }),
+      record('tinyproxy-forward', [2500, 2500, 2500], { cpuMicros: 50, errors: 500 }),
+      record('egress-mitm', [1100, 1100, 1100], { cpuMicros: 200 }),
+      record('floor-mitm', [1300, 1300, 1300], { cpuMicros: 150 }),
+    ]);
+    const results = evaluateTargets(TARGETS, summaries);
+    assert.deepEqual(results.map((r) => r.met), [true, true, false, false]);
     assert.equal(
       formatTargetsLine(results),
-      'targets: tunnel 0.97 >= 0.95 ok; forward 0.55 >= 0.60 MISSED; mitm 0.48 >= 0.50 MISSED; mitm p50 12.1 ms <= 2 x tunnel p50 (9.8 ms) ok',
+      'targets: tunnel 1.07 x best peer >= 1.00 ok (squid-tunnel); ' +
+        'forward 1.67 x best peer >= 1.00 ok (squid-forward; tinyproxy-forward not counted: 1500 errors); ' +
+        'mitm 0.55 >= 0.60 MISSED (floor 0.65); tunnel cpu/req 35.1 µs <= squid-tunnel 29.0 µs MISSED',
     );
   });
 
-  it("prints each ratio target's floor when the floor scenario ran, and nothing when it did not", () => {
-    const summaries = [ok('egress-tunnel', 0.83, 7), ok('floor-tunnel', 0.861, 6), ok('egress-forward', 0.3, 8), ok('egress-mitm', 0.33, 20), ok('floor-mitm', 0.49, 14)];
-    assert.deepEqual(evaluateTargets(TARGETS_170KB, summaries).slice(0, 3).map((r) => r.text), [
-      'tunnel 0.83 >= 0.95 MISSED (floor 0.86)',
-      'forward 0.30 >= 0.60 MISSED',
-      'mitm 0.33 >= 0.50 MISSED (floor 0.49)',
+  it("compares throughput with the best peer of each round, then takes the median, naming the peer best most often", () => {
+    // Medians alone would say 1000 vs squid's 1000, "ok"; round by round ours was 0.98, 0.90 and 1.10 of the best.
+    const summaries = summariseRounds([
+      record('egress-tunnel', [1000, 900, 1100]),
+      record('squid-tunnel', [950, 1000, 1000]),
+      record('tinyproxy-tunnel', [1020, 800, 900]),
     ]);
-    assert.deepEqual(
-      TARGETS_170KB.map((t) => t.kind === 'ratio' && t.floor),
-      ['floor-tunnel', 'floor-forward', 'floor-mitm', false],
-    );
+    assert.deepEqual(evaluateTargets(TARGETS, summaries)[0], { met: false, text: 'tunnel 0.98 x best peer >= 1.00 MISSED (squid-tunnel)' });
   });
 
-  it('misses the p50 target when the MITM p50 is over twice the tunnel p50', () => {
-    const [, p50] = evaluateTargets(TARGETS_1KIB, [ok('egress-tunnel', 0.3, 4.78), ok('egress-mitm', 0.4, 13.76)]);
-    assert.deepEqual(p50, { met: false, text: 'mitm p50 13.8 ms <= 2 x tunnel p50 (4.8 ms) MISSED' });
-  });
-
-  it('meets a target exactly on the bound', () => {
-    const [tunnel] = evaluateTargets(TARGETS_170KB, [ok('egress-tunnel', 0.95, 5)]);
-    assert.deepEqual(tunnel, { met: true, text: 'tunnel 0.95 >= 0.95 ok' });
+  it('meets a target exactly on its bound', () => {
+    const summaries = summariseRounds([
+      record('direct-https', [1000]),
+      record('egress-tunnel', [1000], { cpuMicros: 30 }),
+      record('squid-tunnel', [1000], { cpuMicros: 30 }),
+      record('egress-mitm', [600]),
+    ]);
+    assert.deepEqual(evaluateTargets(TARGETS, summaries).map((r) => [r.met, r.text]), [
+      [true, 'tunnel 1.00 x best peer >= 1.00 ok (squid-tunnel; tinyproxy-tunnel not run)'],
+      [undefined, 'forward n/a (egress-forward not run) x best peer >= 1.00'],
+      [true, 'mitm 0.60 >= 0.60 ok'],
+      [true, 'tunnel cpu/req 30.0 µs <= squid-tunnel 30.0 µs ok'],
+    ]);
   });
 
   it('shows more decimals rather than a printed value that contradicts the verdict', () => {
-    const [tunnel] = evaluateTargets(TARGETS_170KB, [ok('egress-tunnel', 0.9496, 5)]);
-    assert.deepEqual(tunnel, { met: false, text: 'tunnel 0.9496 >= 0.95 MISSED' });
-    const [, p50] = evaluateTargets(TARGETS_1KIB, [ok('egress-tunnel', 1, 5.0), ok('egress-mitm', 0.5, 10.04)]);
-    assert.deepEqual(p50, { met: false, text: 'mitm p50 10.04 ms <= 2 x tunnel p50 (5.00 ms) MISSED' });
+    const summaries = summariseRounds([
+      record('direct-https', [10_000]),
+      record('egress-tunnel', [9996], { cpuMicros: 29.04 }),
+      record('squid-tunnel', [10_000], { cpuMicros: 29 }),
+      record('egress-mitm', [5996]),
+    ]);
+    const [tunnel, , mitm, cpu] = texts(summaries);
+    assert.equal(tunnel, 'tunnel 0.9996 x best peer >= 1.00 MISSED (squid-tunnel; tinyproxy-tunnel not run)');
+    assert.equal(mitm, 'mitm 0.5996 >= 0.60 MISSED');
+    assert.equal(cpu, 'tunnel cpu/req 29.04 µs <= squid-tunnel 29.00 µs MISSED');
   });
 
-  it('says n/a, never ok, when a scenario has no result', () => {
+  it('says n/a, never ok, when a scenario or every peer has no result', () => {
     const summaries: ScenarioSummary[] = [
-      { name: 'egress-tunnel', state: 'skipped', reason: 'x' },
+      ...summariseRounds([record('egress-tunnel', [1000], { cpuMicros: 30 }), record('egress-mitm', [600])]),
+      { name: 'squid-tunnel', state: 'skipped', reason: 'not installed' },
+      { name: 'tinyproxy-tunnel', state: 'skipped', reason: 'not installed' },
       { name: 'egress-forward', state: 'error', message: 'exited', rounds: [] },
-      ok('egress-mitm', undefined, 12),
     ];
-    const results = evaluateTargets(TARGETS_170KB, summaries);
+    const results = evaluateTargets(TARGETS, summaries);
     assert.deepEqual(results.map((r) => r.met), [undefined, undefined, undefined, undefined]);
     assert.deepEqual(results.map((r) => r.text), [
-      'tunnel n/a (egress-tunnel skipped) >= 0.95',
-      'forward n/a (egress-forward failed) >= 0.60',
-      'mitm n/a (egress-mitm has no ratio: its baseline did not run) >= 0.50',
-      'mitm p50 n/a (egress-tunnel skipped) <= 2 x tunnel p50',
+      'tunnel n/a (squid-tunnel skipped, tinyproxy-tunnel skipped) x best peer >= 1.00',
+      'forward n/a (egress-forward failed) x best peer >= 1.00',
+      'mitm n/a (egress-mitm has no ratio: its baseline did not run) >= 0.60',
+      'tunnel cpu/req n/a (squid-tunnel skipped) <= squid-tunnel',
     ]);
-    assert.equal(evaluateTargets(TARGETS_1KIB, [])[0]?.text, 'mitm n/a (egress-mitm not run) >= 0.35');
+    const unmetered = summariseRounds([record('egress-tunnel', [1000]), record('squid-tunnel', [1000], { cpuMicros: 30 })]);
+    assert.equal(texts(unmetered)[3], 'tunnel cpu/req n/a (egress-tunnel has no CPU measurement) <= squid-tunnel');
   });
 
   it('says so when a workload has no targets', () => {
