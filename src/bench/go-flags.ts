@@ -104,8 +104,8 @@ export function parseGoFlags<S extends FlagSpecs>(argv: readonly string[], specs
 
     let raw = inlineValue;
     if (raw === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`);
-      raw = argv[++i] as string;
+      raw = argv[++i];
+      if (raw === undefined) throw new UsageError(`flag needs an argument: -${name}`);
     }
     values[name] = convertValue(name, spec, raw);
   }

@@ -17,7 +17,7 @@ export function renderGoStyleText(families: readonly MetricObjectWithValues<Metr
       // expfmt writes summary and histogram counts as integers, every other sample as a float.
       const isCount = name.endsWith('_count') && name !== family.name && Number.isSafeInteger(sample.value);
       const value = isCount ? String(sample.value) : formatGoFloat(sample.value);
-      lines.push(`${name}${formatLabels(sample.labels as Record<string, string | number | undefined>)} ${value}`);
+      lines.push(`${name}${formatLabels(sample.labels)} ${value}`);
     }
   }
   return lines.join('\n') + '\n';

@@ -8,7 +8,7 @@ import type { CertificateAuthority } from './certificate-authority.js';
 import { CLOCK_SKEW_ALLOWANCE_MS, DAY_MS, randomSerialNumber, truncateCommonName, wholeSeconds } from './certificate-fields.js';
 import type { LeafHostname } from './leaf-hostname.js';
 import { CaInvalidError } from './mitm-errors.js';
-import { subtle, x509, type CryptoKeyPair } from './x509-library.js';
+import { subtle, x509 } from './x509-library.js';
 
 // ---- The CA ----
 
@@ -35,7 +35,7 @@ export async function createCaCertificate(options: CaCertificateOptions): Promis
     options.keyType === 'rsa'
       ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }
       : { name: 'ECDSA', namedCurve: 'P-256' };
-  const keys = (await subtle.generateKey(keyAlgorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = await subtle.generateKey(keyAlgorithm, true, ['sign', 'verify']);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber().toString('hex'),
     name: distinguishedName(options.commonName, CA_ORGANIZATION),
@@ -108,7 +108,7 @@ export async function createLeafCertificate(
     throw new CaInvalidError(ca.certPath, `the CA expired on ${ca.certificate.notAfter.toISOString()}; no leaf can be issued`);
   }
 
-  const keys = (await subtle.generateKey(LEAF_KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = await subtle.generateKey(LEAF_KEY_ALGORITHM, true, ['sign', 'verify']);
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber().toString('hex'),
     // The CA's subject as its certificate encodes it (the library re-encodes a parsed Name byte for byte), so the

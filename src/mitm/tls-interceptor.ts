@@ -104,7 +104,7 @@ export class TlsInterceptor implements TunnelInterceptor {
         clientSocket.write(CONNECT_ESTABLISHED);
         const pipelined = early.release();
         if (pipelined.length > 0) clientSocket.unshift(pipelined);
-        tlsSocket = new tls.TLSSocket(clientSocket as Socket, {
+        tlsSocket = new tls.TLSSocket(clientSocket, {
           isServer: true,
           secureContext,
           // A client may name a different host in SNI than in CONNECT (domain fronting or a CNAME'd endpoint):

@@ -90,15 +90,15 @@ export class AdmissionGuards {
    */
   loopSafeLookup(port: number, base: LookupFunction | undefined): LookupFunction | undefined {
     if (!this.#ownPorts.has(port)) return base;
-    const resolve = base ?? (dnsLookup as unknown as LookupFunction);
+    const resolve = base ?? dnsLookup;
     return (hostname, options, callback) => {
       resolve(hostname, options, (err, address, family) => {
-        if (err) return callback(err, address as string, family);
+        if (err) return callback(err, address, family);
         const addresses = Array.isArray(address) ? address.map((a) => a.address) : [address];
         if (addresses.some((a) => this.isOwnAddress(a))) {
-          return callback(new LoopDetectedError() as unknown as NodeJS.ErrnoException, '', 4);
+          return callback(new LoopDetectedError(), '', 4);
         }
-        callback(null, address as string, family);
+        callback(null, address, family);
       });
     };
   }

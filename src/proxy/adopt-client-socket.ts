@@ -52,7 +52,7 @@ export function adoptClientSocket(socket: Duplex, onread: ReadBufferOption): Ado
   }
 
   const buffered: Buffer[] = [];
-  for (let chunk: Buffer | null = old.read(); chunk !== null; chunk = old.read()) buffered.push(chunk);
+  for (let chunk = old.read() as Buffer | null; chunk !== null; chunk = old.read() as Buffer | null) buffered.push(chunk);
 
   // The old socket's timers would fire on a socket that no longer sees any traffic.
   old.setTimeout(0);

@@ -57,8 +57,6 @@ export class ClientConnection {
   readonly #denied: RejectError | undefined;
   /** The request being served, from its head until its response has ended. */
   #exchange: ForwardExchange | undefined;
-  /** Its body is still arriving. */
-  #receiving = false;
   /** The request being scanned, for the reject record if it is refused (its body may turn out malformed). */
   #method = '';
   #rejectTarget = '';
@@ -168,7 +166,6 @@ export class ClientConnection {
     // RFC 9112 §9.3: HTTP/1.0 connections close after the response unless the client asked otherwise, and we do
     // not keep 1.0 ones alive at all (their responses may end with the close).
     this.#closeAfterThis = head.minorVersion === 0 || fieldHasToken(head.headers, 'connection', 'close');
-    this.#receiving = true;
     const lookup = this.#deps.guards.loopSafeLookup(target.port, this.#deps.lookup);
     const exchange = new ForwardExchange(head, target, this.#exchangeClient, this.#deps.forwarding, this.#clientIp, lookup);
     this.#exchange = exchange;
@@ -182,7 +179,6 @@ export class ClientConnection {
 
   #onRequestEnd(bodyBytes: number): void {
     if (this.#connectHead !== undefined) return;
-    this.#receiving = false;
     this.#exchange?.endRequest(bodyBytes);
     if (this.#exchange !== undefined) {
       this.#requests.stop();

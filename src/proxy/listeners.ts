@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events';
 
 /** Event name to listener; `any[]` as in EventEmitter.on itself, since each event has arguments of its own. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own listener type, see above
 export type Listeners = Record<string, (...args: any[]) => void>;
 
 export function addListeners(emitter: EventEmitter, listeners: Listeners): () => void {

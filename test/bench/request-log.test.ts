@@ -41,7 +41,11 @@ describe('startProgressReporter', () => {
     const progress = { completed: 0 };
     const stop = startProgressReporter({ progress, total: 10, stream: io.stderr, inPlace: true, firstAfterMs: 30, everyMs: 30 });
     progress.completed = 4;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Until a second report has come (30 ms apart; a loaded machine may need longer), at most 5 s.
+    const reports = (): number => io.err().split('\r\x1b[K').filter((w) => w !== '').length;
+    for (const deadline = Date.now() + 5_000; reports() < 2 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     stop();
     const writes = io.err().split('\r\x1b[K').filter((w) => w !== '');
     assert.ok(writes.length >= 2, io.err());

@@ -138,20 +138,20 @@ export function spawnCli(args: readonly string[], options: SpawnOptions = {}): C
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
   const listeners = new Set<() => void>();
   const notify = (): void => {
     for (const listener of [...listeners]) listener();
   };
   let outputSeen!: () => void;
   const firstOutput = new Promise<void>((resolve) => (outputSeen = resolve));
-  child.stdout!.on('data', (chunk: string) => {
+  child.stdout.on('data', (chunk: string) => {
     stdout += chunk;
     outputSeen();
     notify();
   });
-  child.stderr!.on('data', (chunk: string) => {
+  child.stderr.on('data', (chunk: string) => {
     stderr += chunk;
     outputSeen();
   });
@@ -162,8 +162,8 @@ export function spawnCli(args: readonly string[], options: SpawnOptions = {}): C
       child.once('error', reject);
       child.once('exit', (code, signal) => resolve({ code, signal, exitedAt: performance.now() }));
     }),
-    once(child.stdout!, 'end').catch(() => undefined),
-    once(child.stderr!, 'end').catch(() => undefined),
+    once(child.stdout, 'end').catch(() => undefined),
+    once(child.stderr, 'end').catch(() => undefined),
   ]).then(
     ([status]) => {
       settle();

@@ -51,5 +51,5 @@ export async function startTestProxy(
     async metricsText() {
       return running.metrics.registry.metrics();
     },
-  }) as TestProxy;
+  });
 }

@@ -40,7 +40,7 @@ describe('message scanner', () => {
   for (const size of [1, 2, 3, 7, 64, PIPELINE.length]) {
     it(`frames pipelined requests identically when fed ${size} byte(s) at a time`, () => {
       const { scanner, seen } = requestScanner();
-      feed(scanner as MessageScanner<unknown>, PIPELINE, size);
+      feed(scanner, PIPELINE, size);
       assert.deepEqual(seen.heads.map((h) => h.split(' ').slice(0, 2).join(' ')), ['POST /a', 'POST /b?q=1', 'GET /c']);
       assert.deepEqual(seen.ends, [5, 19, 0]);
       // Body bytes are passed on as they arrived, chunked framing included.
@@ -50,11 +50,10 @@ describe('message scanner', () => {
   }
 
   it('stops where the listener says, leaving the rest unscanned', () => {
-    let scanner: MessageScanner<ResponseHead> | undefined;
     const ends: number[] = [];
-    scanner = new MessageScanner<ResponseHead>(parseResponseHead, {
+    const scanner: MessageScanner<ResponseHead> = new MessageScanner<ResponseHead>(parseResponseHead, {
       onHead: (head) => {
-        if (head.statusCode === 101) scanner?.stop();
+        if (head.statusCode === 101) scanner.stop();
         return responseBodyFraming('GET', head.statusCode, head.minorVersion, head.headers);
       },
       onBody: () => undefined,

@@ -22,7 +22,7 @@ import { EarlyClientData } from '../../src/proxy/early-client-data.js';
 test('a certificate that cannot be made: 502 to the client, a failed record, one log line per host', async () => {
   const { config } = await resolveConfig({ port: 0, adminPort: 0 }, {});
   const logLines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { logLines.push(JSON.parse(chunk.toString())); cb(); } }));
+  const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { logLines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); cb(); } }));
   const tunnels: TunnelRecord[] = [];
   const observers = new ExchangeObservers([{ onTunnel: (r) => tunnels.push(r) }], (err) => { throw err; });
   const upstreamTls = await createUpstreamTls({ extraCaFile: undefined, insecure: false });

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { Agent, ProxyAgent, request } from 'undici';
 import { sample } from '../helpers/metrics-text.js';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
-import { startHttpOrigin, startTcpServer, type OriginServer } from '../helpers/origin-servers.js';
+import { startHttpOrigin, startTcpServer } from '../helpers/origin-servers.js';
 import { openTunnel, rawExchange, readUntil } from '../helpers/raw-client.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -74,7 +74,7 @@ test('the reference series after plain requests, a tunnel and a reject', async (
 });
 
 test('a request that fails upstream is counted once, with status text, and as an upstream error', async () => {
-  const origin = await startHttpOrigin((req, res) => {
+  const origin = await startHttpOrigin((_req, res) => {
     res.writeHead(503);
     res.end();
   });
@@ -93,7 +93,7 @@ test('a request that fails upstream is counted once, with status text, and as an
 });
 
 test('label caps hold under 10,000 distinct paths and 12 client addresses', async () => {
-  const origin = await startHttpOrigin((req, res) => res.end());
+  const origin = await startHttpOrigin((_req, res) => res.end());
   const proxy = await startTestProxy({}, (config) => {
     config.metrics.maxApiLabels = 50;
     config.metrics.maxClientIpLabels = 5;

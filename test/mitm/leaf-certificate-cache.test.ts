@@ -195,14 +195,14 @@ async function startTlsServer(cache: LeafCertificateCache, defaultHost: string):
   };
 }
 
-function handshake(options: tls.ConnectionOptions): Promise<{ authorized: boolean; error?: Error; peer?: tls.PeerCertificate }> {
+function handshake(options: tls.ConnectionOptions): Promise<{ authorized: boolean; error?: NodeJS.ErrnoException; peer?: tls.PeerCertificate }> {
   return new Promise((resolve) => {
     const socket = tls.connect(options, () => {
       const peer = socket.getPeerCertificate();
       socket.destroy();
       resolve({ authorized: socket.authorized, peer });
     });
-    socket.on('error', (error) => resolve({ authorized: false, error }));
+    socket.on('error', (error: NodeJS.ErrnoException) => resolve({ authorized: false, error }));
   });
 }
 
@@ -254,7 +254,7 @@ describe('LeafCertificateCache in a real TLS handshake', () => {
     const result = await handshake({ host: '127.0.0.1', port: server.port, servername: 'example.test' });
     assert.equal(result.authorized, false);
     // The served chain ends in the (self-signed) CA, which this client's roots do not hold.
-    assert.equal((result.error as NodeJS.ErrnoException | undefined)?.code, 'SELF_SIGNED_CERT_IN_CHAIN');
+    assert.equal(result.error?.code, 'SELF_SIGNED_CERT_IN_CHAIN');
   });
 
   it('fails verification when the name does not match the leaf', async (t) => {
@@ -269,6 +269,6 @@ describe('LeafCertificateCache in a real TLS handshake', () => {
       ca: ca.certPem,
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity('other.test', cert),
     });
-    assert.equal((result.error as NodeJS.ErrnoException | undefined)?.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    assert.equal(result.error?.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
   });
 });

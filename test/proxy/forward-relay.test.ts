@@ -533,7 +533,7 @@ describe('request heads on the proxy port', () => {
         assert.equal(response?.status, 200);
         const sent = /\r\nx-name: ([^\r]*)\r\n/i.exec(seenByOrigin?.toString('latin1') ?? '')?.[1];
         assert.equal(Buffer.from(sent ?? '', 'latin1').toString('hex'), '636166e9', 'X-Name as the origin received it');
-        const filename = /filename="([^"]*)"/.exec(response!.head)?.[1];
+        const filename = /filename="([^"]*)"/.exec(response.head)?.[1];
         assert.equal(Buffer.from(filename ?? '', 'latin1').toString('hex'), 'c3bc2e747874', 'the file name as the client received it');
       } finally {
         client.destroy();
@@ -602,7 +602,7 @@ describe('many messages on one client connection', () => {
         await client.until((t) => t.endsWith(early), 'the echo of the early bytes');
         const { responses, rest } = parseResponses(client.text, false, new Set([1]));
         assert.equal(responses[0]?.status, 200);
-        assert.equal((JSON.parse(responses[0]!.body) as EchoReply).url, '/before-tunnel');
+        assert.equal((JSON.parse(responses[0].body) as EchoReply).url, '/before-tunnel');
         assert.equal(responses[1]?.status, 200, 'CONNECT answered');
         assert.equal(rest, early, 'the early bytes went into the tunnel, once, after the 200');
         client.write('and more\n');
@@ -804,7 +804,7 @@ describe('failures', () => {
       client.write(get(`${echo.url}/after-502`));
       const [, served] = await client.responses(2);
       assert.equal(served?.status, 200);
-      assert.equal((JSON.parse(served!.body) as EchoReply).url, '/after-502');
+      assert.equal((JSON.parse(served.body) as EchoReply).url, '/after-502');
       assert.equal(client.closed, false);
     } finally {
       client.destroy();
@@ -1020,7 +1020,7 @@ describe('flow control', () => {
         client.write(payload);
         const [response] = await client.responses(1, 15_000);
         assert.equal(response?.status, 200);
-        const reply = JSON.parse(response!.body) as EchoReply;
+        const reply = JSON.parse(response.body) as EchoReply;
         assert.equal(reply.bodyLength, payload.length);
         assert.equal(reply.bodySha256, createHash('sha256').update(payload).digest('hex'));
       } finally {
@@ -1099,7 +1099,7 @@ describe('the last response before a close, to a client that stops reading', () 
           assert.equal(responses.length, 1, `a complete response (${client.text.length} bytes received)`);
           assert.equal(responses[0]?.status, 200);
           assert.deepEqual(responses[0]?.fields.get('connection'), ['close']);
-          const body = Buffer.from(responses[0]!.body, 'latin1');
+          const body = Buffer.from(responses[0].body, 'latin1');
           assert.equal(body.length, sentBytes, `got ${body.length} of ${sentBytes} bytes`);
           assert.equal(createHash('sha256').update(body).digest('hex'), sentHash.digest('hex'), 'byte-identical');
           assert.ok(sentBytes > 1024 * 1024, `the response was ${sentBytes} bytes: the kernel took all of it?`);
@@ -1174,7 +1174,7 @@ describe('upstream keep-alive', () => {
         const result = await rawExchange(proxy.port, get(`${origin!.url}${path}`, 'Connection: close\r\n'));
         const [response] = parseResponses(result.text).responses;
         assert.equal(response?.status, 200);
-        assert.equal((JSON.parse(response!.body) as EchoReply).url, path);
+        assert.equal((JSON.parse(response.body) as EchoReply).url, path);
         assert.ok(result.closedByServer);
       }
       assert.equal(origin!.requests, 2);
@@ -1488,7 +1488,7 @@ describe('https:// targets', () => {
       const result = await rawExchange(trusting.port, get(`${origin.url}${path}`, 'Connection: close\r\n'));
       const [response] = parseResponses(result.text).responses;
       assert.equal(response?.status, 200, result.text.slice(0, 300));
-      const reply = JSON.parse(response!.body) as EchoReply;
+      const reply = JSON.parse(response.body) as EchoReply;
       assert.equal(reply.url, path);
       assert.equal(reply.headers.host, `127.0.0.1:${origin.port}`);
       assert.equal(reply.headers.via, '1.1 egress-proxy');

@@ -144,7 +144,7 @@ test('curl -x forwards a POST (with its Expect: 100-continue) and a GET', async 
 
 test('a chunked request body without Content-Length is streamed through', async () => {
   const dispatcher = forwardingAgent();
-  async function* chunks() {
+  function* chunks() {
     for (let i = 0; i < 20; i++) yield Buffer.alloc(10_000, i);
   }
   const res = await request(`${origin.url}/v1/write/object`, { method: 'POST', body: Readable.from(chunks()), dispatcher });

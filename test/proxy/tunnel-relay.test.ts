@@ -92,7 +92,9 @@ test('a tunnel carries 8 MiB each way, at once, intact to and from slow readers'
     (socket) => {
       uploadSeen = readSlowly(socket);
       // Not before the client has sent: bytes arriving with the `200` would be read by openTunnel's head parsing.
-      socket.once('data', () => (downloadSent = sendPatterned(socket, total)));
+      socket.once('data', () => {
+        downloadSent = sendPatterned(socket, total);
+      });
     },
     { allowHalfOpen: true },
   );

@@ -45,11 +45,11 @@ export function spawnManaged(command: string, args: readonly string[], options: 
     if (tail.length > TAIL_LINES) tail.shift();
   };
   // Always read both pipes to the end: a proxy that logs per request would otherwise block on a full pipe.
-  createInterface({ input: child.stdout as NonNullable<ChildProcess['stdout']> }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     options.onStdoutLine?.(line);
     keep(line);
   });
-  createInterface({ input: child.stderr as NonNullable<ChildProcess['stderr']> }).on('line', keep);
+  createInterface({ input: child.stderr }).on('line', keep);
 
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
