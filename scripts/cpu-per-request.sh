@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CPU time per request of each process (client, proxy, null server) for one workload through one path: the
-# numbers behind "Where MITM time goes" in docs/benchmarks.md. Unlike req/s, CPU per request barely moves when
-# other work shares the machine. Needs `npm run build` first. Usage:
+# split between client, proxy and server that `npm run bench` does not print (the bench reports the proxy's CPU
+# per request for every system, summed over its process tree: tools/bench/process-tree-cpu.ts; this script reads
+# one process only). Unlike req/s, CPU per request barely moves when other work shares the machine. Needs
+# `npm run build` first. Usage:
 #   scripts/cpu-per-request.sh direct|direct-http|tunnel|forward|mitm [requests-per-worker] [file]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,8 +1,18 @@
 /**
- * Entry point of `npm run bench` (`node dist-tools/tools/bench/compare.js` after `npm run build` and the
- * tools' own build, which `npm run bench` does first): runs the side-by-side proxy
- * benchmark, workload after workload (see workloads.ts), each scenario several times in interleaved rounds, and
- * prints per workload a table of medians and a targets line, or JSON with --json.
+ * `npm run bench`: the lab benchmark that runs egress-proxy side by side with squid, tinyproxy and floor relays on
+ * this machine. It is a tool, not part of the product: it lives in tools/bench, is compiled by its own
+ * tsconfig.json into dist-tools/ (never the product's dist/), and starts the product only as processes (the built
+ * dist/cli.js for the proxy, its `bench server` for the null server); the bench client runs in this process.
+ *
+ * This file is the entry point: it runs workload after workload (workloads.ts), each scenario (scenarios.ts)
+ * several times in interleaved rounds (comparison.ts, rounds.ts), reads each proxy's CPU time from /proc over its
+ * process tree (process-tree-cpu.ts), and prints per workload a table of medians and a targets line
+ * (comparison-report.ts, targets.ts), or JSON with --json. The floor relays are in floor/, the tests in test/.
+ *
+ * To add a scenario, see the top of scenarios.ts: one entry in SCENARIOS, with a `startProxy` that returns the
+ * process's pid; it then runs in every workload and gets a CPU column for free. A target that uses it goes into
+ * workloads.ts.
+ *
  * Flags: --workload 170KB|1KiB|all (default all), --rounds N (default 5), --c N, --r N, --f FILE (any of the three
  * makes one custom workload), --warmup N (default 10), --only a,b (scenario names), --fresh (new processes for
  * every run instead of one warmed pair per scenario), --json.
