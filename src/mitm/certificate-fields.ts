@@ -17,7 +17,9 @@ const MAX_COMMON_NAME_LENGTH = 64;
 /** A random positive serial number: unpredictable serials defeat chosen-prefix collision attacks on signatures. */
 export function randomSerialNumber(): Buffer {
   const bytes = randomBytes(SERIAL_NUMBER_BYTES);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f; // DER INTEGER is signed: a clear top bit keeps it positive
+  // DER INTEGER is signed, so a clear top bit keeps it positive; and DER is minimal, so the first byte must not be
+  // zero either (a leading 0x00 is only allowed before a byte with its top bit set). 1 leaf in 128 broke that rule.
+  bytes[0] = (bytes[0] ?? 0) & 0x7f || 0x01;
   return bytes;
 }
 

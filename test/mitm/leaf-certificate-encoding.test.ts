@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { certificateAuthorityFromPem, type CertificateAuthority } from '../../src/mitm/certificate-authority.js';
 import { createCaCertificate, createLeafCertificate } from '../../src/mitm/certificate-factory.js';
+import { randomSerialNumber } from '../../src/mitm/certificate-fields.js';
 import { parseLeafHostname } from '../../src/mitm/leaf-hostname.js';
 import { x509 } from '../../src/mitm/x509-library.js';
 import { createExternalCa, makeTempDir } from './ca-test-support.js';
@@ -210,5 +211,15 @@ describe('leaf certificates under OpenSSL', { skip: opensslMissing }, () => {
     await writeFile(path.join(dir, 'ca.pem'), ca.certPem);
     await writeFile(path.join(dir, 'leaf.pem'), leafPem.certPem);
     assert.equal(await openssl(['verify', '-purpose', 'sslserver', '-CAfile', 'ca.pem', 'leaf.pem'], dir), 'leaf.pem: OK\n');
+  });
+});
+
+describe('serial numbers', () => {
+  it('are positive and minimally encoded: the first byte is never 0x00 and never has its top bit set', () => {
+    // 1 draw in 128 used to start with 0x00, a non-minimal DER INTEGER that strict parsers refuse.
+    for (let i = 0; i < 5000; i++) {
+      const first = randomSerialNumber()[0] ?? 0;
+      assert.ok(first >= 0x01 && first <= 0x7f, `first byte 0x${first.toString(16)}`);
+    }
   });
 });
