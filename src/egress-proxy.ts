@@ -50,12 +50,13 @@ export async function startEgressProxy(
     logger.error({ err }, 'metrics or access-log observer failed'),
   );
 
-  if (config.mitmOptions.upstreamInsecure) {
-    logger.warn('upstream TLS verification is OFF (upstream_insecure = true): upstream certificates are not checked');
+  if (config.upstreamTls.insecure) {
+    logger.warn('upstream TLS verification is OFF (upstream_tls.insecure = true): upstream certificates are not checked');
   }
   const upstreamTls = await createUpstreamTls({
-    extraCaFile: config.mitmOptions.upstreamCaFile,
-    insecure: config.mitmOptions.upstreamInsecure,
+    extraCaFile: config.upstreamTls.caFile,
+    extraCaFileOrigin: config.origins.upstreamCaFile,
+    insecure: config.upstreamTls.insecure,
   });
   const guards = new AdmissionGuards({
     allowedClientCidrs: config.allowedClientCidrs,

@@ -5,26 +5,33 @@ import { startEgressProxy, packageVersion } from '../egress-proxy.js';
 import { createLogger, flushLogger } from '../logging/logger.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { RUN_USAGE } from './usage.js';
+import { extractBooleanFlags } from './boolean-flags.js';
+
+/** The boolean flags of `run`: each may also be written `--flag=true|false` (see boolean-flags.ts). */
+const BOOLEAN_FLAGS = ['verbose', 'mitm', 'no-admin', 'upstream-insecure'] as const;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values } = parseRunArgs(argv);
+  const booleans = extractBooleanFlags(argv, BOOLEAN_FLAGS);
+  const { values } = parseRunArgs(booleans.argv);
   if (values.help) {
     process.stdout.write(RUN_USAGE);
     return 0;
   }
+  const noAdmin = booleans.values.get('no-admin');
   const overrides: ConfigOverrides = {
     configFile: values.config,
     bind: values.bind,
     port: numberFlag(values.port, '--port'),
     allow: values.allow,
-    verbose: values.verbose,
-    mitm: values.mitm,
-    adminEnabled: values['no-admin'] ? false : undefined,
+    verbose: booleans.values.get('verbose'),
+    mitm: booleans.values.get('mitm'),
+    workers: workersFlag(values.workers),
+    adminEnabled: noAdmin === undefined ? undefined : !noAdmin,
     adminBind: values['admin-bind'],
     adminPort: numberFlag(values['admin-port'], '--admin-port'),
     dataDir: values['data-dir'],
     upstreamCaFile: values['upstream-ca'],
-    upstreamInsecure: values['upstream-insecure'],
+    upstreamInsecure: booleans.values.get('upstream-insecure'),
     drainSeconds: numberFlag(values['drain-timeout'], '--drain-timeout'),
   };
   // Listen for SIGTERM/SIGINT before starting anything: a supervisor may signal as soon as it reads the
@@ -84,14 +91,11 @@ function parseRunArgs(argv: string[]) {
         bind: { type: 'string' },
         port: { type: 'string' },
         allow: { type: 'string', multiple: true },
-        verbose: { type: 'boolean' },
-        mitm: { type: 'boolean' },
+        workers: { type: 'string' },
         'admin-bind': { type: 'string' },
         'admin-port': { type: 'string' },
-        'no-admin': { type: 'boolean' },
         'data-dir': { type: 'string' },
         'upstream-ca': { type: 'string' },
-        'upstream-insecure': { type: 'boolean' },
         'drain-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,6 +106,12 @@ function parseRunArgs(argv: string[]) {
 }
 
 const DECIMAL = /^\d+(\.\d+)?$/;
+
+/** `--workers N` or `--workers auto`; the range is checked with the other layers' rules. */
+function workersFlag(value: string | undefined): number | 'auto' | undefined {
+  if (value === undefined || value.trim() === 'auto') return value === undefined ? undefined : 'auto';
+  return numberFlag(value, '--workers');
+}
 
 /** Flags arrive as text: only plain decimal numbers (Number() would also take `0x10` or `1e3`). */
 function numberFlag(value: string | undefined, flag: string): number | undefined {

@@ -8,6 +8,10 @@ Commands:
   ca export|path      print the MITM CA certificate (PEM), or where it is stored
   bench client|server load-test client and null server (the reference's cli / null-server)
 
+Options:
+  -v, --version       print the version and exit
+  -h, --help          show this help
+
 Run 'egress-proxy <command> --help' for a command's options.
 `;
 
@@ -22,7 +26,8 @@ Options:
   --allow CIDR          allowed client CIDR or address; repeatable         env EGRESS_PROXY_ALLOWED_CLIENT_CIDRS (comma-separated)
   --verbose             one access-log line per request and tunnel         env EGRESS_PROXY_VERBOSE
   --mitm                decrypt CONNECT traffic with the local CA          env EGRESS_PROXY_MITM
-  --admin-bind ADDR     admin listener address (default 127.0.0.1)
+  --workers N|auto      processes serving the port (default 1)             env EGRESS_PROXY_WORKERS
+  --admin-bind ADDR     admin listener address (default 127.0.0.1)         env EGRESS_PROXY_ADMIN_BIND
   --admin-port N        admin listener port (default 9531; 0 = any free)   env EGRESS_PROXY_ADMIN_PORT
   --no-admin            do not start the admin listener (/metrics, /healthz, /readyz)
   --data-dir DIR        where the MITM CA is kept                          env EGRESS_PROXY_DATA_DIR
@@ -31,6 +36,7 @@ Options:
   --drain-timeout SEC   on SIGTERM/SIGINT, time given to requests and tunnels in flight (default 10)
   -h, --help            show this help
 
+Boolean flags also take a value: --verbose=false, --mitm=true (true, false, 1, 0, yes, no).
 Environment only: EGRESS_PROXY_LOG_LEVEL (fatal, error, warn, info (default), debug, trace, silent).
 `;
 

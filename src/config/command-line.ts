@@ -2,7 +2,7 @@
 // the values with the same rules as the file and names the flag in errors.
 
 import type { z } from 'zod';
-import type { PartialConfig } from './partial-config.js';
+import { originsOfSetValues, type PartialConfig } from './partial-config.js';
 import {
   booleanSchema,
   cidrListSchema,
@@ -11,6 +11,7 @@ import {
   portSchema,
   secondsSchema,
   secondsToMs,
+  workersSchema,
 } from './value-schemas.js';
 import { parseValue } from './validation-error.js';
 
@@ -21,6 +22,7 @@ export interface ConfigOverrides {
   allow?: string[];
   verbose?: boolean;
   mitm?: boolean;
+  workers?: number | 'auto';
   adminEnabled?: boolean;
   adminBind?: string;
   adminPort?: number;
@@ -40,6 +42,7 @@ export const FLAG_NAMES: Record<keyof ConfigOverrides, string> = {
   allow: '--allow',
   verbose: '--verbose',
   mitm: '--mitm',
+  workers: '--workers',
   adminEnabled: '--no-admin',
   adminBind: '--admin-bind',
   adminPort: '--admin-port',
@@ -57,22 +60,39 @@ function flag<T extends z.ZodType>(flags: ConfigOverrides, name: keyof ConfigOve
 /** The values the flags set. Errors are ConfigErrors with source "command line" and the flag as key. */
 export function readCommandLine(flags: ConfigOverrides): PartialConfig {
   const drainSeconds = flag(flags, 'drainSeconds', secondsSchema);
-  return {
+  const values = {
     bind: flag(flags, 'bind', listenAddressSchema),
     port: flag(flags, 'port', portSchema),
+    adminBind: flag(flags, 'adminBind', listenAddressSchema),
+    adminPort: flag(flags, 'adminPort', portSchema),
+    dataDir: flag(flags, 'dataDir', pathSchema),
+    upstreamCaFile: flag(flags, 'upstreamCaFile', pathSchema),
+  };
+  return {
+    bind: values.bind,
+    port: values.port,
     allowedClientCidrs: flag(flags, 'allow', cidrListSchema),
     verbose: flag(flags, 'verbose', booleanSchema),
     mitm: flag(flags, 'mitm', booleanSchema),
+    workers: flag(flags, 'workers', workersSchema),
     timeouts: { drainMs: drainSeconds === undefined ? undefined : secondsToMs(drainSeconds) },
     admin: {
       enabled: flag(flags, 'adminEnabled', booleanSchema),
-      bind: flag(flags, 'adminBind', listenAddressSchema),
-      port: flag(flags, 'adminPort', portSchema),
+      bind: values.adminBind,
+      port: values.adminPort,
     },
-    mitmOptions: {
-      dataDir: flag(flags, 'dataDir', pathSchema),
-      upstreamCaFile: flag(flags, 'upstreamCaFile', pathSchema),
-      upstreamInsecure: flag(flags, 'upstreamInsecure', booleanSchema),
+    mitmOptions: { dataDir: values.dataDir },
+    upstreamTls: {
+      caFile: values.upstreamCaFile,
+      insecure: flag(flags, 'upstreamInsecure', booleanSchema),
     },
+    origins: originsOfSetValues(values, COMMAND_LINE_SOURCE, {
+      bind: FLAG_NAMES.bind,
+      port: FLAG_NAMES.port,
+      adminBind: FLAG_NAMES.adminBind,
+      adminPort: FLAG_NAMES.adminPort,
+      dataDir: FLAG_NAMES.dataDir,
+      upstreamCaFile: FLAG_NAMES.upstreamCaFile,
+    }),
   };
 }

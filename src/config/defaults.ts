@@ -2,7 +2,7 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import type { ProxyConfig } from './proxy-config.js';
+import type { ConfigOrigins, ProxyConfig } from './proxy-config.js';
 
 const APP_DIR_NAME = 'egress-proxy';
 
@@ -30,6 +30,26 @@ export function defaultCaCommonName(hostname: string = os.hostname()): string {
   return `${prefix}${hostname.slice(0, hostRoom)})`;
 }
 
+export const DEFAULT_SOURCE = 'built-in default';
+
+/** The defaults' origins: named by their key in the native file form, where a user would change them. */
+function defaultOrigins(env: NodeJS.ProcessEnv): ConfigOrigins {
+  const origin = (key: string) => ({ source: DEFAULT_SOURCE, key });
+  return {
+    bind: origin('proxy.bind'),
+    port: origin('proxy.port'),
+    adminBind: origin('admin.bind'),
+    adminPort: origin('admin.port'),
+    // The data directory's default is itself read from the environment first.
+    dataDir: env['EGRESS_PROXY_DATA_DIR']
+      ? { source: 'environment', key: 'EGRESS_PROXY_DATA_DIR' }
+      : origin('mitm.data_dir'),
+    caCertFile: origin('mitm.ca_cert_file'),
+    caKeyFile: origin('mitm.ca_key_file'),
+    upstreamCaFile: origin('upstream_tls.ca_file'),
+  };
+}
+
 /** A fresh ProxyConfig holding every default (see proxy-config.ts for why each value is what it is). */
 export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
   return {
@@ -38,6 +58,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     allowedClientCidrs: [],
     verbose: false,
     mitm: false,
+    workers: 1,
     timeouts: {
       connectMs: 10_000,
       upstreamResponseMs: 60_000,
@@ -72,9 +93,12 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
       leafCacheSize: 1000,
       interceptHosts: [],
       passthroughHosts: [],
-      upstreamCaFile: undefined,
-      upstreamInsecure: false,
+    },
+    upstreamTls: {
+      caFile: undefined,
+      insecure: false,
     },
     configFile: undefined,
+    origins: defaultOrigins(env),
   };
 }

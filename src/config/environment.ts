@@ -2,8 +2,16 @@
 // for containers. Each variable is validated by the same rules as the file, and errors name the variable.
 
 import { ConfigError } from '../errors.js';
-import type { PartialConfig } from './partial-config.js';
-import { cidrListSchema, listenAddressSchema, portSchema } from './value-schemas.js';
+import { originsOfSetValues, type PartialConfig } from './partial-config.js';
+import {
+  BOOLEAN_WORDS_PHRASE,
+  booleanFromWord,
+  cidrListSchema,
+  listenAddressSchema,
+  pathSchema,
+  portSchema,
+  workersSchema,
+} from './value-schemas.js';
 import { parseValue } from './validation-error.js';
 
 export const ENVIRONMENT_SOURCE = 'environment';
@@ -15,6 +23,8 @@ export const ENVIRONMENT_VARIABLES = {
   allowedClientCidrs: 'EGRESS_PROXY_ALLOWED_CLIENT_CIDRS',
   verbose: 'EGRESS_PROXY_VERBOSE',
   mitm: 'EGRESS_PROXY_MITM',
+  workers: 'EGRESS_PROXY_WORKERS',
+  adminBind: 'EGRESS_PROXY_ADMIN_BIND',
   adminPort: 'EGRESS_PROXY_ADMIN_PORT',
   dataDir: 'EGRESS_PROXY_DATA_DIR',
 } as const;
@@ -35,16 +45,19 @@ function integerFromText(text: string): number | string {
   return /^[0-9]+$/.test(text) ? Number(text) : text;
 }
 
-const TRUE_WORDS = new Set(['true', '1', 'yes']);
-const FALSE_WORDS = new Set(['false', '0', 'no']);
-
 function booleanVariable(env: NodeJS.ProcessEnv, name: VariableName): boolean | undefined {
   const text = reading(env, name);
   if (text === undefined) return undefined;
-  const word = text.toLowerCase();
-  if (TRUE_WORDS.has(word)) return true;
-  if (FALSE_WORDS.has(word)) return false;
-  throw new ConfigError(ENVIRONMENT_SOURCE, name, `expected true, false, 1, 0, yes or no, got ${JSON.stringify(text)}`);
+  const value = booleanFromWord(text);
+  if (value === undefined) {
+    throw new ConfigError(ENVIRONMENT_SOURCE, name, `expected ${BOOLEAN_WORDS_PHRASE}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function workersVariable(env: NodeJS.ProcessEnv, name: VariableName): number | 'auto' | undefined {
+  const text = reading(env, name);
+  return text === undefined ? undefined : parseValue(workersSchema, integerFromText(text), ENVIRONMENT_SOURCE, name);
 }
 
 function portVariable(env: NodeJS.ProcessEnv, name: VariableName): number | undefined {
@@ -75,13 +88,29 @@ export function configFileFromEnvironment(env: NodeJS.ProcessEnv): string | unde
 
 /** The values the environment sets. Errors are ConfigErrors with source "environment" and the variable as key. */
 export function readEnvironment(env: NodeJS.ProcessEnv): PartialConfig {
-  return {
+  const dataDir = reading(env, ENVIRONMENT_VARIABLES.dataDir);
+  const values = {
     bind: listenAddressVariable(env, ENVIRONMENT_VARIABLES.bind),
     port: portVariable(env, ENVIRONMENT_VARIABLES.port),
+    adminBind: listenAddressVariable(env, ENVIRONMENT_VARIABLES.adminBind),
+    adminPort: portVariable(env, ENVIRONMENT_VARIABLES.adminPort),
+    dataDir: dataDir === undefined ? undefined : parseValue(pathSchema, dataDir, ENVIRONMENT_SOURCE, ENVIRONMENT_VARIABLES.dataDir),
+  };
+  return {
+    bind: values.bind,
+    port: values.port,
     allowedClientCidrs: cidrListVariable(env, ENVIRONMENT_VARIABLES.allowedClientCidrs),
     verbose: booleanVariable(env, ENVIRONMENT_VARIABLES.verbose),
     mitm: booleanVariable(env, ENVIRONMENT_VARIABLES.mitm),
-    admin: { port: portVariable(env, ENVIRONMENT_VARIABLES.adminPort) },
-    mitmOptions: { dataDir: reading(env, ENVIRONMENT_VARIABLES.dataDir) },
+    workers: workersVariable(env, ENVIRONMENT_VARIABLES.workers),
+    admin: { bind: values.adminBind, port: values.adminPort },
+    mitmOptions: { dataDir: values.dataDir },
+    origins: originsOfSetValues(values, ENVIRONMENT_SOURCE, {
+      bind: ENVIRONMENT_VARIABLES.bind,
+      port: ENVIRONMENT_VARIABLES.port,
+      adminBind: ENVIRONMENT_VARIABLES.adminBind,
+      adminPort: ENVIRONMENT_VARIABLES.adminPort,
+      dataDir: ENVIRONMENT_VARIABLES.dataDir,
+    }),
   };
 }

@@ -15,6 +15,7 @@ import {
   portSchema,
   secondsSchema,
   WHOLE_PROBLEM_PARAMS,
+  workersSchema,
 } from './value-schemas.js';
 
 function table<Shape extends z.core.$ZodLooseShape>(name: string, shape: Shape) {
@@ -47,6 +48,7 @@ const proxySection = table('[proxy]', {
   allowed_client_cidrs: cidrListSchema.optional(),
   verbose: booleanSchema.optional(),
   mitm: booleanSchema.optional(),
+  workers: workersSchema.optional(),
 });
 
 /** Durations in seconds: what people write by hand; ProxyConfig holds milliseconds. */
@@ -95,11 +97,27 @@ const mitmSection = table('[mitm]', {
   ca_key_type: z.enum(['ec', 'rsa'], { error: '"ec" or "rsa"' }).optional(),
   intercept_hosts: hostPatternListSchema.optional(),
   passthrough_hosts: hostPatternListSchema.optional(),
+  // Deprecated spellings of upstream_tls.ca_file and upstream_tls.insecure (see DEPRECATED_MITM_KEYS).
   upstream_ca_file: pathSchema.optional(),
   upstream_insecure: booleanSchema.optional(),
 });
 
-export const NATIVE_SECTIONS = ['proxy', 'timeouts', 'limits', 'admin', 'metrics', 'mitm'] as const;
+/** Upstream TLS verification, for forwarding and MITM alike. */
+const upstreamTlsSection = table('[upstream_tls]', {
+  ca_file: pathSchema.optional(),
+  insecure: booleanSchema.optional(),
+});
+
+/**
+ * Keys that moved out of `[mitm]` because they govern plain forwarding of `https://` URIs too: the old spelling
+ * still loads, with a warning naming the new one.
+ */
+export const DEPRECATED_MITM_KEYS = {
+  upstream_ca_file: 'upstream_tls.ca_file',
+  upstream_insecure: 'upstream_tls.insecure',
+} as const;
+
+export const NATIVE_SECTIONS = ['proxy', 'timeouts', 'limits', 'admin', 'metrics', 'mitm', 'upstream_tls'] as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -134,6 +152,7 @@ export const configFileSchema = oneFormOnly.pipe(
       admin: adminSection.optional(),
       metrics: metricsSection.optional(),
       mitm: mitmSection.optional(),
+      upstream_tls: upstreamTlsSection.optional(),
     },
     { error: 'a TOML document' },
   ),

@@ -2,8 +2,9 @@
 // names and units, plus the warnings the file deserves.
 
 import path from 'node:path';
-import { DEPRECATED_DATAKIT_KEYS, type ConfigFile, type DatakitProxyTable } from './file-schema.js';
-import type { PartialConfig } from './partial-config.js';
+import { ConfigError } from '../errors.js';
+import { DEPRECATED_DATAKIT_KEYS, DEPRECATED_MITM_KEYS, type ConfigFile, type DatakitProxyTable } from './file-schema.js';
+import { originsOfSetValues, type PartialConfig } from './partial-config.js';
 import { secondsToMs } from './value-schemas.js';
 import { tomlKeyName } from './validation-error.js';
 
@@ -16,6 +17,7 @@ function datakitValues(proxyTable: DatakitProxyTable, fileLabel: string): FileVa
   const warnings = DEPRECATED_DATAKIT_KEYS.filter((key) => proxyTable[key] !== undefined).map(
     (key) => `${fileLabel}: ${tomlKeyName(['inputs', 'proxy', 0, key])} is deprecated and ignored`,
   );
+  const keyName = (key: string): string => tomlKeyName(['inputs', 'proxy', 0, key]);
   return {
     values: {
       bind: proxyTable.bind,
@@ -23,9 +25,30 @@ function datakitValues(proxyTable: DatakitProxyTable, fileLabel: string): FileVa
       allowedClientCidrs: proxyTable.allowed_client_cidrs,
       verbose: proxyTable.verbose,
       mitm: proxyTable.mitm,
+      origins: originsOfSetValues(proxyTable, fileLabel, { bind: keyName('bind'), port: keyName('port') }),
     },
     warnings,
   };
+}
+
+/**
+ * A moved key, from its new place or (with a warning) its old one in `[mitm]`. Both at once is an error: which one
+ * was meant would be a guess.
+ */
+function movedMitmKey<K extends keyof typeof DEPRECATED_MITM_KEYS, T>(
+  oldKey: K,
+  oldValue: T | undefined,
+  newValue: T | undefined,
+  fileLabel: string,
+  warnings: string[],
+): { value: T | undefined; key: string } {
+  const newKey = DEPRECATED_MITM_KEYS[oldKey];
+  if (oldValue === undefined) return { value: newValue, key: newKey };
+  if (newValue !== undefined) {
+    throw new ConfigError(fileLabel, `mitm.${oldKey}`, `is the deprecated spelling of ${newKey}, which is set too: keep only ${newKey}`);
+  }
+  warnings.push(`${fileLabel}: mitm.${oldKey} is deprecated (it governs forwarding too): write it as ${newKey}`);
+  return { value: oldValue, key: `mitm.${oldKey}` };
 }
 
 function optionalSeconds(seconds: number | undefined): number | undefined {
@@ -40,8 +63,22 @@ function pathFromFile(filePath: string | undefined, fileDir: string): string | u
   return filePath === undefined ? undefined : path.resolve(fileDir, filePath);
 }
 
-function nativeValues(file: ConfigFile, fileDir: string): FileValues {
+function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): FileValues {
   const { proxy, timeouts, limits, admin, metrics, mitm } = file;
+  const upstreamTls = file.upstream_tls;
+  const warnings: string[] = [];
+  const caFile = movedMitmKey('upstream_ca_file', mitm?.upstream_ca_file, upstreamTls?.ca_file, fileLabel, warnings);
+  const insecure = movedMitmKey('upstream_insecure', mitm?.upstream_insecure, upstreamTls?.insecure, fileLabel, warnings);
+  const tracked = {
+    bind: proxy?.bind,
+    port: proxy?.port,
+    adminBind: admin?.bind,
+    adminPort: admin?.port,
+    dataDir: pathFromFile(mitm?.data_dir, fileDir),
+    caCertFile: pathFromFile(mitm?.ca_cert_file, fileDir),
+    caKeyFile: pathFromFile(mitm?.ca_key_file, fileDir),
+    upstreamCaFile: pathFromFile(caFile.value, fileDir),
+  };
   return {
     values: {
       bind: proxy?.bind,
@@ -49,6 +86,7 @@ function nativeValues(file: ConfigFile, fileDir: string): FileValues {
       allowedClientCidrs: proxy?.allowed_client_cidrs,
       verbose: proxy?.verbose,
       mitm: proxy?.mitm,
+      workers: proxy?.workers,
       timeouts: {
         connectMs: optionalSeconds(timeouts?.connect),
         upstreamResponseMs: optionalSeconds(timeouts?.upstream_response),
@@ -73,9 +111,9 @@ function nativeValues(file: ConfigFile, fileDir: string): FileValues {
         maxClientIpLabels: metrics?.max_client_ip_labels,
       },
       mitmOptions: {
-        dataDir: pathFromFile(mitm?.data_dir, fileDir),
-        caCertFile: pathFromFile(mitm?.ca_cert_file, fileDir),
-        caKeyFile: pathFromFile(mitm?.ca_key_file, fileDir),
+        dataDir: tracked.dataDir,
+        caCertFile: tracked.caCertFile,
+        caKeyFile: tracked.caKeyFile,
         caCommonName: mitm?.ca_common_name,
         caValidityDays: mitm?.ca_validity_days,
         caKeyType: mitm?.ca_key_type,
@@ -83,11 +121,20 @@ function nativeValues(file: ConfigFile, fileDir: string): FileValues {
         leafCacheSize: mitm?.leaf_cache_size,
         interceptHosts: mitm?.intercept_hosts,
         passthroughHosts: mitm?.passthrough_hosts,
-        upstreamCaFile: pathFromFile(mitm?.upstream_ca_file, fileDir),
-        upstreamInsecure: mitm?.upstream_insecure,
       },
+      upstreamTls: { caFile: tracked.upstreamCaFile, insecure: insecure.value },
+      origins: originsOfSetValues(tracked, fileLabel, {
+        bind: 'proxy.bind',
+        port: 'proxy.port',
+        adminBind: 'admin.bind',
+        adminPort: 'admin.port',
+        dataDir: 'mitm.data_dir',
+        caCertFile: 'mitm.ca_cert_file',
+        caKeyFile: 'mitm.ca_key_file',
+        upstreamCaFile: caFile.key,
+      }),
     },
-    warnings: [],
+    warnings,
   };
 }
 
@@ -95,5 +142,5 @@ function nativeValues(file: ConfigFile, fileDir: string): FileValues {
 export function fileValues(file: ConfigFile, fileLabel: string, filePath: string): FileValues {
   const datakitTable = file.inputs?.proxy[0];
   if (datakitTable !== undefined) return datakitValues(datakitTable, fileLabel);
-  return nativeValues(file, path.dirname(path.resolve(filePath)));
+  return nativeValues(file, fileLabel, path.dirname(path.resolve(filePath)));
 }

@@ -3,6 +3,9 @@
 
 import type {
   AdminConfig,
+  ConfigOrigins,
+  OriginKey,
+  UpstreamTlsConfig,
   LimitsConfig,
   MetricsConfig,
   MitmConfig,
@@ -21,7 +24,11 @@ export interface PartialConfig {
   limits?: Partial<LimitsConfig> | undefined;
   admin?: Partial<AdminConfig> | undefined;
   metrics?: Partial<MetricsConfig> | undefined;
+  workers?: number | 'auto' | undefined;
   mitmOptions?: Partial<MitmConfig> | undefined;
+  upstreamTls?: Partial<UpstreamTlsConfig> | undefined;
+  /** Where this layer wrote the values it sets (only for the keys ConfigOrigins tracks). */
+  origins?: Partial<ConfigOrigins> | undefined;
 }
 
 function withDefinedValues<T extends object>(base: T, layer: Partial<T> | undefined): T {
@@ -35,7 +42,7 @@ function withDefinedValues<T extends object>(base: T, layer: Partial<T> | undefi
 
 /** `base` with every value `layer` sets replaced; `base` is not modified. */
 export function mergeConfig(base: ProxyConfig, layer: PartialConfig): ProxyConfig {
-  const { timeouts, limits, admin, metrics, mitmOptions, ...topLevel } = layer;
+  const { timeouts, limits, admin, metrics, mitmOptions, upstreamTls, origins, ...topLevel } = layer;
   return {
     ...withDefinedValues(base, topLevel),
     timeouts: withDefinedValues(base.timeouts, timeouts),
@@ -43,5 +50,23 @@ export function mergeConfig(base: ProxyConfig, layer: PartialConfig): ProxyConfi
     admin: withDefinedValues(base.admin, admin),
     metrics: withDefinedValues(base.metrics, metrics),
     mitmOptions: withDefinedValues(base.mitmOptions, mitmOptions),
+    upstreamTls: withDefinedValues(base.upstreamTls, upstreamTls),
+    origins: withDefinedValues(base.origins, origins),
   };
+}
+
+/**
+ * The origins of the tracked values a layer sets: for each key in `keyNames` whose value in `values` is defined,
+ * `{ source, key: keyNames[key] }`.
+ */
+export function originsOfSetValues(
+  values: Partial<Record<OriginKey, unknown>>,
+  source: string,
+  keyNames: Partial<Record<OriginKey, string>>,
+): Partial<ConfigOrigins> {
+  const origins: Partial<ConfigOrigins> = {};
+  for (const [name, key] of Object.entries(keyNames) as Array<[OriginKey, string]>) {
+    if (values[name] !== undefined) origins[name] = { source, key };
+  }
+  return origins;
 }

@@ -7,7 +7,11 @@
 export interface TimeoutsConfig {
   /** TCP connect to an upstream (DNS included). Exceeded: 504. Default 10 s (the reference has none). */
   connectMs: number;
-  /** From request sent to response head received on plain forwarding and MITM. Exceeded: 504. Default 60 s. */
+  /**
+   * Upstream silence: no byte either way on the upstream connection of a request in flight, forwarded or MITM
+   * (sending the request, awaiting the response head, streaming the body). Before the response head: 504; after
+   * it, the response is cut. Default 60 s.
+   */
   upstreamResponseMs: number;
   /** A client must finish sending request headers within this (slowloris guard). Default 30 s. */
   clientHeadersMs: number;
@@ -28,9 +32,9 @@ export interface TimeoutsConfig {
 }
 
 export interface LimitsConfig {
-  /** Client connections open at once; further ones are closed on accept. Default 10,000. */
+  /** Client connections open at once; further ones are closed on accept. Default 10,000. Per worker process. */
   maxClientConnections: number;
-  /** Sockets per upstream origin in the keep-alive pool. Default 256. */
+  /** Sockets per upstream origin in the keep-alive pool. Default 256. Per worker process. */
   upstreamMaxSocketsPerHost: number;
   /** Ports CONNECT may reach. Empty: any port. */
   allowedConnectPorts: number[];
@@ -73,11 +77,33 @@ export interface MitmConfig {
   interceptHosts: string[];
   /** Hosts never decrypted: tunnelled untouched. */
   passthroughHosts: string[];
-  /** Extra CA (PEM) trusted for upstream TLS, in addition to the system roots. */
-  upstreamCaFile: string | undefined;
-  /** Skip upstream certificate verification. Default false; logs a warning at startup when true. */
-  upstreamInsecure: boolean;
 }
+
+/**
+ * How the proxy verifies upstream TLS, for forwarded `https://` URIs and for MITM alike (which is why these keys
+ * left `[mitm]`, where they were first written: `mitm.upstream_ca_file` and `mitm.upstream_insecure` still load,
+ * with a deprecation warning).
+ */
+export interface UpstreamTlsConfig {
+  /** Extra CA (PEM) trusted for upstream TLS, in addition to the system roots. */
+  caFile: string | undefined;
+  /** Skip upstream certificate verification. Default false; logs a warning at startup when true. */
+  insecure: boolean;
+}
+
+/** Where one value was written: the file path, "environment" or "command line", and the key, variable or flag. */
+export interface ValueOrigin {
+  source: string;
+  key: string;
+}
+
+/**
+ * The values whose problems show only when they are used (a name that does not resolve, a port in use, a file that
+ * cannot be read or a directory that cannot be written): their origins, so that the failure names the place the
+ * user wrote the value, not just the value.
+ */
+export type OriginKey = 'bind' | 'port' | 'adminBind' | 'adminPort' | 'dataDir' | 'caCertFile' | 'caKeyFile' | 'upstreamCaFile';
+export type ConfigOrigins = Record<OriginKey, ValueOrigin>;
 
 export interface ProxyConfig {
   /** Listen address. Default 127.0.0.1: exposing a proxy is a decision, not an accident. */
@@ -90,11 +116,19 @@ export interface ProxyConfig {
   verbose: boolean;
   /** Decrypt CONNECT traffic with the local CA to record per-API metrics. */
   mitm: boolean;
+  /**
+   * Processes serving the proxy port: a number, or "auto" for one per CPU the process may use. Default 1. Each
+   * worker is a whole proxy with its own connections and limits; see src/cluster/.
+   */
+  workers: number | 'auto';
   timeouts: TimeoutsConfig;
   limits: LimitsConfig;
   admin: AdminConfig;
   metrics: MetricsConfig;
   mitmOptions: MitmConfig;
+  upstreamTls: UpstreamTlsConfig;
   /** Where the values came from, for messages: the config file path, if any. */
   configFile: string | undefined;
+  /** Where the values that can fail at startup were written. */
+  origins: ConfigOrigins;
 }

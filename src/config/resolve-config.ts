@@ -10,6 +10,7 @@ import { configFileFromEnvironment, readEnvironment } from './environment.js';
 import { loadConfigFile } from './load-config-file.js';
 import { mergeConfig } from './partial-config.js';
 import type { ProxyConfig } from './proxy-config.js';
+import { describeOrigin } from './value-origin.js';
 
 export { COMMAND_LINE_SOURCE, FLAG_NAMES, type ConfigOverrides } from './command-line.js';
 export { ENVIRONMENT_SOURCE, ENVIRONMENT_VARIABLES } from './environment.js';
@@ -52,8 +53,8 @@ function mergedConfigWarnings(config: ProxyConfig): string[] {
         `every client that can reach port ${config.port} may use it`,
     );
   }
-  if (config.mitmOptions.upstreamInsecure && config.mitmOptions.upstreamCaFile !== undefined) {
-    warnings.push('upstream_ca_file is ignored: upstream_insecure turns certificate verification off');
+  if (config.upstreamTls.insecure && config.upstreamTls.caFile !== undefined) {
+    warnings.push(`${describeOrigin(config.origins.upstreamCaFile)} is ignored: upstream TLS verification is off (upstream_tls.insecure)`);
   }
   return warnings;
 }

@@ -44,6 +44,29 @@ export function secondsToMs(seconds: number): number {
 
 export const booleanSchema = z.boolean(expecting('true or false'));
 
+const TRUE_WORDS = new Set(['true', '1', 'yes']);
+const FALSE_WORDS = new Set(['false', '0', 'no']);
+/** How a boolean written as text (an environment variable, `--flag=VALUE`) may be spelt, in any case. */
+export const BOOLEAN_WORDS_PHRASE = 'true, false, 1, 0, yes or no';
+
+/** A boolean written as text, or undefined when the word is none of BOOLEAN_WORDS_PHRASE. */
+export function booleanFromWord(text: string): boolean | undefined {
+  const word = text.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  return undefined;
+}
+
+// Far above any core count this proxy will meet; a larger number is a typo, and each worker costs ~50 MB.
+const MAX_WORKERS = 256;
+
+/** The number of worker processes: 1 to MAX_WORKERS, or "auto" (one per CPU the process may use). */
+export const workersSchema = (() => {
+  // Both branches carry the whole phrase: zod reports the issue of the branch whose type the value has.
+  const expected = expecting(`an integer from 1 to ${MAX_WORKERS}, or "auto"`);
+  return z.union([z.int(expected).min(1, expected).max(MAX_WORKERS, expected), z.literal('auto', expected)], expected);
+})();
+
 export function nonEmptyStringSchema(what: string) {
   const expected = expecting(what);
   return z.string(expected).min(1, expected);

@@ -5,11 +5,14 @@
  */
 import tls from 'node:tls';
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import type { ValueOrigin } from '../config/proxy-config.js';
+import { describeSystemError, originError } from '../config/value-origin.js';
 
 export interface UpstreamTlsOptions {
   /** Extra CA file (PEM) trusted in addition to the system roots. */
   extraCaFile: string | undefined;
+  /** Where `extraCaFile` was configured, so that a failure names the flag or key to fix. */
+  extraCaFileOrigin?: ValueOrigin;
   /** Skip upstream certificate verification (explicit opt-out, warned about at startup). */
   insecure: boolean;
 }
@@ -24,12 +27,15 @@ export interface UpstreamTlsSettings {
 const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
 
 export async function createUpstreamTls(options: UpstreamTlsOptions): Promise<UpstreamTlsSettings> {
-  const secureContext = tls.createSecureContext({ ca: await loadTrustedRoots(options.extraCaFile) });
+  const secureContext = tls.createSecureContext({ ca: await loadTrustedRoots(options.extraCaFile, options.extraCaFileOrigin) });
   return { secureContext, rejectUnauthorized: !options.insecure };
 }
 
 /** Node's bundled Mozilla roots, the system bundle when one exists, and the operator's extra CA. */
-export async function loadTrustedRoots(extraCaFile: string | undefined): Promise<string[]> {
+export async function loadTrustedRoots(
+  extraCaFile: string | undefined,
+  origin: ValueOrigin = { source: 'configuration', key: 'upstream_tls.ca_file' },
+): Promise<string[]> {
   const roots = [...tls.rootCertificates];
   const bundles = process.env.SSL_CERT_FILE ? [process.env.SSL_CERT_FILE] : SYSTEM_CA_BUNDLES;
   for (const path of bundles) {
@@ -45,10 +51,10 @@ export async function loadTrustedRoots(extraCaFile: string | undefined): Promise
     try {
       pem = await readFile(extraCaFile, 'utf8');
     } catch (err) {
-      throw new ConfigError(extraCaFile, 'mitm.upstream_ca_file', `cannot read file: ${(err as Error).message}`);
+      throw originError(origin, `cannot read ${extraCaFile} (${describeSystemError(err)})`);
     }
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new ConfigError(extraCaFile, 'mitm.upstream_ca_file', 'expected PEM certificates');
+      throw originError(origin, `${extraCaFile} holds no PEM certificate`);
     }
     roots.push(pem);
   }

@@ -74,6 +74,15 @@ describe('egress-proxy run with bad configuration or usage', { concurrency: true
       assertConfigError(await runCli(['run', '--no-admin', '--port', '70000']), '--port', '70000');
     });
 
+    test('--verbose=maybe names the flag', async () => {
+      assertConfigError(await runCli(['run', ...SAFE, '--verbose=maybe']), 'command line: --verbose', '"maybe"');
+    });
+
+    test('--upstream-ca /missing.pem blames the flag, and says what is wrong with the file', async () => {
+      const result = await runCli(['run', ...SAFE, '--upstream-ca', '/missing.pem']);
+      assertConfigError(result, 'command line: --upstream-ca', '/missing.pem', 'ENOENT');
+    });
+
     test('--bogus: exit 2 with the run usage on stderr', async () => {
       const result = await runCli(['run', '--bogus', ...SAFE]);
       assertUsageError(result, "Unknown option '--bogus'", 'Usage: egress-proxy run');

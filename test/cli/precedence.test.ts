@@ -54,6 +54,7 @@ function losingNativeFile(name: string): string {
       'drain = 30',
       '',
       '[admin]',
+      `bind = "${UNBINDABLE_ADDRESS}"`,
       `port = ${taken.port}`,
       '',
     ].join('\n'),
@@ -103,6 +104,7 @@ describe('configuration precedence, observed from egress-proxy run', { concurren
         EGRESS_PROXY_ALLOWED_CLIENT_CIDRS: '127.0.0.1, ::1',
         EGRESS_PROXY_VERBOSE: 'false',
         EGRESS_PROXY_MITM: 'no',
+        EGRESS_PROXY_ADMIN_BIND: '127.0.0.1',
         EGRESS_PROXY_ADMIN_PORT: '0',
       },
     });
@@ -142,6 +144,8 @@ describe('configuration precedence, observed from egress-proxy run', { concurren
         '--mitm',
         '--data-dir',
         dataDir,
+        '--admin-bind',
+        '127.0.0.1',
         '--admin-port',
         '0',
         '--drain-timeout',
@@ -155,6 +159,7 @@ describe('configuration precedence, observed from egress-proxy run', { concurren
           EGRESS_PROXY_ALLOWED_CLIENT_CIDRS: '10.0.0.0/8',
           EGRESS_PROXY_VERBOSE: 'false',
           EGRESS_PROXY_MITM: 'false',
+          EGRESS_PROXY_ADMIN_BIND: UNBINDABLE_ADDRESS,
           EGRESS_PROXY_ADMIN_PORT: String(taken.port),
           EGRESS_PROXY_DATA_DIR: path.join(notADirectory, 'ca'),
         },
@@ -176,6 +181,18 @@ describe('configuration precedence, observed from egress-proxy run', { concurren
     const result = await stopRun(proc);
     assert.equal(result.code, 0, `signal ${result.signal}; stderr: ${result.stderr}; stdout: ${result.stdout}`);
     assert.equal(proc.logLines().find(isMessage('draining'))?.['drain_timeout_ms'], 1500);
+  });
+
+  test('--verbose=false and --mitm=0 turn off what the environment turns on', async () => {
+    const notADirectory = files.write('not-a-directory-2', 'a file, so MITM cannot create its data directory below it\n');
+    const { proc, startLine, proxyPort } = await startRun(['--port', '0', '--no-admin', '--verbose=false', '--mitm=0'], {
+      env: { EGRESS_PROXY_VERBOSE: 'true', EGRESS_PROXY_MITM: 'true', EGRESS_PROXY_DATA_DIR: path.join(notADirectory, 'ca') },
+    });
+    assert.equal(startLine['mitm'], false);
+    assert.equal((await proxiedGet(proxyPort, `http://127.0.0.1:${origin.port}/quiet`)).status, 200);
+    const result = await stopRun(proc);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(proc.logLines().filter(isAccessLine), []);
   });
 
   test("DataKit's sample file, exactly as users have it (with port = 0), starts", async () => {

@@ -25,14 +25,23 @@ async function assertFileError(text: string, expected: string): Promise<void> {
 
 describe('DataKit form', () => {
   it("parses DataKit's sample proxy.conf unchanged", async () => {
-    const { values, warnings } = await loadConfigFile(path.join(fixtures, 'datakit-proxy.conf'));
-    assert.deepEqual(values, { bind: '127.0.0.1', port: 9530, allowedClientCidrs: [], verbose: false, mitm: false });
+    const file = path.join(fixtures, 'datakit-proxy.conf');
+    const { values, warnings } = await loadConfigFile(file);
+    const { origins, ...settings } = values;
+    assert.deepEqual(settings, { bind: '127.0.0.1', port: 9530, allowedClientCidrs: [], verbose: false, mitm: false });
     assert.deepEqual(warnings, []);
+    // A listen failure at startup names the key as written in DataKit's table.
+    assert.deepEqual(origins, {
+      bind: { source: file, key: 'inputs.proxy[0].bind' },
+      port: { source: file, key: 'inputs.proxy[0].port' },
+    });
   });
 
   it('leaves missing keys to the defaults (no port 0 by omission)', async () => {
     const { values } = await loadConfigFile(files.write('partial.conf', '[[inputs.proxy]]\nbind = "0.0.0.0"\n'));
-    assert.deepEqual(values, { bind: '0.0.0.0', port: undefined, allowedClientCidrs: undefined, verbose: undefined, mitm: undefined });
+    const { origins, ...settings } = values;
+    assert.deepEqual(settings, { bind: '0.0.0.0', port: undefined, allowedClientCidrs: undefined, verbose: undefined, mitm: undefined });
+    assert.deepEqual(Object.keys(origins ?? {}), ['bind']);
   });
 
   it('reads CIDRs, including IPv6 and bare addresses', async () => {
@@ -116,6 +125,7 @@ port = 3128
 allowed_client_cidrs = ["10.0.0.0/8", "fd00::/8"]
 verbose = true
 mitm = true
+workers = 3
 
 [timeouts]
 connect = 5
@@ -151,8 +161,10 @@ leaf_validity_days = 7
 leaf_cache_size = 10
 intercept_hosts = ["*.Example.com", "api.internal"]
 passthrough_hosts = ["bank.example.com"]
-upstream_ca_file = "corp-root.pem"
-upstream_insecure = false
+
+[upstream_tls]
+ca_file = "corp-root.pem"
+insecure = false
 `;
 
 describe('native form', () => {
@@ -189,10 +201,46 @@ describe('native form', () => {
         leafCacheSize: 10,
         interceptHosts: ['*.example.com', 'api.internal'],
         passthroughHosts: ['bank.example.com'],
-        upstreamCaFile: path.join(files.dir, 'corp-root.pem'),
-        upstreamInsecure: false,
+      },
+      upstreamTls: { caFile: path.join(files.dir, 'corp-root.pem'), insecure: false },
+      workers: 3,
+      origins: {
+        bind: { source: file, key: 'proxy.bind' },
+        port: { source: file, key: 'proxy.port' },
+        adminBind: { source: file, key: 'admin.bind' },
+        adminPort: { source: file, key: 'admin.port' },
+        dataDir: { source: file, key: 'mitm.data_dir' },
+        caCertFile: { source: file, key: 'mitm.ca_cert_file' },
+        caKeyFile: { source: file, key: 'mitm.ca_key_file' },
+        upstreamCaFile: { source: file, key: 'upstream_tls.ca_file' },
       },
     });
+  });
+
+  it('still reads the upstream TLS keys from [mitm], their old place, with a warning naming the new key', async () => {
+    const file = files.write('old-upstream.toml', '[mitm]\nupstream_ca_file = "corp.pem"\nupstream_insecure = true\n');
+    const { values, warnings } = await loadConfigFile(file);
+    assert.deepEqual(values.upstreamTls, { caFile: path.join(files.dir, 'corp.pem'), insecure: true });
+    // A later "cannot read" names the key the user actually wrote.
+    assert.deepEqual(values.origins?.upstreamCaFile, { source: file, key: 'mitm.upstream_ca_file' });
+    assert.deepEqual(warnings, [
+      `${file}: mitm.upstream_ca_file is deprecated (it governs forwarding too): write it as upstream_tls.ca_file`,
+      `${file}: mitm.upstream_insecure is deprecated (it governs forwarding too): write it as upstream_tls.insecure`,
+    ]);
+  });
+
+  it('refuses a moved key written in both places', async () => {
+    await assertFileError(
+      '[mitm]\nupstream_insecure = true\n[upstream_tls]\ninsecure = false\n',
+      'mitm.upstream_insecure: is the deprecated spelling of upstream_tls.insecure, which is set too: keep only upstream_tls.insecure',
+    );
+  });
+
+  it('reads workers as a count or "auto", and refuses anything else', async () => {
+    const { values } = await loadConfigFile(files.write('auto.toml', '[proxy]\nworkers = "auto"\n'));
+    assert.equal(values.workers, 'auto');
+    await assertFileError('[proxy]\nworkers = 0\n', 'proxy.workers: expected an integer from 1 to 256, or "auto", got 0');
+    await assertFileError('[proxy]\nworkers = "all"\n', 'proxy.workers: expected an integer from 1 to 256, or "auto", got "all"');
   });
 
   it('accepts an empty file', async () => {

@@ -140,7 +140,7 @@ describe('precedence: defaults < file < environment < flags', () => {
       { EGRESS_PROXY_ADMIN_PORT: '0', EGRESS_PROXY_DATA_DIR: '/var/lib/ep' },
     );
     assert.deepEqual(config.admin, { enabled: false, bind: '::1', port: 0 });
-    assert.equal(config.mitmOptions.upstreamCaFile, '/etc/ssl/corp.pem');
+    assert.equal(config.upstreamTls.caFile, "/etc/ssl/corp.pem");
     assert.equal(config.mitmOptions.dataDir, '/var/lib/ep');
     assert.equal(config.timeouts.drainMs, 2500);
     const { config: withFlag } = await resolveConfig({ dataDir: '/flag' }, { EGRESS_PROXY_DATA_DIR: '/env' });
@@ -295,7 +295,7 @@ describe('checks on the merged configuration', () => {
 
   it('warns that upstream_ca_file means nothing with upstream_insecure', async () => {
     const { warnings } = await resolveConfig({ upstreamCaFile: '/ca.pem', upstreamInsecure: true }, {});
-    assert.deepEqual(warnings, ['upstream_ca_file is ignored: upstream_insecure turns certificate verification off']);
+    assert.deepEqual(warnings, ['command line: --upstream-ca is ignored: upstream TLS verification is off (upstream_tls.insecure)']);
   });
 
   it('keeps the file warnings first', async () => {
@@ -326,13 +326,44 @@ describe('documented examples', () => {
     const example = path.join(repoRoot, 'docs', 'config-example.toml');
     const { config, warnings } = await checkConfigFile(example, {});
     assert.deepEqual(warnings, []);
-    assert.deepEqual({ ...config, configFile: undefined }, defaultConfig({}));
+    assert.deepEqual({ ...config, configFile: undefined, origins: undefined }, { ...defaultConfig({}), origins: undefined });
   });
 
   it('docs/config-datakit-example.toml holds the defaults in DataKit form', async () => {
     const example = path.join(repoRoot, 'docs', 'config-datakit-example.toml');
     const { config, warnings } = await checkConfigFile(example, {});
     assert.deepEqual(warnings, []);
-    assert.deepEqual({ ...config, configFile: undefined }, defaultConfig({}));
+    assert.deepEqual({ ...config, configFile: undefined, origins: undefined }, { ...defaultConfig({}), origins: undefined });
+  });
+});
+
+describe('origins: where the values that can fail at startup were written', () => {
+  it('names the layer that won: flag over variable over file over default', async () => {
+    const file = files.write('origins.toml', '[proxy]\nport = 1\n[admin]\nbind = "::1"\n[upstream_tls]\nca_file = "corp.pem"\n');
+    const { config } = await resolveConfig(
+      { configFile: file, upstreamCaFile: '/flag.pem', bind: '127.0.0.2' },
+      { EGRESS_PROXY_PORT: '2', EGRESS_PROXY_ADMIN_BIND: '127.0.0.3', EGRESS_PROXY_ADMIN_PORT: '3' },
+    );
+    assert.deepEqual(config.origins, {
+      bind: { source: 'command line', key: '--bind' },
+      port: { source: 'environment', key: 'EGRESS_PROXY_PORT' },
+      adminBind: { source: 'environment', key: 'EGRESS_PROXY_ADMIN_BIND' },
+      adminPort: { source: 'environment', key: 'EGRESS_PROXY_ADMIN_PORT' },
+      dataDir: { source: 'built-in default', key: 'mitm.data_dir' },
+      caCertFile: { source: 'built-in default', key: 'mitm.ca_cert_file' },
+      caKeyFile: { source: 'built-in default', key: 'mitm.ca_key_file' },
+      upstreamCaFile: { source: 'command line', key: '--upstream-ca' },
+    });
+    assert.equal(config.admin.bind, '127.0.0.3');
+    assert.equal(config.upstreamTls.caFile, '/flag.pem');
+  });
+
+  it('EGRESS_PROXY_WORKERS takes a count or "auto"', async () => {
+    assert.equal((await resolveConfig({}, { EGRESS_PROXY_WORKERS: '4' })).config.workers, 4);
+    assert.equal((await resolveConfig({}, { EGRESS_PROXY_WORKERS: 'auto' })).config.workers, 'auto');
+    assert.equal((await resolveConfig({ workers: 2 }, { EGRESS_PROXY_WORKERS: 'auto' })).config.workers, 2);
+    await assert.rejects(resolveConfig({}, { EGRESS_PROXY_WORKERS: 'many' }), {
+      message: 'environment: EGRESS_PROXY_WORKERS: expected an integer from 1 to 256, or "auto", got "many"',
+    });
   });
 });
