@@ -3,7 +3,8 @@
  * The `egress-proxy` command: dispatches to run, check-config, ca and bench. Every failure ends here as one
  * line on stderr and a non-zero exit: 1 for a bad config or a failed command, 2 for bad usage.
  */
-import { ConfigError, UsageError } from './errors.js';
+import { ConfigError, StartupFailedError, UsageError } from './errors.js';
+import { survivePerConnectionErrors } from './cli/uncaught-errors.js';
 import { CA_USAGE, CHECK_CONFIG_USAGE, MAIN_USAGE, RUN_USAGE } from './cli/usage.js';
 import { packageVersion } from './egress-proxy.js';
 
@@ -13,18 +14,7 @@ const USAGE_BY_COMMAND: Record<string, string> = {
   ca: CA_USAGE,
 };
 
-// Errors a broken client connection can raise outside any request handler. One bad connection must not take
-// down the process serving everyone else; anything else is a bug, and a crash with a stack trace is the honest
-// answer to a bug.
-const CONNECTION_ERROR_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED']);
-process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
-  if (err.code && CONNECTION_ERROR_CODES.has(err.code)) {
-    process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'connection error outside a handler', code: err.code, err: err.message })}\n`);
-    return;
-  }
-  process.stderr.write(`egress-proxy: fatal: ${err.stack ?? err.message}\n`);
-  process.exit(70);
-});
+survivePerConnectionErrors();
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -60,7 +50,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError) {
+    if (err instanceof StartupFailedError) {
+      process.stderr.write(`egress-proxy: ${err.message}\n`);
+      // At once: a start that failed or timed out may leave work pending (a lock wait, a DNS lookup) that would
+      // keep the process alive with nothing served.
+      process.exit(1);
+    } else if (err instanceof ConfigError) {
       process.stderr.write(`egress-proxy: config error: ${err.message}\n`);
       process.exitCode = 1;
     } else if (err instanceof UsageError) {

@@ -15,6 +15,7 @@ import { ProxyServer } from './proxy/proxy-server.js';
 import { createUpstreamTls } from './proxy/upstream-tls.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { AdminServer } from './admin/admin-server.js';
+import { ListenerStartError } from './errors.js';
 
 export interface RunningProxy {
   proxyAddress: AddressInfo;
@@ -29,6 +30,11 @@ export interface RunningProxy {
 export interface StartOptions {
   /** Replaces the system resolver for upstream connections. */
   lookup?: LookupFunction;
+  /**
+   * Listeners of this proxy served by another process (a cluster worker's admin listener is in the primary): a
+   * request aimed at them is a loop, like one aimed at the proxy port.
+   */
+  externalListeners?: ReadonlyArray<{ bind: string; port: number }>;
 }
 
 export async function startEgressProxy(
@@ -81,13 +87,14 @@ export async function startEgressProxy(
   try {
     // Either listener failing (port taken, address not local) must release the other, or the open one keeps
     // the process alive with nothing serving.
-    adminAddress = await admin?.listen();
-    proxyAddress = await proxy.listen();
+    adminAddress = await admin?.listen().catch(listenerFailed('admin'));
+    proxyAddress = await proxy.listen().catch(listenerFailed('proxy'));
   } catch (err) {
     await admin?.close().catch(() => undefined);
     throw err;
   }
   if (adminAddress) guards.addOwnListener(config.admin.bind, adminAddress.port);
+  for (const listener of options.externalListeners ?? []) guards.addOwnListener(listener.bind, listener.port);
 
   let stopping: Promise<{ forced: boolean }> | undefined;
   return {
@@ -105,6 +112,12 @@ export async function startEgressProxy(
       })();
       return stopping;
     },
+  };
+}
+
+function listenerFailed(listener: 'proxy' | 'admin') {
+  return (err: unknown): never => {
+    throw new ListenerStartError(listener, err);
   };
 }
 

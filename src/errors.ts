@@ -194,6 +194,32 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A listener could not start: its address does not resolve or is not on this machine, or its port is taken or
+ * needs privileges. Says which listener, so the message can name the setting to change (see src/cli/startup-failure.ts).
+ */
+export class ListenerStartError extends Error {
+  override readonly name = 'ListenerStartError';
+  readonly code = 'EPROXY_LISTEN';
+  readonly listener: 'proxy' | 'admin';
+  constructor(listener: 'proxy' | 'admin', cause: unknown) {
+    super(`${listener} listener: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.listener = listener;
+  }
+}
+
+/** The start did not finish within its time limit (a lock never freed, a name that never resolves, a stuck disk). */
+export class StartupTimeoutError extends Error {
+  override readonly name = 'StartupTimeoutError';
+  readonly code = 'EPROXY_STARTUP_TIMEOUT';
+}
+
+/** The start failed for a reason the operator can fix; the message is the one line that says so. */
+export class StartupFailedError extends Error {
+  override readonly name = 'StartupFailedError';
+  readonly code = 'EPROXY_STARTUP_FAILED';
+}
+
 /** Bad command-line usage: printed with the command's usage text, exit code 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';

@@ -8,11 +8,19 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
+/**
+ * Where /metrics comes from: a prom-client Registry, or anything that renders Prometheus text the same way (the
+ * cluster primary's aggregation of its workers' registries, src/cluster/cluster-metrics.ts).
+ */
+export type MetricsSource = Pick<Registry, 'metrics' | 'contentType'>;
+
 export interface AdminServerOptions {
   bind: string;
   port: number;
-  registry: Registry;
+  registry: MetricsSource;
   isReady(): boolean;
+  /** The /readyz body when ready; default "ready". */
+  readyText?(): string;
 }
 
 export class AdminServer {
@@ -57,7 +65,9 @@ export class AdminServer {
       case '/healthz':
         return text(res, 200, 'ok');
       case '/readyz':
-        return this.#options.isReady() ? text(res, 200, 'ready') : text(res, 503, 'not ready: draining or not listening');
+        return this.#options.isReady()
+          ? text(res, 200, this.#options.readyText?.() ?? 'ready')
+          : text(res, 503, 'not ready: draining or not listening');
       default:
         return text(res, 404, 'Not found: try /metrics, /healthz or /readyz');
     }

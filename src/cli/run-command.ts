@@ -1,14 +1,32 @@
-/** `egress-proxy run`: resolve the config, start the proxy, stop gracefully on SIGTERM/SIGINT. */
+/**
+ * `egress-proxy run`: resolve the config, start the proxy (in this process, or as a cluster primary with
+ * `workers` > 1), stop gracefully on SIGTERM/SIGINT. The start is bounded by `timeouts.startup` and by the stop
+ * signals, and every failure an operator can fix ends as one line naming the setting and where it was written.
+ */
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { resolveConfig, type ConfigOverrides } from '../config/resolve-config.js';
+import type { ProxyConfig } from '../config/proxy-config.js';
 import { startEgressProxy, packageVersion } from '../egress-proxy.js';
-import { createLogger, flushLogger } from '../logging/logger.js';
-import { ConfigError, UsageError } from '../errors.js';
+import { createLogger, flushLogger, type Logger } from '../logging/logger.js';
+import { ConfigError, StartupFailedError, UsageError } from '../errors.js';
 import { RUN_USAGE } from './usage.js';
 import { extractBooleanFlags } from './boolean-flags.js';
+import { boundedStart } from './bounded-start.js';
+import { startupFailureLine } from './startup-failure.js';
+import { workerCount } from '../cluster/worker-count.js';
 
 /** The boolean flags of `run`: each may also be written `--flag=true|false` (see boolean-flags.ts). */
 const BOOLEAN_FLAGS = ['verbose', 'mitm', 'no-admin', 'upstream-insecure'] as const;
+
+/** What `run` needs of a started proxy, single process or cluster primary alike. */
+interface ServingProxy {
+  proxyAddress: AddressInfo;
+  adminAddress: AddressInfo | undefined;
+  /** Extra fields for the "proxy listening" line. */
+  details: Record<string, unknown>;
+  stop(): Promise<{ forced: boolean }>;
+}
 
 export async function runCommand(argv: string[]): Promise<number> {
   const booleans = extractBooleanFlags(argv, BOOLEAN_FLAGS);
@@ -34,15 +52,32 @@ export async function runCommand(argv: string[]): Promise<number> {
     upstreamInsecure: booleans.values.get('upstream-insecure'),
     drainSeconds: numberFlag(values['drain-timeout'], '--drain-timeout'),
   };
-  // Listen for SIGTERM/SIGINT before starting anything: a supervisor may signal as soon as it reads the
-  // "proxy listening" line, and a signal with no handler kills the process without draining.
+  // Listen for SIGTERM/SIGINT before starting anything: a supervisor may signal at any time, during the start
+  // too, and a signal with no handler kills the process without draining.
   const stopRequested = waitForStopSignal();
   const { config, warnings } = await resolveConfig(overrides, process.env);
   const logger = createLogger();
   for (const warning of warnings) logger.warn(warning);
 
-  const proxy = await startEgressProxy(config, logger);
-  logger.info(
+  const workers = workerCount(config.workers);
+  let outcome;
+  try {
+    outcome = await boundedStart(workers > 1 ? startCluster(config, logger, workers) : startSingle(config, logger), stopRequested, config.timeouts.startupMs);
+  } catch (err) {
+    await flushLogger(logger);
+    const line = startupFailureLine(err, config);
+    throw line === undefined ? err : new StartupFailedError(line);
+  }
+  if ('stoppedBy' in outcome) {
+    // Nothing serves yet, so there is nothing to drain; whatever the start holds goes with the process.
+    logger.info({ signal: outcome.stoppedBy }, 'stopped before the start finished');
+    await flushLogger(logger);
+    process.exit(0);
+  }
+  const proxy = outcome.started;
+  // The port chosen for `--port 0` is something a caller must learn: these lines show at every level but silent.
+  const announce = logger.levelVal > 30 ? logger.child({}, { level: 'info' }) : logger;
+  announce.info(
     {
       address: proxy.proxyAddress.address,
       port: proxy.proxyAddress.port,
@@ -50,11 +85,12 @@ export async function runCommand(argv: string[]): Promise<number> {
       mitm: config.mitm,
       allowed_client_cidrs: config.allowedClientCidrs,
       config_file: config.configFile ?? null,
+      ...proxy.details,
     },
     'proxy listening',
   );
   if (proxy.adminAddress) {
-    logger.info({ address: proxy.adminAddress.address, port: proxy.adminAddress.port }, 'admin listening');
+    announce.info({ address: proxy.adminAddress.address, port: proxy.adminAddress.port }, 'admin listening');
   }
 
   const signal = await stopRequested;
@@ -66,6 +102,18 @@ export async function runCommand(argv: string[]): Promise<number> {
   logger.info({ forced }, forced ? 'stopped: drain timeout reached, remaining connections closed' : 'stopped');
   await flushLogger(logger);
   return 0;
+}
+
+async function startSingle(config: ProxyConfig, logger: Logger): Promise<ServingProxy> {
+  const proxy = await startEgressProxy(config, logger);
+  return { proxyAddress: proxy.proxyAddress, adminAddress: proxy.adminAddress, details: {}, stop: () => proxy.stop() };
+}
+
+/** The cluster primary: the admin listener here, the proxy in `workers` worker processes. */
+async function startCluster(config: ProxyConfig, logger: Logger, workers: number): Promise<ServingProxy> {
+  // Loaded only with workers: node:cluster and the aggregation are no cost to a single process.
+  const { startClusterPrimary } = await import('../cluster/start-cluster.js');
+  return startClusterPrimary(config, logger, workers);
 }
 
 function waitForStopSignal(): Promise<NodeJS.Signals> {
@@ -109,8 +157,8 @@ const DECIMAL = /^\d+(\.\d+)?$/;
 
 /** `--workers N` or `--workers auto`; the range is checked with the other layers' rules. */
 function workersFlag(value: string | undefined): number | 'auto' | undefined {
-  if (value === undefined || value.trim() === 'auto') return value === undefined ? undefined : 'auto';
-  return numberFlag(value, '--workers');
+  if (value === undefined) return undefined;
+  return value.trim() === 'auto' ? 'auto' : numberFlag(value, '--workers');
 }
 
 /** Flags arrive as text: only plain decimal numbers (Number() would also take `0x10` or `1e3`). */

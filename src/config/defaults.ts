@@ -67,6 +67,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
       upstreamKeepAliveMs: 4_000,
       tunnelIdleMs: 600_000,
       drainMs: 10_000,
+      startupMs: 90_000,
     },
     limits: {
       maxClientConnections: 10_000,

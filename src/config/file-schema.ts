@@ -60,6 +60,7 @@ const timeoutsSection = table('[timeouts]', {
   upstream_keepalive: secondsSchema.optional(),
   tunnel_idle: secondsSchema.optional(),
   drain: secondsSchema.optional(),
+  startup: secondsSchema.optional(),
 });
 
 // Upper bounds here are not tuning advice: they only catch a value that is certainly a mistake (an extra zero,

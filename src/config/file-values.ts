@@ -95,6 +95,7 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
         upstreamKeepAliveMs: optionalSeconds(timeouts?.upstream_keepalive),
         tunnelIdleMs: optionalSeconds(timeouts?.tunnel_idle),
         drainMs: optionalSeconds(timeouts?.drain),
+        startupMs: optionalSeconds(timeouts?.startup),
       },
       limits: {
         maxClientConnections: limits?.max_client_connections,

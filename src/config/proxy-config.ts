@@ -29,6 +29,11 @@ export interface TimeoutsConfig {
   tunnelIdleMs: number;
   /** On SIGTERM/SIGINT, in-flight requests and tunnels get this long to finish. Default 10 s. */
   drainMs: number;
+  /**
+   * The longest a start may take, from a resolved config to serving; past it the process exits 1 with one line.
+   * Default 90 s: above the 60 s the MITM CA lock is waited for, so that wait's own message wins.
+   */
+  startupMs: number;
 }
 
 export interface LimitsConfig {

@@ -2,7 +2,11 @@
 // where the bad value was written (file and key, variable, or flag) and exit 1; bad usage exits 2 with the usage.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAllCliProcesses, occupyPort, runCli, spawnCli, stderrLines, tempDir, type ExitResult } from './cli-harness.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isMessage, killAllCliProcesses, occupyPort, runCli, spawnCli, stderrLines, tempDir, type ExitResult } from './cli-harness.js';
+
+const REFUSE_DNS = fileURLToPath(new URL('./fixtures/refuse-dns.mjs', import.meta.url));
 
 after(killAllCliProcesses);
 
@@ -107,12 +111,90 @@ describe('egress-proxy run with bad configuration or usage', { concurrency: true
           // The error is out: the process has nothing left to do but exit.
           const result = await proc.waitForExit(3000);
           assert.equal(result.code, 1, result.stderr);
-          assert.equal(stderrLines(result).length, 1, result.stderr);
-          assert.ok(result.stderr.includes(String(taken.port)), result.stderr);
+          assert.deepEqual(stderrLines(result), [
+            `egress-proxy: command line: --admin-port: the admin listener cannot listen on 127.0.0.1:${taken.port}: the port is in use (EADDRINUSE)`,
+          ]);
         } finally {
           await taken.close();
         }
       },
     );
+
+    test('a listen address that is a name that does not resolve: the line names the flag', async () => {
+      // The preload fails every lookup but localhost's: no DNS query leaves the machine.
+      const result = await runCli(['run', '--port', '0', '--no-admin', '--bind', 'no-such-host.invalid'], {
+        env: { NODE_OPTIONS: `--import ${REFUSE_DNS}` },
+      });
+      assertStartupFailure(result, 'command line: --bind: the proxy listener cannot listen on "no-such-host.invalid": the name does not resolve (ENOTFOUND)');
+    });
+
+    test('an address this machine does not have: the line names the variable', async () => {
+      const result = await runCli(['run', '--port', '0', '--no-admin'], { env: { EGRESS_PROXY_BIND: '192.0.2.1' } });
+      assertStartupFailure(
+        result,
+        'environment: EGRESS_PROXY_BIND: the proxy listener cannot listen on 192.0.2.1:0: 192.0.2.1 is not an address of this machine (EADDRNOTAVAIL)',
+      );
+    });
+  });
+
+  describe('egress-proxy run when the MITM CA store fails', { concurrency: true }, () => {
+    test('a data directory that cannot be used: one line naming the flag and the directory', async () => {
+      const notADirectory = files.write('plain-file', 'not a directory\n');
+      const dataDir = `${notADirectory}/ca`;
+      const result = await runCli(['run', ...SAFE, '--mitm', '--data-dir', dataDir]);
+      assert.equal(result.code, 1, result.stderr);
+      const lines = stderrLines(result);
+      assert.equal(lines.length, 1, result.stderr);
+      assert.ok(lines[0]!.startsWith(`egress-proxy: command line: --data-dir: MITM data directory ${dataDir}: `), lines[0]);
+      assert.ok(lines[0]!.includes('ENOTDIR'), lines[0]);
+    });
+
+    test('a CA certificate file that cannot be read: the line names the file key', async () => {
+      const file = files.write('missing-ca.toml', `[proxy]\nmitm = true\n[mitm]\nca_cert_file = "/missing/ca.pem"\nca_key_file = "/missing/ca-key.pem"\n`);
+      const result = await runCli(['run', ...SAFE, '--config', file]);
+      assert.equal(result.code, 1, result.stderr);
+      const lines = stderrLines(result);
+      assert.equal(lines.length, 1, result.stderr);
+      assert.ok(lines[0]!.startsWith(`egress-proxy: ${file}: mitm.ca_cert_file: /missing/ca.pem: `), lines[0]);
+    });
+  });
+
+  describe('egress-proxy run when the start cannot finish', { concurrency: true }, () => {
+    /** MITM on, with another process's fresh lock on the CA store: the start waits for it. */
+    function lockedStoreConfig(name: string, startupSeconds: number): string {
+      const dataDir = `${files.dir}/${name}-data`;
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(`${dataDir}/ca.lock`, '1\n');
+      // mitm.upstream_insecure: a deprecated key, so a warning is logged before the start begins.
+      return files.write(
+        `${name}.toml`,
+        `[proxy]\nmitm = true\n[timeouts]\nstartup = ${startupSeconds}\n[mitm]\ndata_dir = "${dataDir}"\nupstream_insecure = false\n`,
+      );
+    }
+
+    test('timeouts.startup bounds it: one line, exit 1', async () => {
+      const file = lockedStoreConfig('slow-start', 1);
+      const result = await runCli(['run', ...SAFE, '--config', file]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.deepEqual(stderrLines(result), ['egress-proxy: the start did not finish within 1 s (timeouts.startup); nothing is served']);
+    });
+
+    test('one SIGTERM stops it', async () => {
+      const file = lockedStoreConfig('stopped-start', 60);
+      const proc = spawnCli(['run', ...SAFE, '--config', file]);
+      await proc.waitForLog((line) => line.level === 'warn', 'the deprecation warning');
+      proc.signal('SIGTERM');
+      const result = await proc.waitForExit(10_000);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, '');
+      assert.ok(proc.logLines().some(isMessage('stopped before the start finished')), result.stdout);
+    });
   });
 });
+
+/** Exit 1 with exactly `line` (after the `egress-proxy: ` prefix) on stderr, and nothing served. */
+function assertStartupFailure(result: ExitResult, line: string): void {
+  assert.equal(result.code, 1, `exit code ${result.code}; stderr:\n${result.stderr}`);
+  assert.deepEqual(stderrLines(result), [`egress-proxy: ${line}`]);
+  assert.ok(!result.stdout.includes('proxy listening'), result.stdout);
+}

@@ -121,6 +121,15 @@ describe('egress-proxy run', { concurrency: true }, () => {
     assert.ok(!result.stdout.includes('token='), `the query string leaked into the log:\n${result.stdout}`);
   });
 
+  test('the listening lines (the port --port 0 chose) show at every log level but silent', async () => {
+    const { proc, startLine } = await startRun(['--port', '0', '--admin-port', '0'], { env: { EGRESS_PROXY_LOG_LEVEL: 'error' } });
+    assert.equal(startLine.level, 'info');
+    const result = await stopRun(proc);
+    assert.equal(result.code, 0, result.stderr);
+    // The level still holds for everything else: no "draining" or "stopped" line.
+    assert.deepEqual(proc.logLines().map((line) => line.msg), ['proxy listening', 'admin listening']);
+  });
+
   test(
     'SIGTERM sent the moment "proxy listening" is read still drains and exits 0',
     async () => {

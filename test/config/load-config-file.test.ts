@@ -135,6 +135,7 @@ client_keepalive = 120
 upstream_keepalive = 2
 tunnel_idle = 300
 drain = 0.25
+startup = 5
 
 [limits]
 max_client_connections = 500
@@ -186,6 +187,7 @@ describe('native form', () => {
         upstreamKeepAliveMs: 2000,
         tunnelIdleMs: 300000,
         drainMs: 250,
+        startupMs: 5000,
       },
       limits: { maxClientConnections: 500, upstreamMaxSocketsPerHost: 32, allowedConnectPorts: [443, 8443] },
       admin: { enabled: false, bind: '::1', port: 0 },

@@ -43,6 +43,7 @@ describe('defaults', () => {
       upstreamKeepAliveMs: 4_000,
       tunnelIdleMs: 600_000,
       drainMs: 10_000,
+      startupMs: 90_000,
     });
     assert.deepEqual(config.limits, { maxClientConnections: 10_000, upstreamMaxSocketsPerHost: 256, allowedConnectPorts: [] });
     assert.deepEqual(config.metrics, { maxApiLabels: 300, maxClientIpLabels: 300 });
