@@ -62,7 +62,11 @@ export interface BenchResult {
   errors: number;
   requestsPerSecond: number;
   latency: LatencyStats;
-  /** Body bytes of every timed request, whatever its outcome: the sum of `api_post_bytes_total`, as the reference counts. */
+  /**
+   * Body bytes of the timed requests the server accepted (answered 2xx): the sum of `api_post_bytes_total`. The
+   * reference counts every request's body whatever became of it, so a run that failed throughout still reported
+   * gigabytes "posted"; a throughput computed from bytes nobody took is not one.
+   */
   bytesPosted: number;
   /** Requests per status label (`200 OK`, or an error message). */
   statuses: Record<string, number>;
@@ -168,9 +172,11 @@ function summarise(log: RequestLog, elapsedSeconds: number, api: string, bodyByt
   const groups = log.groups();
   const statuses: Record<string, number> = {};
   let errors = 0;
+  let accepted = 0;
   for (const group of groups) {
     statuses[group.status] = group.latenciesSeconds.length;
-    if (!group.ok) errors += group.latenciesSeconds.length;
+    if (group.ok) accepted += group.latenciesSeconds.length;
+    else errors += group.latenciesSeconds.length;
   }
   const requests = log.capacity;
   return {
@@ -181,7 +187,7 @@ function summarise(log: RequestLog, elapsedSeconds: number, api: string, bodyByt
     errors,
     requestsPerSecond: elapsedSeconds > 0 ? requests / elapsedSeconds : 0,
     latency: latencyStats(groups),
-    bytesPosted: requests * bodyBytes,
+    bytesPosted: accepted * bodyBytes,
     statuses,
     groups,
   };

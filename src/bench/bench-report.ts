@@ -34,7 +34,8 @@ export async function renderBenchMetrics(result: BenchResult): Promise<string> {
     const labels = { api: result.api, status: group.status };
     const child = latency.labels(labels);
     for (const seconds of group.latenciesSeconds) child.observe(seconds);
-    postBytes.inc(labels, group.latenciesSeconds.length * result.bodyBytes);
+    // Only bytes the server accepted (a 2xx answer); a failed status keeps its series, at 0.
+    postBytes.inc(labels, group.ok ? group.latenciesSeconds.length * result.bodyBytes : 0);
   }
   return `Benchmark metrics:\n${renderGoStyleText(await registry.getMetricsAsJSON())}`;
 }

@@ -1,10 +1,10 @@
 /**
  * `egress-proxy bench client`: the reference's `cli` load client, same flags and output, plus TLS trust options,
- * a per-request timeout, JSON output and a progress line. Exit code: 0 when every request got a 2xx, 1 otherwise,
- * 2 for bad usage.
+ * a per-request timeout, JSON output and a progress line. Exit code: 0 when every request got a 2xx, 1 otherwise
+ * (with a count of failures per reason on stderr), 2 for bad usage.
  */
 import { UsageError } from '../errors.js';
-import { runBenchClient, type BenchProgress } from './bench-client.js';
+import { runBenchClient, type BenchProgress, type BenchResult } from './bench-client.js';
 import { renderBenchMetrics, toJsonSummary } from './bench-report.js';
 import type { CommandIo } from './command-io.js';
 import { readFlagFile } from './read-flag-file.js';
@@ -78,7 +78,24 @@ export async function runClientCommand(argv: readonly string[], io: CommandIo): 
   }
 
   io.stdout.write(flags.json ? `${JSON.stringify(toJsonSummary(result))}\n` : await renderBenchMetrics(result));
-  return result.errors === 0 ? 0 : 1;
+  if (result.errors === 0) return 0;
+  io.stderr.write(failureReport(result));
+  return 1;
+}
+
+/**
+ * What went wrong, on stderr, whatever the output format: the report on stdout looks the same whether requests
+ * succeeded or not, and a run that failed throughout must not pass for a slow one. One line per reason (a status
+ * line, or the error of requests that got no answer), most frequent first.
+ */
+export function failureReport(result: BenchResult): string {
+  const failed = result.groups
+    .filter((group) => !group.ok)
+    .map((group) => ({ reason: group.status, count: group.latenciesSeconds.length }))
+    .sort((a, b) => b.count - a.count);
+  const width = String(failed[0]?.count ?? 0).length;
+  const lines = failed.map(({ reason, count }) => `  ${String(count).padStart(width)}  ${reason}`);
+  return `egress-proxy bench client: ${result.errors} of ${result.requests} requests failed:\n${lines.join('\n')}\n`;
 }
 
 function parseUrl(flag: string, value: string, protocols: string[]): URL {

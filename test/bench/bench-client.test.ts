@@ -122,10 +122,12 @@ describe('bench client against the plain-HTTP null server', () => {
   });
 
   it('labels non-2xx answers with their status line and exits 1', async () => {
-    const { code, out } = await bench(['-host', `${server.url}/not/a/write/path`, '-c', '2', '-r', '2', '-f', smallFile]);
+    const { code, out, err } = await bench(['-host', `${server.url}/not/a/write/path`, '-c', '2', '-r', '2', '-f', smallFile]);
     assert.equal(code, 1);
     const m = metricsOf(out);
     assert.equal(m.get('api_latency_seconds_count', { api: '/not/a/write/path', status: '404 Not Found' }), 4);
+    assert.equal(m.get('api_post_bytes_total', { api: '/not/a/write/path', status: '404 Not Found' }), 0);
+    assert.equal(err, 'egress-proxy bench client: 4 of 4 requests failed:\n  4  404 Not Found\n');
   });
 
   it('prints progress to stderr with --progress on runs that outlast the first report', async () => {
@@ -170,12 +172,15 @@ describe('bench client against the HTTPS null server', () => {
   });
 
   it('fails every request when the certificate is not trusted', async () => {
-    const { code, out } = await bench(['-host', `${server.url}${API}`, '-c', '1', '-r', '2', '-f', smallFile, '--json']);
+    const { code, out, err } = await bench(['-host', `${server.url}${API}`, '-c', '1', '-r', '2', '-f', smallFile, '--json']);
     assert.equal(code, 1);
-    const summary = JSON.parse(out) as { errors: number; statuses: Record<string, number> };
+    const summary = JSON.parse(out) as { errors: number; statuses: Record<string, number>; bytesPosted: number };
     assert.equal(summary.errors, 2);
+    assert.equal(summary.bytesPosted, 0);
     const [status] = Object.keys(summary.statuses);
     assert.match(status ?? '', /certificate/i);
+    // Whatever the output format, the failure is said on stderr, with its count.
+    assert.deepEqual(err.split('\n'), ['egress-proxy bench client: 2 of 2 requests failed:', `  2  ${status}`, '']);
   });
 
   it('skips verification with --insecure', async () => {
@@ -186,17 +191,23 @@ describe('bench client against the HTTPS null server', () => {
 });
 
 describe('bench client failures', () => {
-  it('records the error message as the status of requests to an unreachable target and exits 1', async () => {
+  it('records the error message as the status of requests to an unreachable target, counts them on stderr and exits 1', async () => {
     const port = await closedPort();
-    const { code, out } = await bench(['-host', `http://127.0.0.1:${port}${API}`, '-c', '2', '-r', '3', '-f', smallFile]);
+    const { code, out, err } = await bench(['-host', `http://127.0.0.1:${port}${API}`, '-c', '2', '-r', '3', '-f', smallFile]);
     assert.equal(code, 1);
+    assert.deepEqual(err.split('\n'), [
+      'egress-proxy bench client: 6 of 6 requests failed:',
+      `  6  connect ECONNREFUSED 127.0.0.1:${port}`,
+      '',
+    ]);
     const m = metricsOf(out);
     const statuses = new Set(m.samples.filter((s) => s.name === 'api_latency_seconds_count').map((s) => s.labels.status));
     assert.equal(statuses.size, 1);
     const [status] = [...statuses];
     assert.match(status ?? '', /ECONNREFUSED/);
     assert.equal(m.get('api_latency_seconds_count', { api: API, status: status as string }), 6);
-    assert.equal(m.get('api_post_bytes_total', { api: API, status: status as string }), 6 * Buffer.byteLength(SMALL_BODY));
+    // No server took these bytes: none are counted.
+    assert.equal(m.get('api_post_bytes_total', { api: API, status: status as string }), 0);
   });
 
   it('gives up on a request after --timeout seconds', async () => {

@@ -61,8 +61,8 @@ describe('renderBenchMetrics', () => {
     assert.match(lines[6] as string, /^api_latency_seconds\{api="\/v1\/write\/xxx",status="200 OK",quantile="0\.5"\} 0\.00\d+$/);
     assert.ok(lines.includes('api_latency_seconds_count{api="/v1/write/xxx",status="200 OK"} 1600'));
     assert.ok(lines.includes('api_post_bytes_total{api="/v1/write/xxx",status="200 OK"} 2.764592e+08'));
-    // Label values are escaped as the exposition format requires.
-    assert.ok(lines.includes('api_post_bytes_total{api="/v1/write/xxx",status="say \\"no\\"\\\\"} 172787'));
+    // Label values are escaped as the exposition format requires; a failed request's bytes were not accepted: 0.
+    assert.ok(lines.includes('api_post_bytes_total{api="/v1/write/xxx",status="say \\"no\\"\\\\"} 0'));
     assert.ok(!lines.includes(''), 'no blank lines between families');
     const helpOrder = lines.filter((l) => l.startsWith('# HELP')).map((l) => l.split(' ')[2]);
     assert.deepEqual(helpOrder, ['api_elapsed_seconds', 'api_latency_seconds', 'api_post_bytes_total']);
