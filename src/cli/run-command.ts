@@ -93,6 +93,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     announce.info({ address: proxy.adminAddress.address, port: proxy.adminAddress.port }, 'admin listening');
   }
 
+  // What squid, nginx and systemd's ExecReload send. The reload itself is not built yet; until it is, SIGHUP must
+  // not do what it does by default (end the process at once, cutting every transfer in flight).
+  process.on('SIGHUP', () => logger.warn('SIGHUP: configuration reload is not supported yet; the running configuration stays (restart to change it)'));
+
   const signal = await stopRequested;
   // A second signal means "now": an operator who has waited long enough.
   process.once('SIGTERM', () => process.exit(1));

@@ -71,6 +71,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+// The primary answers SIGHUP for the whole (a terminal's hangup reaches every process of the group).
+process.on('SIGHUP', () => undefined);
+
 // The primary is gone (killed, or crashed): finish what is in flight and exit.
 process.on('disconnect', () => void stop(defaultDrainMs));
 
