@@ -1,5 +1,6 @@
 /**
- * End-to-end harness for the `egress-proxy` command line: spawns the real CLI (`node --import tsx src/cli.ts`) as a
+ * End-to-end harness for the `egress-proxy` command line: spawns the real CLI (`node --import tsx src/cli.ts`, with
+ * the start command's node flags) as a
  * child process, collects its output, waits for JSON log lines, and provides the small loopback servers and raw
  * clients the CLI tests talk to.
  *
@@ -14,6 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { START_NODE_FLAGS } from '../deploy/start-command.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI_ENTRY = 'src/cli.ts';
@@ -131,7 +133,9 @@ function describeOutput(stdout: string, stderr: string): string {
 
 /** Starts `egress-proxy ARGS...` and returns at once. */
 export function spawnCli(args: readonly string[], options: SpawnOptions = {}): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+  // The node flags of the start command (package.json `start`, the Dockerfile, the service files): the tests run
+  // the proxy as users do, from the sources through tsx instead of dist/.
+  const child = spawn(process.execPath, [...START_NODE_FLAGS, '--import', 'tsx', CLI_ENTRY, ...args], {
     cwd: PROJECT_ROOT,
     env: childEnvironment(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
