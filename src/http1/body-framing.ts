@@ -2,7 +2,8 @@
  * How long a message body is (RFC 9112 §6.3), decided from its head. Anything ambiguous is an error rather than
  * a guess: two parties that disagree on where a message ends are how requests are smuggled.
  */
-import { fieldValues, MessageHeadError, type HeaderField } from './message-head.js';
+import { TCHAR } from './byte-classes.js';
+import { fieldValues, listItems, MessageHeadError, type HeaderField } from './message-head.js';
 
 export type BodyFraming =
   | { kind: 'none' }
@@ -14,9 +15,8 @@ export type BodyFraming =
 const NO_BODY: BodyFraming = { kind: 'none' };
 const CHUNKED: BodyFraming = { kind: 'chunked' };
 const UNTIL_CLOSE: BodyFraming = { kind: 'close' };
-const DIGITS = /^\d{1,15}$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const OPTIONAL_WHITESPACE = /^[ \t]+|[ \t]+$/g;
+/** 15 digits: up to 10^15 - 1, an exact integer in a double. */
+const MAX_LENGTH_DIGITS = 15;
 
 /** `minorVersion`: 0 for HTTP/1.0, 1 for HTTP/1.1. */
 export function requestBodyFraming(minorVersion: number, headers: readonly HeaderField[]): BodyFraming {
@@ -52,22 +52,15 @@ export function responseBodyFraming(requestMethod: string, statusCode: number, m
 }
 
 function endsWithChunked(values: readonly string[]): boolean {
-  const codings = listItems(values).map((coding) => coding.toLowerCase());
+  const codings = values.flatMap(listItems).filter((coding) => coding !== '').map((coding) => coding.toLowerCase());
   // Only tokens: `chunked\xa0` must not pass for chunked here while the upstream reads it as something else.
-  if (codings.some((coding) => !TOKEN.test(coding))) throw new MessageHeadError('invalid Transfer-Encoding');
+  if (codings.some((coding) => !isToken(coding))) throw new MessageHeadError('invalid Transfer-Encoding');
   return codings.at(-1) === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
 }
 
-/**
- * The items of a comma-separated field, whitespace (SP and HTAB only, RFC 9110 §5.6.3) trimmed, empty ones
- * dropped. Not String.trim(): it also strips characters such as NBSP that other parsers keep.
- */
-function listItems(values: readonly string[]): string[] {
-  return values
-    .join(',')
-    .split(',')
-    .map((item) => item.replace(OPTIONAL_WHITESPACE, ''))
-    .filter((item) => item !== '');
+function isToken(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (TCHAR[text.charCodeAt(i)] !== 1) return false;
+  return text.length > 0;
 }
 
 /**
@@ -76,7 +69,13 @@ function listItems(values: readonly string[]): string[] {
  * say) would take the body for a second request on a connection that is later pooled for other tunnels.
  */
 function lengthFraming(values: readonly string[]): BodyFraming {
-  if (values.length !== 1 || !DIGITS.test(values[0] as string)) throw new MessageHeadError('invalid Content-Length');
-  const bytes = Number(values[0]);
+  const text = values[0] as string;
+  if (values.length !== 1 || text.length === 0 || text.length > MAX_LENGTH_DIGITS) throw new MessageHeadError('invalid Content-Length');
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (!(digit >= 0 && digit <= 9)) throw new MessageHeadError('invalid Content-Length');
+    bytes = bytes * 10 + digit;
+  }
   return bytes === 0 ? NO_BODY : { kind: 'length', bytes };
 }

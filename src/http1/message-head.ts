@@ -1,9 +1,13 @@
 /**
- * Parses HTTP/1.x message heads (RFC 9112 §2-§5) for the intercepting relay, which passes messages through as
- * bytes and only needs to know where each one ends and what to record. Strict where leniency has been used to
- * smuggle requests past intermediaries: no obs-fold, no whitespace before the colon, no bare CR or LF, token
- * characters only in methods and field names.
+ * Parses HTTP/1.x message heads (RFC 9112 §2-§5) for the relays, which pass messages through as bytes and only
+ * need to know where each one ends and what to record. Strict where leniency has been used to smuggle requests past
+ * intermediaries: no obs-fold, no whitespace before the colon, no bare CR or LF, token characters only in methods
+ * and field names, no controls in values.
+ *
+ * Linear time on any input: every line is read once, byte by byte, against the tables in byte-classes.ts. No
+ * regular expression touches a peer's bytes (see byte-classes.ts for the cost of one that backtracks).
  */
+import { CR, FIELD_VALUE_CHAR, isOws, LF, SP, TARGET_CHAR, TCHAR } from './byte-classes.js';
 
 export interface HeaderField {
   /** Lower-cased field name. */
@@ -42,27 +46,27 @@ export class HeadTooLargeError extends MessageHeadError {
   }
 }
 
-const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
-const REQUEST_LINE = new RegExp(`^(${TOKEN}) ([^\\x00-\\x20\\x7f]+) HTTP/1\\.([01])$`);
-// A reason phrase is optional, and some servers omit the space before the empty one (RFC 9112 §4 asks clients
-// to accept that).
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/;
-/** RFC 9112 §4: HTAB, SP, VCHAR, obs-text. */
-const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const FIELD_LINE = new RegExp(`^(${TOKEN}):[ \\t]*(.*?)[ \\t]*$`);
-/** Controls other than HTAB are never allowed in a field value (RFC 9110 §5.5). */
-const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const CRLF = '\r\n';
+const HTTP_1_0 = 'HTTP/1.0';
+const HTTP_1_1 = 'HTTP/1.1';
 
 /** `head` is the head's text (latin1) without its final blank line. */
 export function parseRequestHead(head: string): RequestHead {
-  const lines = splitLines(head);
-  const match = REQUEST_LINE.exec(lines[0] as string);
-  if (match === null) throw new MessageHeadError('invalid request line');
+  const lineEnd = endOfLine(head, 0);
+  const line = head.slice(0, lineEnd);
+  // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces only.
+  const methodEnd = skipTokenChars(line, 0);
+  if (methodEnd === 0 || line.charCodeAt(methodEnd) !== SP) throw invalidLine(line, 'invalid request line');
+  let targetEnd = methodEnd + 1;
+  while (targetEnd < line.length && TARGET_CHAR[line.charCodeAt(targetEnd)] === 1) targetEnd++;
+  if (targetEnd === methodEnd + 1 || line.charCodeAt(targetEnd) !== SP) throw invalidLine(line, 'invalid request line');
+  const minorVersion = versionOf(line.slice(targetEnd + 1));
+  if (minorVersion === undefined) throw invalidLine(line, 'invalid request line');
   return {
-    method: match[1] as string,
-    target: match[2] as string,
-    minorVersion: Number(match[3]),
-    headers: parseFieldLines(lines),
+    method: line.slice(0, methodEnd),
+    target: line.slice(methodEnd + 1, targetEnd),
+    minorVersion,
+    headers: parseFieldLines(head, lineEnd),
   };
 }
 
@@ -71,15 +75,29 @@ export function parseRequestHead(head: string): RequestHead {
  * writes a status line of its own (plain forwarding) can drop the phrase instead, as Node's HTTP client did.
  */
 export function parseResponseHead(head: string, acceptInvalidReason = false): ResponseHead {
-  const lines = splitLines(head);
-  const match = STATUS_LINE.exec(lines[0] as string);
-  if (match === null) throw new MessageHeadError('invalid status line');
-  let reason: string | undefined = match[3] ?? '';
-  if (!REASON_PHRASE.test(reason)) {
-    if (!acceptInvalidReason) throw new MessageHeadError('invalid status line');
-    reason = undefined;
+  const lineEnd = endOfLine(head, 0);
+  const line = head.slice(0, lineEnd);
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4). Some servers omit the space
+  // before an empty reason, which §4 asks clients to accept.
+  const minorVersion = versionOf(line.slice(0, HTTP_1_1.length));
+  if (minorVersion === undefined || line.charCodeAt(HTTP_1_1.length) !== SP) throw invalidLine(line, 'invalid status line');
+  const statusCode = statusCodeAt(line, HTTP_1_1.length + 1);
+  const reasonStart = HTTP_1_1.length + 5;
+  // RFC 9110 §15: a status code is 100-599; anything else is not HTTP (the relay answers 502).
+  if (statusCode === undefined || (line.length > reasonStart - 1 && line.charCodeAt(reasonStart - 1) !== SP)) {
+    throw invalidLine(line, 'invalid status line');
   }
-  return { statusCode: Number(match[2]), minorVersion: Number(match[1]), reason, headers: parseFieldLines(lines) };
+  let reason: string | undefined = line.slice(reasonStart);
+  for (let i = 0; i < reason.length; i++) {
+    const code = reason.charCodeAt(i);
+    if (FIELD_VALUE_CHAR[code] === 1) continue;
+    // RFC 9112 §4: HTAB, SP, VCHAR, obs-text; a control is refused, or the phrase dropped when the caller asked.
+    // Never a bare CR or LF: a parser that ends the line there reads the rest as a field.
+    if (!acceptInvalidReason || code === CR || code === LF) throw invalidLine(line, 'invalid status line');
+    reason = undefined;
+    break;
+  }
+  return { statusCode, minorVersion, reason, headers: parseFieldLines(head, lineEnd) };
 }
 
 /** Every value of the named field (lower-case name), in order. */
@@ -91,28 +109,93 @@ export function fieldValues(headers: readonly HeaderField[], name: string): stri
 
 /** Whether a comma-separated field (Connection, say) lists `token`, case-insensitively. */
 export function fieldHasToken(headers: readonly HeaderField[], name: string, token: string): boolean {
-  return fieldValues(headers, name).some((value) => value.split(',').some((item) => item.trim().toLowerCase() === token));
-}
-
-/** A CR not followed by LF, or an LF not preceded by CR. */
-const BARE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/;
-
-function splitLines(head: string): string[] {
-  // Bare line ends are how requests get split differently by two parsers.
-  if (BARE_CR_OR_LF.test(head)) throw new MessageHeadError('bare CR or LF in head');
-  return head.split('\r\n');
-}
-
-function parseFieldLines(lines: readonly string[]): HeaderField[] {
-  const headers: HeaderField[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    // obs-fold (a line starting with whitespace continues the previous one): RFC 9112 §5.2 lets a server reject it.
-    const match = FIELD_LINE.exec(line);
-    if (match === null) throw new MessageHeadError(line.startsWith(' ') || line.startsWith('\t') ? 'obsolete line folding' : 'invalid header field');
-    const value = match[2] as string;
-    if (INVALID_FIELD_VALUE.test(value)) throw new MessageHeadError('control character in header value');
-    headers.push({ name: (match[1] as string).toLowerCase(), value });
+  for (const field of headers) {
+    if (field.name !== name) continue;
+    for (const item of listItems(field.value)) if (item.toLowerCase() === token) return true;
   }
-  return headers;
+  return false;
+}
+
+/**
+ * The items of a comma-separated list value (RFC 9110 §5.6.1), each without its optional whitespace (SP and HTAB
+ * only: not String.trim(), which also strips characters such as NBSP that other parsers keep). Empty items are kept
+ * as '' for callers to whom a malformed list matters.
+ */
+export function listItems(value: string): string[] {
+  const items: string[] = [];
+  let start = 0;
+  for (;;) {
+    const comma = value.indexOf(',', start);
+    const end = comma === -1 ? value.length : comma;
+    items.push(trimOws(value, start, end));
+    if (comma === -1) return items;
+    start = comma + 1;
+  }
+}
+
+function parseFieldLines(head: string, startLineEnd: number): HeaderField[] {
+  const headers: HeaderField[] = [];
+  if (startLineEnd === head.length) return headers;
+  for (let start = startLineEnd + CRLF.length; ; ) {
+    const end = endOfLine(head, start);
+    headers.push(parseFieldLine(head, start, end));
+    if (end === head.length) return headers;
+    start = end + CRLF.length;
+  }
+}
+
+/** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5), from `start` to `end` of `head`. */
+function parseFieldLine(head: string, start: number, end: number): HeaderField {
+  const nameEnd = skipTokenChars(head, start, end);
+  if (nameEnd === start) {
+    // obs-fold (a line starting with whitespace continues the previous one): RFC 9112 §5.2 lets a server reject it.
+    throw new MessageHeadError(start < end && isOws(head.charCodeAt(start)) ? 'obsolete line folding' : 'invalid header field');
+  }
+  // RFC 9112 §5.1: no whitespace between the name and the colon (a server must reject it: request smuggling).
+  if (nameEnd === end || head.charCodeAt(nameEnd) !== 0x3a) throw invalidLine(head.slice(start, end), 'invalid header field');
+  for (let i = nameEnd + 1; i < end; i++) {
+    const code = head.charCodeAt(i);
+    if (FIELD_VALUE_CHAR[code] !== 1) throw new MessageHeadError(code === CR || code === LF ? 'bare CR or LF in head' : 'control character in header value');
+  }
+  return { name: head.slice(start, nameEnd).toLowerCase(), value: trimOws(head, nameEnd + 1, end) };
+}
+
+/** Where the line starting at `start` ends: its CRLF, or the end of the head. */
+function endOfLine(head: string, start: number): number {
+  const end = head.indexOf(CRLF, start);
+  return end === -1 ? head.length : end;
+}
+
+function skipTokenChars(text: string, start: number, end = text.length): number {
+  let i = start;
+  while (i < end && TCHAR[text.charCodeAt(i)] === 1) i++;
+  return i;
+}
+
+function trimOws(text: string, start: number, end: number): string {
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+function versionOf(text: string): number | undefined {
+  if (text === HTTP_1_1) return 1;
+  if (text === HTTP_1_0) return 0;
+  return undefined;
+}
+
+/** Three digits from `at`, 100-599, or undefined. */
+function statusCodeAt(line: string, at: number): number | undefined {
+  let code = 0;
+  for (let i = at; i < at + 3; i++) {
+    const digit = line.charCodeAt(i) - 0x30;
+    if (!(digit >= 0 && digit <= 9)) return undefined;
+    code = code * 10 + digit;
+  }
+  return code >= 100 && code <= 599 ? code : undefined;
+}
+
+/** The error for a malformed start or field line: a bare CR or LF in it is named as such (see message-scanner.ts). */
+function invalidLine(line: string, message: string): MessageHeadError {
+  return new MessageHeadError(line.includes('\r') || line.includes('\n') ? 'bare CR or LF in head' : message);
 }

@@ -2,8 +2,12 @@
  * Splits one direction of an HTTP/1.x connection into messages as its bytes go by: heads are parsed, bodies are
  * followed (Content-Length, chunked, or until close) but handed on as the very bytes that arrived. The listener
  * decides each body's framing from the head, because a response's depends on the request it answers.
+ *
+ * Linear time in the bytes pushed, however they are split: a head that arrives a byte at a time is gathered in a
+ * buffer that grows by doubling, not copied again on every push.
  */
 import type { BodyFraming } from './body-framing.js';
+import { CR, LF } from './byte-classes.js';
 import { ChunkedBodyScanner } from './chunked-body-scanner.js';
 import { HeadTooLargeError, MessageHeadError } from './message-head.js';
 
@@ -20,13 +24,19 @@ export interface MessageListener<Head> {
 export const MAX_HEAD_BYTES = 16 * 1024;
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** First size of the buffer for a head that spans reads. */
+const INITIAL_HEAD_BUFFER = 1024;
 
 export class MessageScanner<Head> {
   readonly #parseHead: (text: string) => Head;
   readonly #listener: MessageListener<Head>;
   readonly #maxHeadBytes: number;
-  /** Head bytes received so far (copied: the next chunk may arrive in a reused buffer). */
+  /**
+   * Head bytes received so far, in the first #partialLength bytes (copied: the next chunk may arrive in a reused
+   * buffer). A new buffer for every head: the finished head is handed to the listener as a view of it.
+   */
   #partialHead: Buffer | undefined;
+  #partialLength = 0;
   #framing: BodyFraming | undefined;
   #lengthLeft = 0;
   #bodyBytes = 0;
@@ -79,16 +89,27 @@ export class MessageScanner<Head> {
   }
 
   #scanHead(data: Buffer, start: number): number {
-    const earlier = this.#partialHead?.length ?? 0;
-    const bytes = this.#partialHead === undefined ? data.subarray(start) : Buffer.concat([this.#partialHead, data.subarray(start)]);
+    // `bytes` is the head so far: a view of `data` when the head starts in it, else the partial head with as much
+    // of `data` appended as a head could still take (the rest is scanned on the next turn of push()).
+    const earlier = this.#partialLength;
+    const continued = this.#partialHead !== undefined;
+    let bytes: Buffer;
+    let taken: number;
+    if (!continued) {
+      bytes = data.subarray(start);
+      taken = bytes.length;
+    } else {
+      taken = Math.min(data.length - start, this.#maxHeadBytes + HEAD_END.length - earlier);
+      bytes = this.#appendToPartial(data.subarray(start, start + taken));
+    }
     // RFC 9112 §2.2: empty lines before a request line are to be ignored (some clients send one after a body).
     let skip = 0;
-    while (bytes.length - skip >= 2 && bytes[skip] === 0x0d && bytes[skip + 1] === 0x0a) skip += 2;
+    while (bytes.length - skip >= 2 && bytes[skip] === CR && bytes[skip + 1] === LF) skip += 2;
     const waiting = bytes.length - skip;
-    if (waiting === 0 || (waiting === 1 && bytes[skip] === 0x0d)) {
+    if (waiting === 0 || (waiting === 1 && bytes[skip] === CR)) {
       // Nothing but empty lines so far, or a CR that may start another one.
-      this.#partialHead = waiting === 0 ? undefined : Buffer.from(bytes.subarray(skip));
-      return data.length;
+      this.#keepPartial(bytes, skip, continued);
+      return start + taken;
     }
     // The blank line may straddle the previous chunk and this one.
     const end = bytes.indexOf(HEAD_END, Math.max(skip, earlier - 3));
@@ -96,16 +117,49 @@ export class MessageScanner<Head> {
       if (waiting > this.#maxHeadBytes) throw new HeadTooLargeError();
       // A head whose lines end in bare LFs never ends by our reading: refuse it now rather than at a timeout.
       if (hasBareLineEnd(bytes, Math.max(skip, earlier - 1))) throw new MessageHeadError('bare CR or LF in head');
-      this.#partialHead = Buffer.from(bytes.subarray(skip));
-      return data.length;
+      this.#keepPartial(bytes, skip, continued);
+      return start + taken;
     }
     const headEnd = end + HEAD_END.length;
     if (headEnd - skip > this.#maxHeadBytes) throw new HeadTooLargeError();
     this.#partialHead = undefined;
+    this.#partialLength = 0;
     const raw = bytes.subarray(skip, headEnd);
     const head = this.#parseHead(raw.toString('latin1', 0, end - skip));
     this.#startBody(this.#listener.onHead(head, raw));
     return start + (headEnd - earlier);
+  }
+
+  /** The partial head with `more` appended; grows the buffer by doubling, so a head in many reads costs linear time. */
+  #appendToPartial(more: Buffer): Buffer {
+    let buffer = this.#partialHead as Buffer;
+    const length = this.#partialLength + more.length;
+    if (length > buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(length, buffer.length * 2));
+      buffer.copy(grown, 0, 0, this.#partialLength);
+      buffer = grown;
+      this.#partialHead = grown;
+    }
+    more.copy(buffer, this.#partialLength);
+    this.#partialLength = length;
+    return buffer.subarray(0, length);
+  }
+
+  /** Keeps `bytes` from `skip` on as the partial head; `inPlace`: they are the partial head's buffer already. */
+  #keepPartial(bytes: Buffer, skip: number, inPlace: boolean): void {
+    const length = bytes.length - skip;
+    if (length === 0) {
+      this.#partialHead = undefined;
+      this.#partialLength = 0;
+      return;
+    }
+    if (inPlace) {
+      if (skip > 0) bytes.copyWithin(0, skip);
+    } else {
+      this.#partialHead = Buffer.allocUnsafe(Math.max(INITIAL_HEAD_BUFFER, length));
+      bytes.copy(this.#partialHead, 0, skip);
+    }
+    this.#partialLength = length;
   }
 
   #startBody(framing: BodyFraming): void {
@@ -147,9 +201,6 @@ export class MessageScanner<Head> {
     this.#listener.onMessageEnd(this.#bodyBytes);
   }
 }
-
-const CR = 0x0d;
-const LF = 0x0a;
 
 /** An LF not preceded by CR, or a CR followed by anything but LF, in `bytes` from `from` on. */
 function hasBareLineEnd(bytes: Buffer, from: number): boolean {

@@ -1,0 +1,100 @@
+// Tests the strict head grammar both relays rely on (RFC 9112 §3-§5): what is parsed, and each shape of head
+// that is refused because another parser would read it differently.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fieldHasToken, listItems, MessageHeadError, parseRequestHead, parseResponseHead } from '../../src/http1/message-head.js';
+
+describe('request heads', () => {
+  it('parses method, target, version, and lower-cased fields with OWS trimmed', () => {
+    const head = parseRequestHead('POST /v1/write/metric?token=x HTTP/1.0\r\nHost: a.example\r\nX-Thing:  spaced value \t\r\nEmpty:\r\nObs: caf\xe9');
+    assert.deepEqual(head, {
+      method: 'POST',
+      target: '/v1/write/metric?token=x',
+      minorVersion: 0,
+      headers: [
+        { name: 'host', value: 'a.example' },
+        { name: 'x-thing', value: 'spaced value' },
+        { name: 'empty', value: '' },
+        { name: 'obs', value: 'caf\xe9' },
+      ],
+    });
+    assert.deepEqual(parseRequestHead('GET http://a.example/ HTTP/1.1').headers, []);
+  });
+
+  for (const [name, head] of [
+    ['obs-fold', 'GET / HTTP/1.1\r\nX: a\r\n  folded'],
+    ['obs-fold by a tab', 'GET / HTTP/1.1\r\nX: a\r\n\tfolded'],
+    ['whitespace before the colon', 'GET / HTTP/1.1\r\nContent-Length : 5'],
+    ['a tab before the colon', 'GET / HTTP/1.1\r\nTransfer-Encoding\t: chunked'],
+    ['an empty field name', 'GET / HTTP/1.1\r\n: value'],
+    ['a field line without a colon', 'GET / HTTP/1.1\r\nHost'],
+    ['a non-token field name', 'GET / HTTP/1.1\r\nX\xa0Y: 1'],
+    ['a bare LF', 'GET / HTTP/1.1\nHost: a'],
+    ['a bare LF in a value', 'GET / HTTP/1.1\r\nX: a\nTransfer-Encoding: chunked'],
+    ['a bare CR in a value', 'GET / HTTP/1.1\r\nX: a\rb'],
+    ['a bare CR in the request line', 'GET /\r HTTP/1.1'],
+    ['a NUL in a value', 'GET / HTTP/1.1\r\nX: a\x00b'],
+    ['a DEL in a value', 'GET / HTTP/1.1\r\nX: a\x7fb'],
+    ['a vertical tab in a value', 'GET / HTTP/1.1\r\nX: a\x0bb'],
+    ['HTTP/2.0', 'GET / HTTP/2.0'],
+    ['HTTP/1.2', 'GET / HTTP/1.2'],
+    ['a lower-case version', 'GET / http/1.1'],
+    ['no version (HTTP/0.9)', 'GET /'],
+    ['a space after the version', 'GET / HTTP/1.1 '],
+    ['a space in the target', 'GET /a b HTTP/1.1'],
+    ['two spaces before the target', 'GET  / HTTP/1.1'],
+    ['an empty target', 'GET  HTTP/1.1'],
+    ['obs-text in the target', 'GET /caf\xe9 HTTP/1.1'],
+    ['a DEL in the target', 'GET /a\x7f HTTP/1.1'],
+    ['a non-token method', 'G(T / HTTP/1.1'],
+    ['an empty method', ' / HTTP/1.1'],
+    ['an empty line among the fields', 'GET / HTTP/1.1\r\n\r\nHost: a'],
+  ] as const) {
+    it(`refuses a request head with ${name}`, () => assert.throws(() => parseRequestHead(head), MessageHeadError));
+  }
+
+  it('names a bare line end as such, wherever it is', () => {
+    assert.throws(() => parseRequestHead('GET / HTTP/1.1\nHost: a'), /bare CR or LF/);
+    assert.throws(() => parseRequestHead('GET / HTTP/1.1\r\nX: a\rb'), /bare CR or LF/);
+    assert.throws(() => parseRequestHead('GET / HTTP/1.1\r\nX\n: a'), /bare CR or LF/);
+  });
+});
+
+describe('status lines', () => {
+  it('parses status lines with or without a reason', () => {
+    assert.equal(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 0').statusCode, 200);
+    assert.equal(parseResponseHead('HTTP/1.1 204').statusCode, 204);
+    assert.equal(parseResponseHead('HTTP/1.1 404 ').reason, '');
+    assert.equal(parseResponseHead('HTTP/1.0 599 Last \t one\xff').reason, 'Last \t one\xff');
+    assert.equal(parseResponseHead('HTTP/1.1 100 Continue').statusCode, 100);
+  });
+
+  for (const bad of ['HTTP/1.1 20 OK', 'HTTP/1.1 2000 OK', 'HTTP/1.1 099 x', 'HTTP/1.1 000', 'HTTP/1.1 600 Too far', 'HTTP/1.1 999', 'ICY 200 OK', 'HTTP/1.1  200 OK', 'HTTP/1.1 2OO OK', 'HTTP/1.1 200OK', 'HTTP/1.1 200 O\x01K', 'HTTP/1.1 200 OK\r\nX : y']) {
+    it(`refuses ${JSON.stringify(bad)}`, () => assert.throws(() => parseResponseHead(bad), MessageHeadError));
+  }
+
+  it('drops a reason phrase with controls when told to, but never accepts a bare CR or LF in it', () => {
+    assert.equal(parseResponseHead('HTTP/1.1 200 O\x01K', true).reason, undefined);
+    assert.throws(() => parseResponseHead('HTTP/1.1 200 O\rK', true), /bare CR or LF/);
+    assert.throws(() => parseResponseHead('HTTP/1.1 200 O\nX: y', true), /bare CR or LF/);
+  });
+});
+
+describe('list fields', () => {
+  it('splits on commas and trims SP and HTAB only', () => {
+    assert.deepEqual(listItems(' a ,\tb\t,, c'), ['a', 'b', '', 'c']);
+    assert.deepEqual(listItems('chunked\xa0'), ['chunked\xa0']);
+    assert.deepEqual(listItems(''), ['']);
+  });
+
+  it('finds a token in any of the fields of that name, case-insensitively', () => {
+    const headers = [
+      { name: 'connection', value: 'keep-alive' },
+      { name: 'connection', value: 'Upgrade , TE' },
+    ];
+    assert.equal(fieldHasToken(headers, 'connection', 'upgrade'), true);
+    assert.equal(fieldHasToken(headers, 'connection', 'te'), true);
+    assert.equal(fieldHasToken(headers, 'connection', 'close'), false);
+    assert.equal(fieldHasToken([{ name: 'connection', value: 'close\xa0' }], 'connection', 'close'), false);
+  });
+});
