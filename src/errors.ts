@@ -6,7 +6,7 @@
  */
 
 /** Why a request was refused before any upstream work: the `type` label of the reject counters. */
-export type RejectReason = 'ip' | 'method' | 'port' | 'loop' | 'bad_request' | 'not_proxy_request';
+export type RejectReason = 'ip' | 'method' | 'port' | 'loop' | 'bad_request' | 'not_proxy_request' | 'unsupported_transfer_coding';
 
 /** Why talking to the upstream failed: the `reason` label of the upstream error counter. */
 export type UpstreamFailureReason = 'dns' | 'refused' | 'timeout' | 'reset' | 'tls' | 'unreachable' | 'other';
@@ -54,6 +54,19 @@ export class MalformedRequestError extends RejectError {
     super(detail);
     this.publicMessage = `Bad request: ${detail}`;
   }
+}
+
+/**
+ * A request body sent with transfer codings other than `chunked` alone (`gzip, chunked`): RFC 9112 §6.1 answers a
+ * coding the server does not apply with 501, as squid does. Passed on, the codings would reach an origin that may
+ * frame the body differently from us.
+ */
+export class UnsupportedTransferCodingError extends RejectError {
+  override readonly name = 'UnsupportedTransferCodingError';
+  readonly code = 'EPROXY_UNSUPPORTED_TRANSFER_CODING';
+  readonly statusCode = 501;
+  readonly reason = 'unsupported_transfer_coding';
+  readonly publicMessage = 'Not implemented: request bodies must be sent with Content-Length or Transfer-Encoding: chunked alone';
 }
 
 /** The method cannot be proxied (for example an absolute-URI request with a scheme other than http). */

@@ -1,9 +1,15 @@
 /**
  * How long a message body is (RFC 9112 §6.3), decided from its head. Anything ambiguous is an error rather than
  * a guess: two parties that disagree on where a message ends are how requests are smuggled.
+ *
+ * Transfer-Encoding frames a body only when it is one field holding exactly `chunked` (any case, OWS around it):
+ * the only coding the relays follow, and the only one every parser reads alike. A request with other codings is
+ * refused with 501 (UnsupportedTransferCodingError, as squid answers), a malformed list with 400; a response with
+ * either is a MessageHeadError (the relay answers 502). docs/http1-parsing.md has the whole table.
  */
+import { UnsupportedTransferCodingError } from '../errors.js';
 import { TCHAR } from './byte-classes.js';
-import { fieldValues, listItems, MessageHeadError, type HeaderField } from './message-head.js';
+import { listItems, MessageHeadError, type HeaderField } from './message-head.js';
 
 export type BodyFraming =
   | { kind: 'none' }
@@ -20,15 +26,14 @@ const MAX_LENGTH_DIGITS = 15;
 
 /** `minorVersion`: 0 for HTTP/1.0, 1 for HTTP/1.1. */
 export function requestBodyFraming(minorVersion: number, headers: readonly HeaderField[]): BodyFraming {
-  const transferEncoding = fieldValues(headers, 'transfer-encoding');
-  const contentLength = fieldValues(headers, 'content-length');
+  const { transferEncoding, contentLength } = framingFields(headers, true);
   if (transferEncoding.length > 0) {
     // §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing; HTTP/1.0 servers ignore the field.
     if (minorVersion === 0) throw new MessageHeadError('Transfer-Encoding in an HTTP/1.0 request');
-    // §6.1: both present "ought to be handled as an error"; §6.3 item 4: a request whose final coding is not
-    // chunked cannot be framed, answer 400 and close.
+    // §6.1: both present "ought to be handled as an error".
     if (contentLength.length > 0) throw new MessageHeadError('both Transfer-Encoding and Content-Length');
-    if (!endsWithChunked(transferEncoding)) throw new MessageHeadError('Transfer-Encoding does not end in chunked');
+    // §6.1: a server answers a transfer coding it does not apply with 501.
+    if (transferCodings(transferEncoding) === 'chunked-after-others') throw new UnsupportedTransferCodingError();
     return CHUNKED;
   }
   if (contentLength.length > 0) return lengthFraming(contentLength);
@@ -38,24 +43,55 @@ export function requestBodyFraming(minorVersion: number, headers: readonly Heade
 /** `requestMethod` is the method of the request this response answers. */
 export function responseBodyFraming(requestMethod: string, statusCode: number, minorVersion: number, headers: readonly HeaderField[]): BodyFraming {
   if (requestMethod === 'HEAD' || statusCode < 200 || statusCode === 204 || statusCode === 304) return NO_BODY;
-  const transferEncoding = fieldValues(headers, 'transfer-encoding');
+  const { transferEncoding, contentLength } = framingFields(headers, false);
   if (transferEncoding.length > 0) {
     if (minorVersion === 0) throw new MessageHeadError('Transfer-Encoding in an HTTP/1.0 response');
     // Passed on as bytes, a response with both would be framed by Content-Length by some clients and by chunked
     // by others.
-    if (fieldValues(headers, 'content-length').length > 0) throw new MessageHeadError('both Transfer-Encoding and Content-Length');
-    return endsWithChunked(transferEncoding) ? CHUNKED : UNTIL_CLOSE;
+    if (contentLength.length > 0) throw new MessageHeadError('both Transfer-Encoding and Content-Length');
+    // §6.3 item 4 would frame other codings by the close; we pass on only what we can check the end of.
+    if (transferCodings(transferEncoding) === 'chunked-after-others') throw new MessageHeadError('unsupported transfer coding');
+    return CHUNKED;
   }
-  const contentLength = fieldValues(headers, 'content-length');
   if (contentLength.length > 0) return lengthFraming(contentLength);
   return UNTIL_CLOSE;
 }
 
-function endsWithChunked(values: readonly string[]): boolean {
-  const codings = values.flatMap(listItems).filter((coding) => coding !== '').map((coding) => coding.toLowerCase());
-  // Only tokens: `chunked\xa0` must not pass for chunked here while the upstream reads it as something else.
-  if (codings.some((coding) => !isToken(coding))) throw new MessageHeadError('invalid Transfer-Encoding');
-  return codings.at(-1) === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
+/** The values of the two framing fields, in one pass over the head. */
+function framingFields(headers: readonly HeaderField[], request: boolean): { transferEncoding: string[]; contentLength: string[] } {
+  const transferEncoding: string[] = [];
+  const contentLength: string[] = [];
+  for (const { name, value } of headers) {
+    if (name === 'transfer-encoding') transferEncoding.push(value);
+    else if (name === 'content-length') contentLength.push(value);
+    // CGI-style servers (and the frameworks that copy them) turn `-` into `_` in names, so they read
+    // `Content_Length` as Content-Length where we, llhttp and the RFC do not (aws/http-desync-guardian classes it
+    // as ambiguous). Only requests reach such servers through us.
+    else if (request && (name === 'transfer_encoding' || name === 'content_length')) throw new MessageHeadError('a field name that imitates a framing field');
+  }
+  return { transferEncoding, contentLength };
+}
+
+/**
+ * Checks a request's or response's Transfer-Encoding fields: 'chunked' when they are one field holding exactly
+ * chunked, 'chunked-after-others' when codings we do not apply come before it (`gzip, chunked`); anything else
+ * is malformed framing (MessageHeadError).
+ */
+function transferCodings(values: readonly string[]): 'chunked' | 'chunked-after-others' {
+  // Two fields are one list to the RFC (§5.3) but not to every parser: some read only the first or the last.
+  if (values.length !== 1) throw new MessageHeadError('more than one Transfer-Encoding field');
+  const codings = listItems(values[0] as string);
+  let chunked = 0;
+  for (const coding of codings) {
+    // Only tokens, no empty items (`chunked,`), no parameters: `chunked\xa0` must not pass for chunked here while
+    // an origin reads it as something else.
+    if (coding === '' || !isToken(coding)) throw new MessageHeadError('invalid Transfer-Encoding');
+    if (coding.toLowerCase() === 'chunked') chunked++;
+  }
+  // §6.1: a sender must not apply chunked more than once; §6.3 item 4: a request whose final coding is not chunked
+  // cannot be framed (400), and a response whose final coding is not chunked ends at the close, which we refuse.
+  if (chunked !== 1 || (codings.at(-1) as string).toLowerCase() !== 'chunked') throw new MessageHeadError('Transfer-Encoding does not end in a single chunked');
+  return codings.length === 1 ? 'chunked' : 'chunked-after-others';
 }
 
 function isToken(text: string): boolean {
