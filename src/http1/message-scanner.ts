@@ -1,7 +1,8 @@
 /**
  * Splits one direction of an HTTP/1.x connection into messages as its bytes go by: heads are parsed, bodies are
- * followed (Content-Length, chunked, or until close) but handed on as the very bytes that arrived. The listener
- * decides each body's framing from the head, because a response's depends on the request it answers.
+ * followed (Content-Length, chunked, or until close) and handed on as the bytes that arrived, except that a chunked
+ * body's extensions and trailer section are dropped (chunked-body-scanner.ts). The listener decides each body's
+ * framing from the head, because a response's depends on the request it answers.
  *
  * Linear time in the bytes pushed, however they are split: a head that arrives a byte at a time is gathered in a
  * buffer that grows by doubling, not copied again on every push.
@@ -14,7 +15,10 @@ import { HeadTooLargeError, MessageHeadError } from './message-head.js';
 export interface MessageListener<Head> {
   /** A complete head; `raw` is its bytes up to and including the blank line. Throws MessageHeadError to refuse it. */
   onHead(head: Head, raw: Buffer): BodyFraming;
-  /** Body bytes as they arrived (chunked framing included), a view of the pushed buffer. */
+  /**
+   * Body bytes to pass on, a view of the pushed buffer: as they arrived, chunked framing included, but for a chunked
+   * body's extensions and trailer fields, which are left out.
+   */
   onBody(data: Buffer): void;
   /** The message ended; `bodyBytes` is its decoded body length. */
   onMessageEnd(bodyBytes: number): void;
@@ -42,6 +46,8 @@ export class MessageScanner<Head> {
   #bodyBytes = 0;
   #chunked: ChunkedBodyScanner | undefined;
   #stopped = false;
+  /** The buffer whose ranges the chunked scanner is passing on (set for the length of one scan call). */
+  #scanning: Buffer | undefined;
 
   constructor(parseHead: (text: string) => Head, listener: MessageListener<Head>, maxHeadBytes: number) {
     this.#parseHead = parseHead;
@@ -176,24 +182,35 @@ export class MessageScanner<Head> {
 
   #scanBody(data: Buffer, start: number): number {
     const framing = this.#framing as BodyFraming;
+    if (framing.kind === 'chunked') {
+      const chunked = this.#chunked as ChunkedBodyScanner;
+      this.#scanning = data;
+      let end: number;
+      try {
+        end = chunked.scan(data, start, this.#passOn);
+      } finally {
+        this.#scanning = undefined;
+      }
+      if (chunked.done) {
+        this.#bodyBytes = chunked.dataBytes;
+        this.#finishMessage();
+      }
+      return end;
+    }
     let end = data.length;
-    if (framing.kind === 'length') {
-      end = start + Math.min(this.#lengthLeft, data.length - start);
-      this.#lengthLeft -= end - start;
-      this.#bodyBytes += end - start;
-    } else if (framing.kind === 'chunked') {
-      end = (this.#chunked as ChunkedBodyScanner).scan(data, start);
-    } else {
-      this.#bodyBytes += end - start;
-    }
+    if (framing.kind === 'length') end = start + Math.min(this.#lengthLeft, data.length - start);
+    this.#lengthLeft -= end - start;
+    this.#bodyBytes += end - start;
     if (end > start) this.#listener.onBody(start === 0 && end === data.length ? data : data.subarray(start, end));
-    const complete = framing.kind === 'length' ? this.#lengthLeft === 0 : framing.kind === 'chunked' && (this.#chunked as ChunkedBodyScanner).done;
-    if (complete) {
-      if (framing.kind === 'chunked') this.#bodyBytes = (this.#chunked as ChunkedBodyScanner).dataBytes;
-      this.#finishMessage();
-    }
+    if (framing.kind === 'length' && this.#lengthLeft === 0) this.#finishMessage();
     return end;
   }
+
+  /** Hands `[from, to)` of the buffer being scanned (chunked) to the listener, as the buffer itself when that is all of it. */
+  readonly #passOn = (from: number, to: number): void => {
+    const data = this.#scanning as Buffer;
+    this.#listener.onBody(from === 0 && to === data.length ? data : data.subarray(from, to));
+  };
 
   #finishMessage(): void {
     this.#framing = undefined;
