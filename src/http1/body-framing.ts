@@ -9,7 +9,7 @@
  */
 import { UnsupportedTransferCodingError } from '../errors.js';
 import { TCHAR } from './byte-classes.js';
-import { listItems, MessageHeadError, type HeaderField } from './message-head.js';
+import { fieldHasToken, listItems, MessageHeadError, type HeaderField } from './message-head.js';
 
 export type BodyFraming =
   | { kind: 'none' }
@@ -42,8 +42,10 @@ export function requestBodyFraming(minorVersion: number, headers: readonly Heade
 
 /** `requestMethod` is the method of the request this response answers. */
 export function responseBodyFraming(requestMethod: string, statusCode: number, minorVersion: number, headers: readonly HeaderField[]): BodyFraming {
-  if (requestMethod === 'HEAD' || statusCode < 200 || statusCode === 204 || statusCode === 304) return NO_BODY;
+  // The framing fields are checked even where the status or method says there is no body (HEAD, 1xx, 204, 304):
+  // the head is passed on, and a client that reads `Content-Length: 5, 6` differently must never get it.
   const { transferEncoding, contentLength } = framingFields(headers, false);
+  let framing = UNTIL_CLOSE;
   if (transferEncoding.length > 0) {
     if (minorVersion === 0) throw new MessageHeadError('Transfer-Encoding in an HTTP/1.0 response');
     // Passed on as bytes, a response with both would be framed by Content-Length by some clients and by chunked
@@ -51,10 +53,18 @@ export function responseBodyFraming(requestMethod: string, statusCode: number, m
     if (contentLength.length > 0) throw new MessageHeadError('both Transfer-Encoding and Content-Length');
     // §6.3 item 4 would frame other codings by the close; we pass on only what we can check the end of.
     if (transferCodings(transferEncoding) === 'chunked-after-others') throw new MessageHeadError('unsupported transfer coding');
-    return CHUNKED;
+    framing = CHUNKED;
+  } else if (contentLength.length > 0) {
+    framing = lengthFraming(contentLength);
   }
-  if (contentLength.length > 0) return lengthFraming(contentLength);
-  return UNTIL_CLOSE;
+  if (statusCode < 200) {
+    // RFC 9110 §15.2: no 1xx to HTTP/1.0, and an interim response cannot end the connection. llhttp reads either as
+    // the last response on it, and refuses the final one that follows.
+    if (minorVersion === 0 || fieldHasToken(headers, 'connection', 'close')) throw new MessageHeadError('an interim response that ends the connection');
+    return NO_BODY;
+  }
+  if (requestMethod === 'HEAD' || statusCode === 204 || statusCode === 304) return NO_BODY;
+  return framing;
 }
 
 /** The values of the two framing fields, in one pass over the head. */

@@ -35,6 +35,9 @@ export const FIELD_VALUE_CHAR = table('\t', [0x20, 0x7e], OBS_TEXT);
  */
 export const TARGET_CHAR = table([0x21, 0x7e]);
 
+/** An absolute-form target's authority (RFC 3986 §3.2): unreserved, pct-encoded, sub-delims, `:`, `@`, `[`, `]`. */
+export const AUTHORITY_CHAR = table("-._~%!$&'()*+,;=:@[]", DIGIT, ALPHA_UPPER, ALPHA_LOWER);
+
 /** RFC 9110 §5.6.4: qdtext, what a quoted-string holds between its quotes without escaping. */
 export const QDTEXT = table('\t ', [0x21, 0x21], [0x23, 0x5b], [0x5d, 0x7e], OBS_TEXT);
 

@@ -48,6 +48,23 @@ const MAX_SIZE_DIGITS = 16;
 const MAX_EXTENSION_BYTES = 16 * 1024;
 const MAX_TRAILER_BYTES = 16 * 1024;
 
+/**
+ * Fields that frame or route a message, which RFC 9110 §6.5.1 keeps out of trailers, and which llhttp acts on even
+ * there (`Connection: close` in a trailer closes its connection; a Content-Length is an error): a message with one
+ * is refused, though trailers are dropped, so that no reader behind us could ever see it another way.
+ */
+const FORBIDDEN_TRAILERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'host',
+]);
+const LONGEST_FORBIDDEN_TRAILER = Math.max(...[...FORBIDDEN_TRAILERS].map((name) => name.length));
+
 /** Receives the bytes `data[from, to)` of the buffer being scanned, which the relay passes on. */
 export type ChunkedOutput = (from: number, to: number) => void;
 
@@ -57,6 +74,8 @@ export class ChunkedBodyScanner {
   #chunkBytesLeft = 0;
   #extensionBytes = 0;
   #trailerBytes = 0;
+  /** The lower-cased name of the trailer field being read, as far as it can still be one of FORBIDDEN_TRAILERS. */
+  #trailerName = '';
   #dataBytes = 0;
 
   /** Chunk data bytes seen so far (the decoded body's length). */
@@ -171,11 +190,19 @@ export class ChunkedBodyScanner {
           // No obs-fold, no empty name (RFC 9112 §5.2, §5.1), as in the head.
           if (TCHAR[byte] !== 1) throw new MessageHeadError('invalid trailer field');
           this.#state = State.TrailerName;
+          this.#trailerName = '';
+          this.#addToTrailerName(byte);
           break;
         case State.TrailerName:
           this.#countTrailerByte();
-          if (byte === COLON) this.#state = State.TrailerValue;
-          else if (TCHAR[byte] !== 1) throw new MessageHeadError('invalid trailer field');
+          if (byte === COLON) {
+            if (FORBIDDEN_TRAILERS.has(this.#trailerName)) throw new MessageHeadError('a trailer field that only a head may hold');
+            this.#state = State.TrailerValue;
+          } else if (TCHAR[byte] === 1) {
+            this.#addToTrailerName(byte);
+          } else {
+            throw new MessageHeadError('invalid trailer field');
+          }
           break;
         case State.TrailerValue:
           this.#countTrailerByte();
@@ -218,6 +245,10 @@ export class ChunkedBodyScanner {
       default:
         return false;
     }
+  }
+
+  #addToTrailerName(byte: number): void {
+    if (this.#trailerName.length <= LONGEST_FORBIDDEN_TRAILER) this.#trailerName += String.fromCharCode(byte | 0x20);
   }
 
   #expect(byte: number, expected: number): void {

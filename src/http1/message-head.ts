@@ -7,7 +7,7 @@
  * Linear time on any input: every line is read once, byte by byte, against the tables in byte-classes.ts. No
  * regular expression touches a peer's bytes (see byte-classes.ts for the cost of one that backtracks).
  */
-import { CR, FIELD_VALUE_CHAR, isOws, LF, SP, TARGET_CHAR, TCHAR } from './byte-classes.js';
+import { AUTHORITY_CHAR, CR, FIELD_VALUE_CHAR, HTAB, isOws, LF, SP, TARGET_CHAR, TCHAR } from './byte-classes.js';
 
 export interface HeaderField {
   /** Lower-cased field name. */
@@ -62,12 +62,10 @@ export function parseRequestHead(head: string): RequestHead {
   if (targetEnd === methodEnd + 1 || line.charCodeAt(targetEnd) !== SP) throw invalidLine(line, 'invalid request line');
   const minorVersion = versionOf(line.slice(targetEnd + 1));
   if (minorVersion === undefined) throw invalidLine(line, 'invalid request line');
-  return {
-    method: line.slice(0, methodEnd),
-    target: line.slice(methodEnd + 1, targetEnd),
-    minorVersion,
-    headers: parseFieldLines(head, lineEnd),
-  };
+  const method = line.slice(0, methodEnd);
+  const target = line.slice(methodEnd + 1, targetEnd);
+  if (!isRequestTargetForm(method, target)) throw new MessageHeadError('invalid request target');
+  return { method, target, minorVersion, headers: parseFieldLines(head, lineEnd) };
 }
 
 /**
@@ -133,6 +131,32 @@ export function listItems(value: string): string[] {
   }
 }
 
+/**
+ * RFC 9112 §3.2: origin-form (`/path`), absolute-form (`scheme://...`, a scheme of letters only, as llhttp reads
+ * it), asterisk-form (`*`, OPTIONS only) or, for CONNECT, authority-form (checked by the proxy, request-target.ts).
+ * Anything else (`v1/write`, `http:/x`, `?q`) is read differently by different servers, or refused.
+ */
+function isRequestTargetForm(method: string, target: string): boolean {
+  if (method === 'CONNECT') return true;
+  if (target.charCodeAt(0) === 0x2f) return true;
+  if (target === '*') return method === 'OPTIONS';
+  let schemeEnd = 0;
+  while (schemeEnd < target.length && isAlpha(target.charCodeAt(schemeEnd))) schemeEnd++;
+  if (schemeEnd === 0 || !target.startsWith('://', schemeEnd)) return false;
+  // The authority, up to the path or query: RFC 3986 §3.2 characters only (`\`, `{`, `#`... are refused by llhttp,
+  // and read as a path separator or the end of the host by URL parsers).
+  for (let i = schemeEnd + 3; i < target.length; i++) {
+    const code = target.charCodeAt(i);
+    if (code === 0x2f || code === 0x3f) break;
+    if (AUTHORITY_CHAR[code] !== 1) return false;
+  }
+  return true;
+}
+
+function isAlpha(code: number): boolean {
+  return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+}
+
 function parseFieldLines(head: string, startLineEnd: number): HeaderField[] {
   const headers: HeaderField[] = [];
   if (startLineEnd === head.length) return headers;
@@ -157,7 +181,18 @@ function parseFieldLine(head: string, start: number, end: number): HeaderField {
     const code = head.charCodeAt(i);
     if (FIELD_VALUE_CHAR[code] !== 1) throw new MessageHeadError(code === CR || code === LF ? 'bare CR or LF in head' : 'control character in header value');
   }
-  return { name: head.slice(start, nameEnd).toLowerCase(), value: trimOws(head, nameEnd + 1, end) };
+  const name = head.slice(start, nameEnd).toLowerCase();
+  // llhttp refuses a tab after a Content-Length value and does not read `chunked<HTAB>` as chunked: a framing field
+  // whose trailing whitespace holds a tab would be read one way by us and another by a client or origin behind us.
+  if ((name === 'content-length' || name === 'transfer-encoding') && trailingOwsHasTab(head, nameEnd + 1, end)) {
+    throw new MessageHeadError('a tab after a framing field value');
+  }
+  return { name, value: trimOws(head, nameEnd + 1, end) };
+}
+
+function trailingOwsHasTab(text: string, start: number, end: number): boolean {
+  for (let i = end - 1; i >= start && isOws(text.charCodeAt(i)); i--) if (text.charCodeAt(i) === HTAB) return true;
+  return false;
 }
 
 /** Where the line starting at `start` ends: its CRLF, or the end of the head. */

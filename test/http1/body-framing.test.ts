@@ -102,8 +102,17 @@ describe('response framing', () => {
     ['two Content-Length fields', [['content-length', '3'], ['content-length', '3']], 1],
     ['a signed Content-Length', [['content-length', '+3']], 1],
   ] as ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, string]>, number]>) {
-    it(`refuses a response with ${name} (502)`, () => {
-      assert.throws(() => responseBodyFraming('GET', 200, version, h(...fields)), (err: unknown) => err instanceof MessageHeadError);
+    it(`refuses a response with ${name} (502), even where it can have no body`, () => {
+      for (const [method, status] of [['GET', 200], ['HEAD', 200], ['GET', 204], ['GET', 304], ['GET', 103]] as const) {
+        assert.throws(() => responseBodyFraming(method, status, version, h(...fields)), (err: unknown) => err instanceof MessageHeadError, `${method} ${status}`);
+      }
     });
   }
+
+  // llhttp takes either for the last response on the connection and refuses the final response after it.
+  it('refuses an interim response in HTTP/1.0 or with Connection: close', () => {
+    assert.throws(() => responseBodyFraming('GET', 100, 0, h()), /interim/);
+    assert.throws(() => responseBodyFraming('GET', 103, 1, h(['connection', 'close'])), /interim/);
+    assert.equal(framing(responseBodyFraming('GET', 103, 1, h(['link', '</a>; rel=preload']))), 'none');
+  });
 });

@@ -30,7 +30,7 @@ describe('chunked bodies passed on', () => {
     ['upper- and lower-case hex, leading zeros', 'A\r\n0123456789\r\n0f\r\n0123456789abcde\r\n000\r\n\r\n', 'A\r\n0123456789\r\n0f\r\n0123456789abcde\r\n000\r\n\r\n', 25],
     ['extensions, dropped', '5;a=b;c\r\nhello\r\n1;q="x \\" y";r=s\r\n!\r\n0;last\r\n\r\n', '5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n', 6],
     ['an extension with obs-text in a quoted value', '1;a="caf\xe9"\r\nx\r\n0\r\n\r\n', '1\r\nx\r\n0\r\n\r\n', 1],
-    ['trailer fields, dropped', '3\r\nabc\r\n0\r\nX-Checksum: 1234\r\nEmpty:\r\nObs: caf\xe9 \t\r\n\r\n', '3\r\nabc\r\n0\r\n\r\n', 3],
+    ['trailer fields, dropped', '3\r\nabc\r\n0\r\nX-Checksum: 1234\r\nEmpty:\r\nObs: caf\xe9 \t\r\nContent-Length-Ish: 1\r\nHosts: x\r\n\r\n', '3\r\nabc\r\n0\r\n\r\n', 3],
     ['an empty body', '0\r\n\r\n', '0\r\n\r\n', 0],
   ] as const) {
     for (const size of SPLITS) {
@@ -49,6 +49,11 @@ describe('chunked bodies refused', () => {
     // The request smuggled through a lenient origin's trailer reading (issue 9, behaviour 2).
     ['a request line in the trailer section', '1\r\na\r\n0\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'],
     ['whitespace before a trailer field name', '0\r\n X: y\r\n\r\n'],
+    // RFC 9110 §6.5.1; llhttp acts on these even in trailers (found by the differential test, test/conformance).
+    ['a Content-Length trailer', '0\r\nContent-Length: 5\r\n\r\n'],
+    ['a Transfer-Encoding trailer', '0\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    ['a Connection trailer', '0\r\nX: y\r\nCONNECTION: close\r\n\r\n'],
+    ['a Host trailer', '0\r\nHost: elsewhere\r\n\r\n'],
     ['whitespace before a trailer colon', '0\r\nX : y\r\n\r\n'],
     ['an empty trailer field name', '0\r\n: y\r\n\r\n'],
     ['a trailer line without a colon', '0\r\nX\r\n\r\n'],

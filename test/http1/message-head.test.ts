@@ -53,6 +53,38 @@ describe('request heads', () => {
     it(`refuses a request head with ${name}`, () => assert.throws(() => parseRequestHead(head), MessageHeadError));
   }
 
+  // RFC 9112 §3.2, as llhttp reads it (found by the differential test, test/conformance).
+  it('accepts the four request-target forms', () => {
+    for (const [method, target] of [
+      ['GET', '/'],
+      ['GET', '//double'],
+      ['GET', '/a?q=1#frag'],
+      ['GET', 'http://a.example/b?c'],
+      ['GET', 'HTTP://a.example'],
+      ['GET', "http://u:p@a.b-c_d~e%41!$&'()*+,;=:8080/"],
+      ['GET', 'http://[::1]:80/x\\y'],
+      ['OPTIONS', '*'],
+      ['CONNECT', 'a.example:443'],
+    ]) {
+      assert.equal(parseRequestHead(`${method} ${target} HTTP/1.1`).target, target);
+    }
+  });
+
+  for (const target of ['v1/write', 'a%20x', '?q', 'http:/x', 'http:x', 'h2c+x://a/', 'a.example:443', 'http://a\\b/', 'http://a{b/', 'http://a"b/', 'http://a|b/', 'http://a#b', '*x']) {
+    it(`refuses the request target ${JSON.stringify(target)}`, () => assert.throws(() => parseRequestHead(`GET ${target} HTTP/1.1`), /invalid request target/));
+  }
+
+  it('refuses asterisk-form for any method but OPTIONS', () => assert.throws(() => parseRequestHead('GET * HTTP/1.1'), /invalid request target/));
+
+  // llhttp refuses `Content-Length: 5<HTAB>` and does not read `chunked<HTAB>` as chunked.
+  it('refuses a tab in the whitespace after a framing field value, and only there', () => {
+    for (const line of ['Content-Length: 5\t', 'Content-Length: 5 \t ', 'Transfer-Encoding: chunked\t', 'transfer-encoding: chunked\t ']) {
+      assert.throws(() => parseRequestHead(`POST / HTTP/1.1\r\n${line}`), /a tab after a framing field value/, line);
+    }
+    assert.equal(parseRequestHead('POST / HTTP/1.1\r\nContent-Length:\t5 ').headers[0]?.value, '5');
+    assert.equal(parseRequestHead('POST / HTTP/1.1\r\nX-Other: v\t').headers[0]?.value, 'v');
+  });
+
   it('names a bare line end as such, wherever it is', () => {
     assert.throws(() => parseRequestHead('GET / HTTP/1.1\nHost: a'), /bare CR or LF/);
     assert.throws(() => parseRequestHead('GET / HTTP/1.1\r\nX: a\rb'), /bare CR or LF/);
