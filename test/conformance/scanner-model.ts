@@ -7,6 +7,7 @@ import { requestBodyFraming, responseBodyFraming } from '../../src/http1/body-fr
 import { RejectError } from '../../src/errors.js';
 import { fieldHasToken, fieldValues, MessageHeadError, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from '../../src/http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner } from '../../src/http1/message-scanner.js';
+import { decodeCanonicalChunked } from './canonical-chunked.js';
 
 export interface ModelMessage {
   /** Request method, or the response's status code as text. */
@@ -125,26 +126,4 @@ function refused(err: unknown): ModelResult {
 function message(start: string, target: string, chunked: boolean, body: readonly Buffer[]): ModelMessage {
   const bytes = Buffer.concat(body);
   return { start, target, body: chunked ? decodeCanonicalChunked(bytes) : bytes };
-}
-
-/**
- * A chunked body as the scanner passed it on must be canonical (size CRLF data CRLF ... 0 CRLF CRLF: no extensions,
- * no trailers). Decoded here, strictly: anything else it passed on throws, and fails the test.
- */
-function decodeCanonicalChunked(bytes: Buffer): Buffer {
-  const chunks: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const lineEnd = bytes.indexOf('\r\n', at);
-    const sizeText = bytes.toString('latin1', at, lineEnd);
-    if (lineEnd < 0 || !/^[0-9a-fA-F]{1,16}$/.test(sizeText)) throw new Error(`passed on a non-canonical chunk-size line at ${at}`);
-    const size = parseInt(sizeText, 16);
-    if (size === 0) {
-      if (lineEnd + 4 !== bytes.length || bytes.toString('latin1', lineEnd, lineEnd + 4) !== '\r\n\r\n') throw new Error('passed on a trailer section');
-      return Buffer.concat(chunks);
-    }
-    chunks.push(bytes.subarray(lineEnd + 2, lineEnd + 2 + size));
-    if (bytes.toString('latin1', lineEnd + 2 + size, lineEnd + 4 + size) !== '\r\n') throw new Error('passed on chunk data without its CRLF');
-    at = lineEnd + 4 + size;
-  }
 }
