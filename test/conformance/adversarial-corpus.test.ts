@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import type http from 'node:http';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { head, todosOf, type CorpusCase, type CorpusExpectation } from '../fixtures/http1-corpus/corpus-case.js';
+import { head, todosOf, type CorpusCase, type CorpusExpectation, type CorpusTodo } from '../fixtures/http1-corpus/corpus-case.js';
 import { REQUEST_CASES } from '../fixtures/http1-corpus/request-cases.js';
 import { RESPONSE_CASES } from '../fixtures/http1-corpus/response-cases.js';
 import type { OriginServer } from '../helpers/origin-servers.js';
@@ -34,20 +34,32 @@ function expectationFor(route: RouteName, corpusCase: CorpusCase): CorpusExpecta
   return { ...corpusCase.expect, ...(route === 'mitm' ? corpusCase.mitm : corpusCase.forward) };
 }
 
-/** Why the case is todo on `route`, if it is. */
-function todoOn(route: RouteName, corpusCase: CorpusCase): string | undefined {
-  return todosOf(corpusCase).find((todo) => todo.route === route || todo.route === 'both')?.reason;
+/** The case's todo on `route`, if it has one. */
+function todoOn(route: RouteName, corpusCase: CorpusCase): CorpusTodo | undefined {
+  return todosOf(corpusCase).find((todo) => todo.route === route || todo.route === 'both');
 }
 
-function testOptions(route: RouteName, corpusCase: CorpusCase): { todo?: string } {
-  const reason = todoOn(route, corpusCase);
-  return reason === undefined ? {} : { todo: reason };
+/**
+ * How a case is registered on `route`: one test, todo or not; or, when only what becomes of the connection is
+ * todo, a test of everything else and a todo test of the whole.
+ */
+function registrations(route: RouteName, corpusCase: CorpusCase): Array<{ suffix: string; options: { todo?: string }; checkConnection: boolean }> {
+  const todo = todoOn(route, corpusCase);
+  if (todo === undefined) return [{ suffix: '', options: {}, checkConnection: true }];
+  if (todo.connectionOnly !== true) return [{ suffix: '', options: { todo: todo.reason }, checkConnection: true }];
+  return [
+    { suffix: '', options: {}, checkConnection: false },
+    { suffix: `, and the connection is ${expectationFor(route, corpusCase).connection}`, options: { todo: todo.reason }, checkConnection: true },
+  ];
 }
 
 const statuses = (expect: CorpusExpectation): readonly number[] => (typeof expect.status === 'number' ? [expect.status] : expect.status);
 
-/** Reads the answers a case expects, then checks what becomes of the connection. `next` sends the follow-up. */
-async function checkAnswers(reader: ResponseReader, method: string, expect: CorpusExpectation, next: () => string, nextPath: string): Promise<void> {
+/**
+ * Reads the answers a case expects, then checks what becomes of the connection (unless `checkConnection` is off).
+ * `next` is the follow-up request for a connection that is to be kept, answered with a body holding `nextPath`.
+ */
+async function checkAnswers(reader: ResponseReader, method: string, expect: CorpusExpectation, checkConnection: boolean, next: () => string, nextPath: string): Promise<void> {
   const answers: Array<ReadResponse | undefined> = [];
   for (let i = 0; i < statuses(expect).length; i++) answers.push(await reader.next(method));
   const last = answers.at(-1);
@@ -63,6 +75,7 @@ async function checkAnswers(reader: ResponseReader, method: string, expect: Corp
   assert.ok(last !== undefined);
   assert.notEqual(last.body, undefined, 'the answer was cut short');
   if (expect.clientBody !== undefined) assert.equal(last.body?.toString('latin1'), expect.clientBody, 'the body the client got');
+  if (!checkConnection) return;
   if (expect.connection === 'closed') {
     const { ended, extra } = await reader.ends();
     assert.equal(extra, '', 'nothing may follow the last answer');
@@ -93,7 +106,7 @@ for (const route of ROUTES) {
       origin = await harness.httpOrigin((req: http.IncomingMessage, res: http.ServerResponse) => {
         const chunks: Buffer[] = [];
         const url = req.url ?? '';
-        const key = /\/c\d+\//.exec(url)?.[0] ?? 'unattributed';
+        const key = /\/c\d+\.\d+\//.exec(url)?.[0] ?? 'unattributed';
         lastCaseOn.set(req.socket, key);
         req.on('data', (chunk: Buffer) => chunks.push(chunk));
         req.on('end', () => {
@@ -116,7 +129,7 @@ for (const route of ROUTES) {
           for (let end = buffered.indexOf('\r\n\r\n'); end !== -1; end = buffered.indexOf('\r\n\r\n')) {
             const path = buffered.slice(0, end).split(' ')[1] ?? '';
             buffered = buffered.slice(end + 4);
-            const id = /^\/r(\d+)\//.exec(path)?.[1] ?? '';
+            const id = /^\/r(\d+\.\d+)\//.exec(path)?.[1] ?? '';
             if (path.endsWith('/case')) {
               responseCaseRequests.set(id, (responseCaseRequests.get(id) ?? 0) + 1);
               const responseCase = responseCases.get(id);
@@ -146,46 +159,50 @@ for (const route of ROUTES) {
     });
 
     REQUEST_CASES.forEach((corpusCase, index) => {
-      it(`request: ${corpusCase.name} (${corpusCase.source})`, testOptions(route, corpusCase), async () => {
-        const expect = expectationFor(route, corpusCase);
-        const prefix = `/c${index}`;
-        const target = (path: string): string => harness.target(origin.port, `${prefix}${path}`);
-        const host = `127.0.0.1:${origin.port}`;
-        const reader = new ResponseReader(await harness.connect(origin.port));
-        try {
-          reader.write(corpusCase.request(target, host));
-          await checkAnswers(reader, 'GET', expect, () => head(target, host, 'GET', '/next'), `${prefix}/next`);
-        } finally {
-          reader.destroy();
-        }
-        const got = (originRequests.get(`${prefix}/`) ?? []).filter((request) => !request.url.endsWith(`${prefix}/next`));
-        assert.deepEqual(got.filter((request) => request.url.includes('/smuggled')), [], 'the origin got a smuggled request');
-        const wanted = expect.originRequests ?? statuses(expect).filter((status) => status >= 200 && status < 300).length;
-        assert.equal(got.length, wanted, `complete requests the origin got: ${got.map((request) => request.url).join(', ')}`);
-        if (expect.originBody !== undefined) assert.equal(got[0]?.body, expect.originBody, 'the body the origin got');
-        assert.equal(got[0]?.trailers ?? 0, 0, 'trailer fields reached the origin');
-        assert.deepEqual(originErrors.get(`${prefix}/`) ?? [], [], 'the origin\'s parser refused what it got');
+      registrations(route, corpusCase).forEach(({ suffix, options, checkConnection }, registration) => {
+        it(`request: ${corpusCase.name}${suffix} (${corpusCase.source})`, options, async () => {
+          const expect = expectationFor(route, corpusCase);
+          // A path of its own per test, so that what the origin got is told apart: /c<case>.<test>/...
+          const prefix = `/c${index}.${registration}`;
+          const target = (path: string): string => harness.target(origin.port, `${prefix}${path}`);
+          const host = `127.0.0.1:${origin.port}`;
+          const reader = new ResponseReader(await harness.connect(origin.port));
+          try {
+            reader.write(corpusCase.request(target, host));
+            await checkAnswers(reader, 'GET', expect, checkConnection, () => head(target, host, 'GET', '/next'), `${prefix}/next`);
+          } finally {
+            reader.destroy();
+          }
+          const got = (originRequests.get(`${prefix}/`) ?? []).filter((request) => !request.url.endsWith(`${prefix}/next`));
+          assert.deepEqual(got.filter((request) => request.url.includes('/smuggled')), [], 'the origin got a smuggled request');
+          const wanted = expect.originRequests ?? statuses(expect).filter((status) => status >= 200 && status < 300).length;
+          assert.equal(got.length, wanted, `complete requests the origin got: ${got.map((request) => request.url).join(', ')}`);
+          if (expect.originBody !== undefined) assert.equal(got[0]?.body, expect.originBody, 'the body the origin got');
+          assert.equal(got[0]?.trailers ?? 0, 0, 'trailer fields reached the origin');
+          assert.deepEqual(originErrors.get(`${prefix}/`) ?? [], [], "the origin's parser refused what it got");
+        });
       });
     });
 
     RESPONSE_CASES.forEach((corpusCase, index) => {
-      it(`response: ${corpusCase.name} (${corpusCase.source})`, testOptions(route, corpusCase), async () => {
-        const expect = expectationFor(route, corpusCase);
-        const id = String(index);
-        responseCases.set(id, corpusCase);
-        const target = (path: string): string => harness.target(raw.port, `/r${id}${path}`);
-        const host = `127.0.0.1:${raw.port}`;
-        const method = corpusCase.method ?? 'GET';
-        const reader = new ResponseReader(await harness.connect(raw.port));
-        try {
-          reader.write(head(target, host, method, '/case'));
-          await checkAnswers(reader, method, expect, () => head(target, host, 'GET', '/next'), `/r${id}/next`);
-        } finally {
-          reader.destroy();
-        }
-        assert.equal(responseCaseRequests.get(id) ?? 0, expect.originRequests ?? 1, 'requests the origin got for the case');
+      registrations(route, corpusCase).forEach(({ suffix, options, checkConnection }, registration) => {
+        it(`response: ${corpusCase.name}${suffix} (${corpusCase.source})`, options, async () => {
+          const expect = expectationFor(route, corpusCase);
+          const id = `${index}.${registration}`;
+          responseCases.set(id, corpusCase);
+          const target = (path: string): string => harness.target(raw.port, `/r${id}${path}`);
+          const host = `127.0.0.1:${raw.port}`;
+          const method = corpusCase.method ?? 'GET';
+          const reader = new ResponseReader(await harness.connect(raw.port));
+          try {
+            reader.write(head(target, host, method, '/case'));
+            await checkAnswers(reader, method, expect, checkConnection, () => head(target, host, 'GET', '/next'), `/r${id}/next`);
+          } finally {
+            reader.destroy();
+          }
+          assert.equal(responseCaseRequests.get(id) ?? 0, expect.originRequests ?? 1, 'requests the origin got for the case');
+        });
       });
     });
-
   });
 }
