@@ -44,7 +44,10 @@ const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 /** Hex digits in one chunk-size, leading zeros included. */
 const MAX_SIZE_DIGITS = 16;
-/** Node's own bound on a message's chunk extensions (CVE-2024-22019: bytes that are not body must be counted). */
+/**
+ * Chunk extension bytes in one message. Node bounds them at 16 KiB per chunk since CVE-2024-22019 (bytes that are
+ * not body, which a reader must still count); we bound the whole message, as we drop them anyway.
+ */
 const MAX_EXTENSION_BYTES = 16 * 1024;
 const MAX_TRAILER_BYTES = 16 * 1024;
 
