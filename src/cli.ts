@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 /**
- * The `egress-proxy` command: dispatches to run, check-config, ca and bench. Every failure ends here as one
+ * The `egress-proxy` command: dispatches to run, check-config, ca, bench and passwd. Every failure ends here as one
  * line on stderr and a non-zero exit: 1 for a bad config or a failed command, 2 for bad usage.
  */
 import { ConfigError, StartupFailedError, UsageError } from './errors.js';
 import { survivePerConnectionErrors } from './cli/uncaught-errors.js';
-import { CA_USAGE, CHECK_CONFIG_USAGE, MAIN_USAGE, RUN_USAGE } from './cli/usage.js';
+import { CA_USAGE, CHECK_CONFIG_USAGE, MAIN_USAGE, PASSWD_USAGE, RUN_USAGE } from './cli/usage.js';
 import { packageVersion } from './egress-proxy.js';
 
 const USAGE_BY_COMMAND: Record<string, string> = {
   run: RUN_USAGE,
   'check-config': CHECK_CONFIG_USAGE,
   ca: CA_USAGE,
+  passwd: PASSWD_USAGE,
 };
 
 survivePerConnectionErrors();
@@ -28,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/ca-command.js')).caCommand(rest);
     case 'bench':
       return (await import('./bench/bench-command.js')).runBenchCommand(rest);
+    case 'passwd':
+      return (await import('./cli/passwd-command.js')).passwdCommand(rest);
     case '--version':
     case '-v':
       process.stdout.write(`${await packageVersion()}\n`);

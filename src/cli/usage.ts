@@ -7,6 +7,7 @@ Commands:
   check-config FILE   validate a config file; exit 0 when it is valid
   ca export|path      print the MITM CA certificate (PEM), or where it is stored
   bench client|server load-test client and null server (the reference's cli / null-server)
+  passwd USER         print a config entry with USER's scrypt password hash (admin.users)
 
 Options:
   -v, --version       print the version and exit
@@ -50,4 +51,14 @@ export const CA_USAGE = `Usage: egress-proxy ca <export|path> [--config FILE] [-
 
   export   print the MITM CA certificate (PEM) that clients must trust; creates the CA if it does not exist yet
   path     print the CA certificate path, and the key path on a second line
+`;
+
+export const PASSWD_USAGE = `Usage: egress-proxy passwd USER
+
+Prints the config entry for USER with an scrypt hash of a password, on one line:
+  { name = "USER", password_hash = "$scrypt$ln=15,r=8,p=3$..." }
+Put it in the admin listener's user list ([admin] users = [ ... ]).
+
+The password is read from standard input when that is not a terminal (one line; a final newline is dropped),
+otherwise prompted for twice without echo. It is never taken from the command line.
 `;
