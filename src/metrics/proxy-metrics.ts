@@ -21,6 +21,8 @@ export interface ProxyMetricsOptions {
   version: string;
   /** Read at scrape time: live connection and tunnel counts. */
   gauges: { activeTunnels(): number; requestsInFlight(): number; clientConnections(): number };
+  /** `limits.max_client_connections`, exported so an alert can compare the live count with it. */
+  maxClientConnections?: number;
 }
 
 // The reference's summary objectives: 0.5±0.05, 0.9±0.01, 0.99±0.001 over Go's default 10-minute window.
@@ -36,6 +38,8 @@ export class ProxyMetrics implements ExchangeObserver {
   readonly registry = new Registry();
   readonly #apiLabels: LabelValueLimiter;
   readonly #clientIpLabels: LabelValueLimiter;
+  /** Its own cap, so HTTP clients never take the places of CONNECT clients in the reference's connect counter. */
+  readonly #requestClientIpLabels: LabelValueLimiter;
 
   // The reference's series.
   readonly #connectTotal: Counter<'client_ip'>;
@@ -50,12 +54,16 @@ export class ProxyMetrics implements ExchangeObserver {
   readonly #tunnelsTotal: Counter<'result' | 'intercepted'>;
   readonly #rejects: Counter<'reason'>;
   readonly #clientTlsFailures: Counter<'reason'>;
+  readonly #clientRequests: Counter<'client_ip'>;
   readonly leafCertificates: Counter<'result'>;
+  readonly #certificateExpiry: Gauge<'certificate'>;
+  #earliestLeafNotAfter: (() => Date | undefined) | undefined;
 
   constructor(options: ProxyMetricsOptions) {
     const registers = [this.registry];
     this.#apiLabels = new LabelValueLimiter(options.maxApiLabels);
     this.#clientIpLabels = new LabelValueLimiter(options.maxClientIpLabels);
+    this.#requestClientIpLabels = new LabelValueLimiter(options.maxClientIpLabels);
 
     this.#connectTotal = new Counter({
       name: 'datakit_input_proxy_connect_total',
@@ -122,6 +130,24 @@ export class ProxyMetrics implements ExchangeObserver {
       labelNames: ['reason'],
       registers,
     });
+    this.#clientRequests = new Counter({
+      name: 'egress_proxy_client_requests_total',
+      help: 'Proxied HTTP requests (forwarded or decrypted) by client address; CONNECTs are in datakit_input_proxy_connect_total.',
+      labelNames: ['client_ip'],
+      registers,
+    });
+    const earliestLeafNotAfter = (): Date | undefined => this.#earliestLeafNotAfter?.();
+    this.#certificateExpiry = new Gauge({
+      name: 'egress_proxy_mitm_certificate_expiry_timestamp_seconds',
+      help: 'When MITM certificates expire (Unix time): certificate="ca" for the CA, "leaf" for the earliest-expiring cached leaf.',
+      labelNames: ['certificate'],
+      registers,
+      collect() {
+        const leaf = earliestLeafNotAfter();
+        if (leaf === undefined) this.remove({ certificate: 'leaf' });
+        else this.set({ certificate: 'leaf' }, leaf.getTime() / 1000);
+      },
+    });
     this.leafCertificates = new Counter({
       name: 'egress_proxy_mitm_leaf_certificates_total',
       help: 'Leaf certificate lookups for intercepted hosts: generated or served from the cache.',
@@ -152,6 +178,13 @@ export class ProxyMetrics implements ExchangeObserver {
         this.set(options.gauges.requestsInFlight());
       },
     });
+    if (options.maxClientConnections !== undefined) {
+      new Gauge({
+        name: 'egress_proxy_client_connections_limit',
+        help: 'limits.max_client_connections: client connections beyond it are refused at accept.',
+        registers,
+      }).set(options.maxClientConnections);
+    }
     const buildInfo = new Gauge({
       name: 'egress_proxy_build_info',
       help: 'Version of egress-proxy and of Node.js; always 1.',
@@ -170,6 +203,7 @@ export class ProxyMetrics implements ExchangeObserver {
   onHttpExchange(r: HttpExchangeRecord): void {
     const api = this.#apiLabels.value(apiPathLabel(r.path));
     this.#apiTotal.inc({ api, method: r.method });
+    this.#clientRequests.inc({ client_ip: this.#requestClientIpLabels.value(r.clientIp) });
     // The reference labels a missing response `nil response`, and otherwise the status text (`OK`).
     const status = r.statusCode === undefined ? 'nil response' : (STATUS_CODES[r.statusCode] ?? String(r.statusCode));
     this.#apiLatency.observe({ api, method: r.method, status }, r.durationSeconds);
@@ -199,5 +233,14 @@ export class ProxyMetrics implements ExchangeObserver {
 
   onClientTlsFailure(reason: string): void {
     this.#clientTlsFailures.inc({ reason });
+  }
+
+  /**
+   * Publishes when the MITM CA expires, and a reader of the earliest expiry among cached leaves (read at scrape
+   * time; it returns undefined while no leaf is cached).
+   */
+  watchCertificateExpiry(caNotAfter: Date, earliestLeafNotAfter: () => Date | undefined): void {
+    this.#certificateExpiry.set({ certificate: 'ca' }, caNotAfter.getTime() / 1000);
+    this.#earliestLeafNotAfter = earliestLeafNotAfter;
   }
 }

@@ -43,6 +43,8 @@ export async function createMitmInterceptor(deps: MitmDeps): Promise<TlsIntercep
     },
     onHit: () => metrics.leafCertificates.inc({ result: 'cache_hit' }),
   });
+  // For the "certificate near expiry" alert (deploy/prometheus/alerts.yml).
+  metrics.watchCertificateExpiry(ca.certificate.notAfter, () => certificates.earliestNotAfter());
   return new TlsInterceptor({
     ...deps,
     certificates,

@@ -51,6 +51,8 @@ interface CacheEntry {
   readonly leaf: Promise<LeafCertificate>;
   /** Infinity while minting: a pending leaf never expires. */
   expiresAt: number;
+  /** The leaf's notAfter in ms; Infinity while minting. */
+  notAfter: number;
 }
 
 export class LeafCertificateCache {
@@ -83,6 +85,16 @@ export class LeafCertificateCache {
     return this.#entries.size;
   }
 
+  /** The earliest notAfter among leaves that are cached and still served; undefined when there is none. */
+  earliestNotAfter(): Date | undefined {
+    const now = this.#now();
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const entry of this.#entries.values()) {
+      if (now < entry.expiresAt && entry.notAfter < earliest) earliest = entry.notAfter;
+    }
+    return earliest === Number.POSITIVE_INFINITY ? undefined : new Date(earliest);
+  }
+
   /**
    * The SecureContext to present for `hostname` (SNI, or the CONNECT host when the client sends none). Rejects with
    * `LeafHostnameError` for a name no certificate should be issued for, or `CaInvalidError` once the CA expired.
@@ -107,11 +119,12 @@ export class LeafCertificateCache {
     }
 
     this.stats.misses += 1;
-    const entry: CacheEntry = { leaf: this.#mint(host), expiresAt: Number.POSITIVE_INFINITY };
+    const entry: CacheEntry = { leaf: this.#mint(host), expiresAt: Number.POSITIVE_INFINITY, notAfter: Number.POSITIVE_INFINITY };
     this.#entries.set(host.name, entry);
     entry.leaf.then(
       (leaf) => {
         entry.expiresAt = cacheExpiry(this.#now(), leaf.notAfter.getTime());
+        entry.notAfter = leaf.notAfter.getTime();
       },
       () => {
         // Never cache a failure: the next handshake for this host tries again. Only drop our own entry, not a
