@@ -14,13 +14,17 @@ import { ExchangeObservers, type ExchangeObserver } from './proxy/exchange-recor
 import { ProxyServer } from './proxy/proxy-server.js';
 import { createUpstreamTls } from './proxy/upstream-tls.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
-import { AdminServer } from './admin/admin-server.js';
+import type { AdminServer } from './admin/admin-server.js';
+import { adminServerFromConfig } from './admin/admin-from-config.js';
+import { registryMetricsSource } from './admin/metrics-source.js';
 import { ListenerStartError } from './errors.js';
 
 export interface RunningProxy {
   proxyAddress: AddressInfo;
   adminAddress: AddressInfo | undefined;
   metrics: ProxyMetrics;
+  /** The admin listener, when enabled (its dashboard sampler is reachable for tests). */
+  admin: AdminServer | undefined;
   /** Whether the proxy listener is accepting (false once a stop has begun). */
   readonly accepting: boolean;
   /** Graceful stop: drain for up to `drainMs` (default: the configured drain timeout), then close everything. */
@@ -48,6 +52,7 @@ export async function startEgressProxy(
     maxApiLabels: config.metrics.maxApiLabels,
     maxClientIpLabels: config.metrics.maxClientIpLabels,
     version,
+    maxClientConnections: config.limits.maxClientConnections,
     gauges: { activeTunnels: () => tracker.activeTunnels, requestsInFlight: () => tracker.requestsInFlight, clientConnections: () => tracker.clientConnections },
   });
   const observerList: ExchangeObserver[] = [metrics];
@@ -74,16 +79,14 @@ export async function startEgressProxy(
     : undefined;
 
   const proxy = new ProxyServer({ config, logger, observers, upstreamTls, guards, tracker, interceptor, lookup: options.lookup });
-  const admin = config.admin.enabled
-    ? new AdminServer({
-        bind: config.admin.bind,
-        port: config.admin.port,
-        registry: metrics.registry,
-        isReady: () => proxy.accepting,
-      })
-    : undefined;
-  let proxyAddress: AddressInfo;
+  let proxyAddress: AddressInfo | undefined;
   let adminAddress: AddressInfo | undefined;
+  const admin = adminServerFromConfig(config, {
+    metrics: registryMetricsSource(metrics.registry),
+    isReady: () => proxy.accepting,
+    logger,
+    listening: () => ({ proxyPort: proxyAddress?.port, adminPort: adminAddress?.port }),
+  });
   try {
     // Either listener failing (port taken, address not local) must release the other, or the open one keeps
     // the process alive with nothing serving.
@@ -101,6 +104,7 @@ export async function startEgressProxy(
     proxyAddress,
     adminAddress,
     metrics,
+    admin,
     get accepting() {
       return proxy.accepting;
     },

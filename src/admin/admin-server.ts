@@ -1,76 +1,121 @@
 /**
  * The admin listener, separate from the proxy port so that monitoring never shares a port with client traffic
  * and can be bound to a different interface: GET /metrics (Prometheus text), /healthz (the process is up),
- * /readyz (the proxy listener accepts; 503 while draining).
+ * /readyz (the proxy listener accepts; 503 while draining), and the live dashboard (`/`, its two files, and the
+ * /events stream). Read-only: every other method is refused. With users configured, everything but /healthz and
+ * /readyz needs Basic credentials.
  */
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import type { UserCredentials } from '../auth/credential-verifier.js';
+import { AdminAuth } from './admin-auth.js';
+import { DashboardAssets, DASHBOARD_SECURITY_HEADERS } from './dashboard/dashboard-assets.js';
+import { DashboardEvents } from './dashboard/dashboard-events.js';
+import { DashboardHistory } from './dashboard/dashboard-history.js';
+import type { MetricsSource } from './metrics-source.js';
 
-/**
- * Where /metrics comes from: a prom-client Registry, or anything that renders Prometheus text the same way (the
- * cluster primary's aggregation of its workers' registries, src/cluster/cluster-metrics.ts).
- */
-export type MetricsSource = Pick<Registry, 'metrics' | 'contentType'>;
+export interface AdminDashboardOptions {
+  /** Facts shown once per page (version, config summary); must hold no secret. */
+  info: () => Record<string, unknown>;
+  /** Sample interval. Default 2000 ms. */
+  intervalMs?: number;
+}
 
 export interface AdminServerOptions {
   bind: string;
   port: number;
-  registry: MetricsSource;
+  /** One process's registry, or a cluster primary's aggregate of its workers' (src/cluster/cluster-metrics.ts). */
+  metrics: MetricsSource;
   isReady(): boolean;
   /** The /readyz body when ready; default "ready". */
   readyText?(): string;
+  /** Basic-auth users; empty or absent: no authentication. */
+  users?: readonly UserCredentials[];
+  /** Absent: no dashboard (and no sampling). */
+  dashboard?: AdminDashboardOptions;
+  /** A dashboard sample failed. */
+  onError?: (err: unknown) => void;
 }
+
+const NOT_FOUND = 'Not found: try /metrics, /healthz or /readyz';
 
 export class AdminServer {
   readonly #options: AdminServerOptions;
   readonly #server: http.Server;
+  readonly #auth: AdminAuth | undefined;
+  readonly #history: DashboardHistory | undefined;
+  readonly #events: DashboardEvents | undefined;
+  #assets: DashboardAssets | undefined;
 
   constructor(options: AdminServerOptions) {
     this.#options = options;
+    this.#auth = options.users && options.users.length > 0 ? new AdminAuth(options.users) : undefined;
+    if (options.dashboard) {
+      this.#history = new DashboardHistory({ source: options.metrics, intervalMs: options.dashboard.intervalMs, onError: options.onError });
+      this.#events = new DashboardEvents({ history: this.#history, info: options.dashboard.info });
+    }
     this.#server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
       void this.#handle(req, res);
     });
     this.#server.keepAliveTimeout = 30_000;
   }
 
+  /** The sampler behind the dashboard, when there is one. */
+  get dashboardHistory(): DashboardHistory | undefined {
+    return this.#history;
+  }
+
   async listen(): Promise<AddressInfo> {
+    if (this.#history) {
+      this.#assets = await DashboardAssets.load();
+    }
     this.#server.listen({ host: this.#options.bind, port: this.#options.port });
     await once(this.#server, 'listening');
+    this.#history?.start();
     return this.#server.address() as AddressInfo;
   }
 
   async close(): Promise<void> {
+    this.#history?.stop();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeAllConnections();
     await closed;
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return text(res, 405, 'Method not allowed', { Allow: 'GET, HEAD' });
     }
     switch (path) {
-      case '/metrics':
-        try {
-          const body = await this.#options.registry.metrics();
-          res.writeHead(200, { 'Content-Type': this.#options.registry.contentType });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        } catch (err) {
-          text(res, 500, `metrics collection failed: ${(err as Error).message}`);
-        }
-        return;
       case '/healthz':
         return text(res, 200, 'ok');
       case '/readyz':
         return this.#options.isReady()
           ? text(res, 200, this.#options.readyText?.() ?? 'ready')
           : text(res, 503, 'not ready: draining or not listening');
-      default:
-        return text(res, 404, 'Not found: try /metrics, /healthz or /readyz');
     }
+    if (this.#auth && !(await this.#auth.admit(req, res))) return;
+    if (path === '/metrics') {
+      try {
+        const body = await this.#options.metrics.metricsText();
+        res.writeHead(200, { 'Content-Type': this.#options.metrics.contentType });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      } catch (err) {
+        text(res, 500, `metrics collection failed: ${(err as Error).message}`);
+      }
+      return;
+    }
+    if (this.#assets?.has(path)) return this.#assets.serve(path, req, res);
+    if (path === '/events' && this.#events) return this.#events.serve(req, res);
+    if (path === '/dashboard.json' && this.#history) {
+      const body = JSON.stringify({ info: this.#options.dashboard!.info(), points: this.#history.points, detail: this.#history.latestDetail ?? null });
+      res.writeHead(200, { ...DASHBOARD_SECURITY_HEADERS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    return text(res, 404, this.#history ? `${NOT_FOUND}, or / for the dashboard` : NOT_FOUND);
   }
 }
 

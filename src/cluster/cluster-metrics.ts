@@ -11,6 +11,7 @@
  * histogram `egress_proxy_request_duration_seconds` aggregates exactly; alert on it.
  */
 import { AggregatorRegistry, type Registry } from 'prom-client';
+import { registryMetricsSource } from '../admin/metrics-source.js';
 import type { MetricsRequestMessage, MetricsMessage, RegistryJson } from './worker-messages.js';
 
 type MetricJson = RegistryJson[number];
@@ -18,8 +19,10 @@ type ValueJson = MetricJson['values'][number] & { metricName?: string };
 
 /** In a worker: answer the primary's metrics requests with `registry`. */
 export function answerMetricsRequests(registry: Registry, send: (message: MetricsMessage) => void): (message: MetricsRequestMessage) => void {
+  const source = registryMetricsSource(registry);
   return (request) => {
-    registry.getMetricsAsJSON().then(
+    const metrics = request.names === undefined ? registry.getMetricsAsJSON() : source.metricsAsJson(request.names);
+    metrics.then(
       (metrics) => send({ type: 'egress-proxy:metrics', id: request.id, metrics, error: undefined }),
       (err: unknown) => send({ type: 'egress-proxy:metrics', id: request.id, metrics: undefined, error: String(err) }),
     );

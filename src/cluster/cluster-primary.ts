@@ -16,6 +16,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../logging/logger.js';
 import { StartupFailedError } from '../errors.js';
+import { registryMetricsSource, type MetricsSource } from '../admin/metrics-source.js';
 import { aggregateRegistries } from './cluster-metrics.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { isWorkerMessage, type PrimaryMessage, type RegistryJson, type WorkerMessage } from './worker-messages.js';
@@ -242,21 +243,24 @@ export class ClusterPrimary {
     }
   }
 
-  /** The metrics source for the admin listener: every listening worker's registry, added up. */
-  readonly metricsSource = {
+  /** The metrics source for the admin listener (/metrics and the dashboard): every listening worker's registry, added up. */
+  readonly metricsSource: MetricsSource = {
     contentType: Registry.PROMETHEUS_CONTENT_TYPE,
-    metrics: async (): Promise<string> => {
-      const workers = await Promise.all(this.#slots.map((slot) => this.#workerMetrics(slot)));
-      const registry = aggregateRegistries(
-        workers.filter((metrics): metrics is RegistryJson => metrics !== undefined),
-        await this.#registry.getMetricsAsJSON(),
-      );
-      return registry.metrics();
-    },
+    metricsText: async () => (await this.#aggregate(undefined)).metrics(),
+    metricsAsJson: async (names) => registryMetricsSource(await this.#aggregate(names)).metricsAsJson(names),
   };
 
+  /** The workers' registries (only `names`, when given) added up with the primary's own series. */
+  async #aggregate(names: readonly string[] | undefined): Promise<Registry> {
+    const workers = await Promise.all(this.#slots.map((slot) => this.#workerMetrics(slot, names)));
+    return aggregateRegistries(
+      workers.filter((metrics): metrics is RegistryJson => metrics !== undefined),
+      await this.#registry.getMetricsAsJSON(),
+    );
+  }
+
   /** One worker's registry; undefined for a worker that is not serving (or exits while asked). */
-  #workerMetrics(slot: WorkerSlot): Promise<RegistryJson | undefined> {
+  #workerMetrics(slot: WorkerSlot, names: readonly string[] | undefined): Promise<RegistryJson | undefined> {
     const worker = slot.worker;
     if (slot.state !== 'listening' || worker === undefined || !worker.isConnected()) return Promise.resolve(undefined);
     const id = this.#nextMetricsRequest++;
@@ -269,7 +273,7 @@ export class ClusterPrimary {
         clearTimeout(timer);
         resolve(metrics);
       });
-      this.#send(worker, { type: 'egress-proxy:metrics-request', id });
+      this.#send(worker, { type: 'egress-proxy:metrics-request', id, names });
     });
   }
 }

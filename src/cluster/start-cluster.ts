@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../logging/logger.js';
-import { AdminServer } from '../admin/admin-server.js';
+import { adminServerFromConfig } from '../admin/admin-from-config.js';
 import { ListenerStartError } from '../errors.js';
 import { ClusterPrimary } from './cluster-primary.js';
 
@@ -13,22 +13,21 @@ export async function startClusterPrimary(config: ProxyConfig, logger: Logger, w
   const primary = new ClusterPrimary({ config, logger, workers });
   // A primary that exits at once (a second signal, a crash) takes its workers with it.
   process.once('exit', () => primary.kill());
-  const admin = config.admin.enabled
-    ? new AdminServer({
-        bind: config.admin.bind,
-        port: config.admin.port,
-        registry: primary.metricsSource,
-        isReady: () => primary.accepting,
-        readyText: () => `ready: ${primary.listeningWorkers} of ${primary.workers} workers listening`,
-      })
-    : undefined;
   let adminAddress: AddressInfo | undefined;
+  let proxyAddress: AddressInfo | undefined;
+  // The dashboard's sampler and history run here, in the primary, over the workers' metrics added up.
+  const admin = adminServerFromConfig(config, {
+    metrics: primary.metricsSource,
+    isReady: () => primary.accepting,
+    readyText: () => `ready: ${primary.listeningWorkers} of ${primary.workers} workers listening`,
+    logger,
+    listening: () => ({ proxyPort: proxyAddress?.port, adminPort: adminAddress?.port }),
+  });
   try {
     adminAddress = await admin?.listen();
   } catch (err) {
     throw new ListenerStartError('admin', err);
   }
-  let proxyAddress: AddressInfo;
   try {
     proxyAddress = await primary.start(adminAddress ? { bind: config.admin.bind, port: adminAddress.port } : undefined);
   } catch (err) {

@@ -30,6 +30,8 @@ export interface DrainMessage {
 export interface MetricsRequestMessage {
   type: 'egress-proxy:metrics-request';
   id: number;
+  /** Only these metrics (the dashboard's samples, every 2 s, skip the costly summaries); all when absent. */
+  names?: readonly string[];
 }
 
 export type PrimaryMessage = StartMessage | DrainMessage | MetricsRequestMessage;

@@ -78,6 +78,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
       enabled: true,
       bind: '127.0.0.1',
       port: 9531,
+      dashboard: true,
+      users: [],
     },
     metrics: {
       maxApiLabels: 300,

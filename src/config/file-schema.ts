@@ -14,6 +14,7 @@ import {
   pathSchema,
   portSchema,
   secondsSchema,
+  userListSchema,
   WHOLE_PROBLEM_PARAMS,
   workersSchema,
 } from './value-schemas.js';
@@ -75,6 +76,8 @@ const adminSection = table('[admin]', {
   enabled: booleanSchema.optional(),
   bind: listenAddressSchema.optional(),
   port: portSchema.optional(),
+  dashboard: booleanSchema.optional(),
+  users: userListSchema.optional(),
 });
 
 const metricsSection = table('[metrics]', {

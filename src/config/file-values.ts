@@ -106,6 +106,8 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
         enabled: admin?.enabled,
         bind: admin?.bind,
         port: admin?.port,
+        dashboard: admin?.dashboard,
+        users: admin?.users,
       },
       metrics: {
         maxApiLabels: metrics?.max_api_labels,

@@ -45,13 +45,26 @@ export interface LimitsConfig {
   allowedConnectPorts: number[];
 }
 
+export interface AdminUser {
+  name: string;
+  /** `$scrypt$...`, from `egress-proxy passwd USER`. */
+  passwordHash: string;
+}
+
 export interface AdminConfig {
-  /** Serve /metrics, /healthz, /readyz. Default true. */
+  /** Serve /metrics, /healthz, /readyz (and the dashboard). Default true. */
   enabled: boolean;
   /** Default 127.0.0.1. */
   bind: string;
   /** Default 9531; 0 picks a free port. */
   port: number;
+  /** Serve the live dashboard at `/` (and keep its few minutes of history). Default true. */
+  dashboard: boolean;
+  /**
+   * When not empty, every admin path but /healthz and /readyz needs Basic credentials of one of these users.
+   * Default empty: the admin listener is on loopback unless `bind` says otherwise.
+   */
+  users: AdminUser[];
 }
 
 export interface MetricsConfig {

@@ -53,6 +53,13 @@ function mergedConfigWarnings(config: ProxyConfig): string[] {
         `every client that can reach port ${config.port} may use it`,
     );
   }
+  // /metrics names clients and API paths, and the dashboard shows the config: not for everyone on the network.
+  if (config.admin.enabled && config.admin.users.length === 0 && !isLoopbackBind(config.admin.bind)) {
+    warnings.push(
+      `the admin listener listens on ${config.admin.bind} with no admin.users: ` +
+        `anyone who can reach port ${config.admin.port} can read the metrics and the dashboard`,
+    );
+  }
   if (config.upstreamTls.insecure && config.upstreamTls.caFile !== undefined) {
     warnings.push(`${describeOrigin(config.origins.upstreamCaFile)} is ignored: upstream TLS verification is off (upstream_tls.insecure)`);
   }

@@ -8,6 +8,8 @@
 import net from 'node:net';
 import { z } from 'zod';
 import { parseCidr } from './cidr.js';
+import { userNameProblem } from '../auth/basic-credentials.js';
+import { parsePasswordHash } from '../auth/password-hash.js';
 
 /** Issue params marking a message that is a complete problem statement, not an "expected" phrase. */
 export const WHOLE_PROBLEM_PARAMS = { wholeProblem: true } as const;
@@ -114,3 +116,39 @@ export const hostPatternListSchema = z.array(
 
 /** A file or directory path. */
 export const pathSchema = nonEmptyStringSchema('a non-empty path');
+
+/**
+ * A user list for Basic authentication: `[{ name, password_hash }]`, as `egress-proxy passwd USER` prints each
+ * entry. The hash is parsed here, so a pasted-in plaintext password or a truncated hash stops the start with the
+ * key named (and the value never echoed).
+ */
+export const userListSchema = z
+  .array(
+    z.strictObject(
+      {
+        name: z.string(expecting('a user name')).superRefine((value, ctx) => {
+          const problem = userNameProblem(value);
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `the user name ${problem}`, params: WHOLE_PROBLEM_PARAMS });
+        }),
+        password_hash: z.string(expecting('a "$scrypt$..." string from `egress-proxy passwd USER`')).superRefine((value, ctx) => {
+          try {
+            parsePasswordHash(value);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message, params: WHOLE_PROBLEM_PARAMS });
+          }
+        }),
+      },
+      expecting('a table { name = "...", password_hash = "$scrypt$..." }'),
+    ),
+    expecting('an array of { name, password_hash } tables'),
+  )
+  .superRefine((users, ctx) => {
+    const seen = new Set<string>();
+    users.forEach((user, index) => {
+      if (seen.has(user.name)) {
+        ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `the user "${user.name}" is listed twice`, params: WHOLE_PROBLEM_PARAMS });
+      }
+      seen.add(user.name);
+    });
+  })
+  .transform((users) => users.map((user) => ({ name: user.name, passwordHash: user.password_hash })));

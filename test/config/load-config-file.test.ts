@@ -146,6 +146,8 @@ allowed_connect_ports = [443, 8443]
 enabled = false
 bind = "::1"
 port = 0
+dashboard = false
+users = [{ name = "ops", password_hash = "$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU" }]
 
 [metrics]
 max_api_labels = 50
@@ -190,7 +192,7 @@ describe('native form', () => {
         startupMs: 5000,
       },
       limits: { maxClientConnections: 500, upstreamMaxSocketsPerHost: 32, allowedConnectPorts: [443, 8443] },
-      admin: { enabled: false, bind: '::1', port: 0 },
+      admin: { enabled: false, bind: '::1', port: 0, dashboard: false, users: [{ name: 'ops', passwordHash: '$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU' }] },
       metrics: { maxApiLabels: 50, maxClientIpLabels: 20 },
       mitmOptions: {
         dataDir: path.join(files.dir, 'state'),

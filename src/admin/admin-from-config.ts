@@ -1,0 +1,40 @@
+/**
+ * The admin listener as the config describes it, built the same way by a single-process proxy (src/egress-proxy.ts)
+ * and by a cluster primary (src/cluster/start-cluster.ts): address, Basic-auth users, and the dashboard with its
+ * configuration summary. Undefined when `admin.enabled` is false.
+ */
+import type { ProxyConfig } from '../config/proxy-config.js';
+import type { Logger } from '../logging/logger.js';
+import { AdminServer } from './admin-server.js';
+import { configSummary } from './dashboard/config-summary.js';
+import type { MetricsSource } from './metrics-source.js';
+
+export interface AdminServerDeps {
+  metrics: MetricsSource;
+  isReady: () => boolean;
+  readyText?: () => string;
+  logger: Logger;
+  /** The ports actually listened on (port 0 picks one), for the dashboard's summary; undefined until known. */
+  listening: () => { proxyPort: number | undefined; adminPort: number | undefined };
+}
+
+export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps): AdminServer | undefined {
+  if (!config.admin.enabled) return undefined;
+  return new AdminServer({
+    bind: config.admin.bind,
+    port: config.admin.port,
+    metrics: deps.metrics,
+    isReady: deps.isReady,
+    readyText: deps.readyText,
+    users: config.admin.users,
+    dashboard: config.admin.dashboard
+      ? {
+          info: () => {
+            const { proxyPort, adminPort } = deps.listening();
+            return { config: configSummary(config, { proxyPort: proxyPort ?? config.port, adminPort }) };
+          },
+        }
+      : undefined,
+    onError: (err) => deps.logger.error({ err }, 'dashboard sample failed'),
+  });
+}
