@@ -244,7 +244,7 @@
       const data = JSON.parse(event.data);
       intervalMs = data.intervalMs;
       points = data.points;
-      historyMs = Math.max(60000, Math.round((300000 / intervalMs)) * intervalMs);
+      historyMs = data.historyMs;
       show('interval', intervalMs / 1000, (v) => `${v} s`);
       renderInfo(data.info);
       render(data.detail);

@@ -5,6 +5,8 @@
 # one process only). Unlike req/s, CPU per request barely moves when other work shares the machine. Needs
 # `npm run build` first. Usage:
 #   scripts/cpu-per-request.sh direct|direct-http|tunnel|forward|mitm [requests-per-worker] [file]
+# DASHBOARD=off runs the proxy with admin.dashboard = false; DASHBOARD=viewer keeps one dashboard page's event
+# stream (/events) open during the run: the dashboard's cost check (docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?direct|direct-http|tunnel|forward|mitm}; reqs=${2:-100}; file=${3:-bench-data/metric.data}
@@ -24,8 +26,13 @@ client=(node dist/cli.js bench client -host "$scheme://127.0.0.1:$port/v1/write/
 proxy=""
 if [ "${mode%%-*}" != direct ]; then
   extra=(); [ "$mode" = mitm ] && extra=(--mitm --data-dir "$tmp/data" --upstream-ca "$cert")
+  [ "${DASHBOARD:-}" = off ] && { printf '[admin]\ndashboard = false\n' > "$tmp/config.toml"; extra+=(--config "$tmp/config.toml"); }
   node --initial-old-space-size=64 dist/cli.js run --port 0 --admin-port 0 "${extra[@]}" > "$tmp/proxy.log" 2>&1 & proxy=$!
-  wait_for "$tmp/proxy.log" 'proxy listening'
+  wait_for "$tmp/proxy.log" 'admin listening'
+  if [ "${DASHBOARD:-}" = viewer ]; then
+    aport=$(grep 'admin listening' "$tmp/proxy.log" | grep -o '"port":[0-9]*' | cut -d: -f2)
+    curl -sN "http://127.0.0.1:$aport/events" > /dev/null &
+  fi
   pport=$(grep 'proxy listening' "$tmp/proxy.log" | grep -o '"port":[0-9]*' | cut -d: -f2)
   client+=(-proxy "http://127.0.0.1:$pport")
   if [ "$mode" = mitm ]; then node dist/cli.js ca export --data-dir "$tmp/data" > "$tmp/mitm-ca.pem"; client=("${client[@]/$cert/$tmp/mitm-ca.pem}"); fi

@@ -54,7 +54,7 @@ export class DashboardEvents {
     }
     this.#viewers.add(res);
     res.socket?.setNoDelay(true);
-    const opening = { info: this.#options.info(), intervalMs: history.intervalMs, points: history.points, detail: history.latestDetail ?? null };
+    const opening = { info: this.#options.info(), intervalMs: history.intervalMs, historyMs: history.historyMs, points: history.points, detail: history.latestDetail ?? null };
     res.write(`retry: ${history.intervalMs}\nevent: history\ndata: ${JSON.stringify(opening)}\n\n`);
     const unsubscribe = history.subscribe((update: DashboardUpdate) => {
       if (res.writableLength > MAX_QUEUED_BYTES) {

@@ -30,6 +30,8 @@ export interface DashboardUpdate {
 
 export class DashboardHistory {
   readonly intervalMs: number;
+  /** How far back the kept points reach. */
+  readonly historyMs: number;
   readonly #source: MetricsSource;
   readonly #maxPoints: number;
   readonly #windowMs: number;
@@ -46,7 +48,8 @@ export class DashboardHistory {
   constructor(options: DashboardHistoryOptions) {
     this.#source = options.source;
     this.intervalMs = options.intervalMs ?? 2000;
-    this.#maxPoints = Math.ceil((options.historyMs ?? 300_000) / this.intervalMs);
+    this.historyMs = options.historyMs ?? 300_000;
+    this.#maxPoints = Math.ceil(this.historyMs / this.intervalMs);
     this.#windowMs = options.windowMs ?? 60_000;
     this.#onError = options.onError ?? (() => undefined);
     this.#now = options.now ?? Date.now;
