@@ -1,5 +1,5 @@
 /**
- * Typed errors of the password side (hash strings, the `passwd` command), each with a stable code. They are
+ * Typed errors of the password side (stored hash strings), each with a stable code. They are
  * config-time or command-line failures, never answered with an HTTP status, so they extend `Error` like
  * `ConfigError`. To be merged into `src/errors.ts` with the other failure types.
  */
@@ -8,10 +8,4 @@
 export class PasswordHashFormatError extends Error {
   override readonly name = 'PasswordHashFormatError';
   readonly code = 'EPROXY_PASSWORD_HASH_FORMAT';
-}
-
-/** A user name or password that cannot be used with Basic authentication (RFC 7617 §2: no colon, no controls). */
-export class CredentialValueError extends Error {
-  override readonly name = 'CredentialValueError';
-  readonly code = 'EPROXY_CREDENTIAL_VALUE';
 }
