@@ -1,15 +1,19 @@
 /**
  * The admin listener over real sockets: the dashboard's files (with their security headers and ETags), the
  * /events stream (history first, then live samples, bounded viewers), Basic auth on everything but the probes,
- * read-only methods, and the history's bound.
+ * read-only methods, the history's bound, and the page's files being in the package.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { AdminServer, type AdminServerOptions } from '../../src/admin/admin-server.js';
 import { registryMetricsSource, type MetricsSource } from '../../src/admin/metrics-source.js';
 import { DashboardHistory } from '../../src/admin/dashboard/dashboard-history.js';
+import { DashboardAssets } from '../../src/admin/dashboard/dashboard-assets.js';
 import { hashPassword } from '../../src/auth/password-hash.js';
 import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
 
@@ -202,4 +206,13 @@ test('the history keeps a bounded number of points, and a failing source only sk
   await history.sample();
   assert.equal(history.points.length, 10);
   assert.equal(errors.length, 1);
+});
+
+test('the package ships the page, and a missing page stops the start with a message saying so', async () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
+  const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+  for (const file of ['dashboard/index.html', 'dashboard/dashboard.js', 'dashboard/dashboard.css']) assert.ok(files.includes(file), file);
+
+  await assert.rejects(DashboardAssets.load(new URL('file:///nonexistent-egress-proxy-dir/')), /cannot read the dashboard page \/nonexistent-egress-proxy-dir\/index\.html.*admin\.dashboard = false/);
 });

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
+import { fileURLToPath } from 'node:url';
 
 interface Asset {
   body: Buffer;
@@ -43,7 +44,10 @@ export class DashboardAssets {
   static async load(dir: URL = ASSET_DIR): Promise<DashboardAssets> {
     const assets = new Map<string, Asset>();
     for (const [path, [file, contentType]] of Object.entries(ASSET_FILES)) {
-      const body = await readFile(new URL(file, dir));
+      const url = new URL(file, dir);
+      const body = await readFile(url).catch((err: unknown) => {
+        throw new Error(`cannot read the dashboard page ${fileURLToPath(url)} (an install without the package's dashboard/ folder?); set admin.dashboard = false to run without it`, { cause: err });
+      });
       assets.set(path, { body, contentType, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
     }
     return new DashboardAssets(assets);
