@@ -67,9 +67,10 @@ function promptHidden(prompts: readonly string[]): Promise<string[]> {
   const stdin = process.stdin;
   const lines: string[] = [];
   let typed = '';
-  process.stderr.write(prompts[0]!);
+  // Raw mode (echo off) before the prompt shows: keys typed or pasted as soon as it appears must not be echoed.
   stdin.setRawMode(true);
   stdin.resume();
+  process.stderr.write(prompts[0]!);
   return new Promise((resolve, reject) => {
     const finish = (err: Error | undefined): void => {
       stdin.removeListener('data', onData);

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { parse } from 'smol-toml';
 import { fileURLToPath } from 'node:url';
 import { parsePasswordHash, verifyPassword } from '../../src/auth/password-hash.js';
@@ -58,4 +58,41 @@ test('refuses what cannot be a Basic-auth user or password, exit code 2', async 
     assert.equal(stdout, '');
     assert.match(stderr, message);
   }
+});
+
+/** Runs passwd on a pseudo-terminal (util-linux `script`), typing each answer once its prompt has appeared. */
+function passwdOnTerminal(answers: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const command = `${JSON.stringify(process.execPath)} --import tsx src/cli.ts passwd bob`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let prompts = 0;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      const seen = (output.match(/password: /gi) ?? []).length;
+      while (prompts < seen && prompts < answers.length) child.stdin.write(answers[prompts++]);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+const scriptMissing = spawnSync('script', ['--version']).error !== undefined ? 'util-linux `script` is not installed' : false;
+
+test('on a terminal: two prompts without echo; the entry verifies, a mismatch is refused', { skip: scriptMissing }, async () => {
+  const ok = await passwdOnTerminal(['s3cr\u00e9t\r', 's3cr\u00e9t\r']);
+  assert.equal(ok.code, 0, ok.output);
+  assert.ok(!ok.output.includes('s3cr'), 'nothing typed is echoed');
+  const hash = /password_hash = "([^"]+)"/.exec(ok.output)?.[1];
+  assert.ok(hash, ok.output);
+  assert.equal(await verifyPassword('s3cr\u00e9t', parsePasswordHash(hash)), true);
+
+  const mismatch = await passwdOnTerminal(['one\r', 'two\r']);
+  assert.equal(mismatch.code, 2);
+  assert.match(mismatch.output, /the two passwords differ/);
+  assert.doesNotMatch(mismatch.output, /password_hash = "\$scrypt\$ln=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/]{10}/);
 });
