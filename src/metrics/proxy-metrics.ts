@@ -142,6 +142,8 @@ export class ProxyMetrics implements ExchangeObserver {
       help: 'When MITM certificates expire (Unix time): certificate="ca" for the CA, "leaf" for the earliest-expiring cached leaf.',
       labelNames: ['certificate'],
       registers,
+      // Across cluster workers (AggregatorRegistry) the earliest expiry is the one that matters, not a sum.
+      aggregator: 'min',
       collect() {
         const leaf = earliestLeafNotAfter();
         if (leaf === undefined) this.remove({ certificate: 'leaf' });
