@@ -4,7 +4,7 @@
  * prom-client's AggregatorRegistry) plugs in without the admin listener or the dashboard changing, and both always
  * read the same numbers.
  */
-import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue, Registry, RegistryContentType } from 'prom-client';
 
 export type MetricObjects = Array<MetricObjectWithValues<MetricValue<string>>>;
 
@@ -21,8 +21,8 @@ export interface MetricsSource {
   metricsAsJson(names: readonly string[]): Promise<MetricObjects>;
 }
 
-/** A source over one in-process registry. */
-export function registryMetricsSource(registry: Registry): MetricsSource {
+/** A source over one in-process registry (or the one `AggregatorRegistry.aggregate()` returns). */
+export function registryMetricsSource(registry: Registry<RegistryContentType>): MetricsSource {
   return {
     metricsText: () => registry.metrics(),
     get contentType() {

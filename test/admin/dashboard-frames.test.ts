@@ -3,6 +3,7 @@
  * per-second rates, windowed top lists, and readings taken from a real registry after real observations.
  */
 import { test } from 'node:test';
+import { AggregatorRegistry } from 'prom-client';
 import assert from 'node:assert/strict';
 import { dashboardDetail, dashboardPoint, histogramQuantile } from '../../src/admin/dashboard/dashboard-frames.js';
 import { DASHBOARD_METRIC_NAMES, readMetrics, type MetricsReading } from '../../src/admin/dashboard/metrics-reading.js';
@@ -81,4 +82,19 @@ test('readings from a real registry, and points and details computed from two of
   const lone = dashboardPoint(undefined, first, undefined);
   assert.deepEqual(lone.requestRate, { forward: 0, mitm: 0 });
   assert.equal(lone.latency, null);
+});
+
+test("a cluster's aggregated registry plugs in unchanged: counters summed, expiry the earliest", async () => {
+  const workers = [0, 1].map((i) => {
+    const m = new ProxyMetrics({ maxApiLabels: 10, maxClientIpLabels: 10, version: '1.0.0', gauges: { activeTunnels: () => i + 1, requestsInFlight: () => 0, clientConnections: () => 0 } });
+    for (let n = 0; n <= i; n++) m.onHttpExchange(exchange({}));
+    m.watchCertificateExpiry(new Date((2_000_000_000 - i * 1000) * 1000), () => undefined);
+    return m;
+  });
+  const aggregated = AggregatorRegistry.aggregate(await Promise.all(workers.map((m) => m.registry.getMetricsAsJSON())));
+  const reading = readMetrics(await registryMetricsSource(aggregated).metricsAsJson(DASHBOARD_METRIC_NAMES), 0);
+  assert.deepEqual(reading.requests, { forward: 3 });
+  assert.equal(reading.gauges.tunnelsActive, 3);
+  const expiry = (await aggregated.getSingleMetric('egress_proxy_mitm_certificate_expiry_timestamp_seconds')!.get()).values;
+  assert.deepEqual(expiry.map((v) => v.value), [2_000_000_000 - 1000]);
 });
