@@ -20,9 +20,10 @@
  * own key in the --json document.
  */
 import { join } from 'node:path';
+import { openDashboardViewer } from './dashboard-viewer.js';
 import { exportEgressProxyCa, startEgressProxy } from './egress-proxy-process.js';
 import { spliceRelayUnavailable, startForwardFloorRelay, startReencryptFloorRelay, startSpliceTunnelRelay } from './floor/floor-relay-process.js';
-import type { RunningProxy } from './managed-child.js';
+import { freeLoopbackPort, type RunningProxy } from './managed-child.js';
 import type { NullServerProcess } from './null-server-process.js';
 import { findExecutable, startSystemProxy, type SystemProxyName } from './system-proxies.js';
 
@@ -77,6 +78,15 @@ export const SCENARIOS: readonly Scenario[] = [
     baseline: 'direct-http',
     startProxy: () => startEgressProxy(),
   },
+  {
+    // The cost of an open dashboard page: the same as egress-forward, with one page's event stream open for the
+    // whole run. Compare its req/s and CPU µs/req with egress-forward's in the same rounds.
+    name: 'egress-forward-dashboard',
+    description: 'egress-proxy, absolute-URI forwarding to http, with a dashboard page open',
+    upstream: 'http',
+    baseline: 'direct-http',
+    startProxy: startEgressProxyWithDashboardViewer,
+  },
   ...systemProxyScenarios('squid'),
   ...systemProxyScenarios('tinyproxy'),
   {
@@ -120,3 +130,22 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+
+/** egress-proxy on a known admin port, with a dashboard viewer that is closed before the proxy stops. */
+async function startEgressProxyWithDashboardViewer(): Promise<ProxyForClient> {
+  const adminPort = await freeLoopbackPort();
+  const proxy = await startEgressProxy(['--admin-port', String(adminPort)]);
+  try {
+    const viewer = await openDashboardViewer(adminPort);
+    return {
+      ...proxy,
+      stop: async () => {
+        viewer.close();
+        await proxy.stop();
+      },
+    };
+  } catch (err) {
+    await proxy.stop();
+    throw err;
+  }
+}
