@@ -21,6 +21,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bench-data ./bench-data
+# The admin listener's dashboard page (admin.dashboard, on by default): served as is, read at start-up.
+COPY dashboard ./dashboard
 COPY deploy/docker/proxy.conf /etc/egress-proxy/proxy.conf
 # The CA data directory belongs to the unprivileged user (the node image's uid 1000) and to no one else.
 RUN mkdir -p /var/lib/egress-proxy && chown 1000:1000 /var/lib/egress-proxy && chmod 700 /var/lib/egress-proxy

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { AdminServer, type AdminServerOptions } from '../../src/admin/admin-server.js';
 import { registryMetricsSource, type MetricsSource } from '../../src/admin/metrics-source.js';
 import { DashboardHistory } from '../../src/admin/dashboard/dashboard-history.js';
@@ -208,11 +209,15 @@ test('the history keeps a bounded number of points, and a failing source only sk
   assert.equal(errors.length, 1);
 });
 
-test('the package ships the page, and a missing page stops the start with a message saying so', async () => {
+test('the package and the Docker image ship the page, and a missing page stops the start with a message saying so', async () => {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
   const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
   for (const file of ['dashboard/index.html', 'dashboard/dashboard.js', 'dashboard/dashboard.css']) assert.ok(files.includes(file), file);
+  // The Docker image too: without the folder, a container's start would stop at the admin listener.
+  const dockerfile = await readFile(`${root}Dockerfile`, 'utf8');
+  assert.match(dockerfile, /^COPY dashboard \.\/dashboard$/m);
+  assert.match(await readFile(`${root}.dockerignore`, 'utf8'), /^!dashboard\/$/m);
 
   await assert.rejects(DashboardAssets.load(new URL('file:///nonexistent-egress-proxy-dir/')), /cannot read the dashboard page \/nonexistent-egress-proxy-dir\/index\.html.*admin\.dashboard = false/);
 });
