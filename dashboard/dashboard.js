@@ -220,7 +220,7 @@
       ['resident memory', bytes(g.residentMemoryBytes)],
       ['heap used / total', `${bytes(g.heapUsedBytes)} / ${bytes(g.heapTotalBytes)}`],
       ['external memory (buffers)', bytes(g.externalMemoryBytes)],
-      ['event-loop delay p50 / p99 / max', `${seconds(g.eventLoopP50Seconds)} / ${seconds(g.eventLoopP99Seconds)} / ${seconds(g.eventLoopMaxSeconds)}`],
+      ['event-loop delay p50 / p99 / max (last 10 s)', `${seconds(g.eventLoopP50Seconds)} / ${seconds(g.eventLoopP99Seconds)} / ${seconds(g.eventLoopMaxSeconds)}`],
       ['open files', g.openFds === undefined || g.openFds === null ? 'n/a' : `${compact(g.openFds)} of ${compact(g.maxFds)}`],
       ['uptime', duration(detail.uptimeSeconds)],
     ].map(([label, text]) => [[label], [text, true]]), 2, '');

@@ -14,6 +14,7 @@ import type {
 } from '../proxy/exchange-records.js';
 import { apiPathLabel } from './api-path-label.js';
 import { LabelValueLimiter } from './label-value-limiter.js';
+import { registerEventLoopDelayGauges } from './event-loop-delay.js';
 
 export interface ProxyMetricsOptions {
   maxApiLabels: number;
@@ -197,6 +198,7 @@ export class ProxyMetrics implements ExchangeObserver {
     });
     buildInfo.set({ version: options.version, node_version: process.version }, 1);
     collectDefaultMetrics({ register: this.registry });
+    registerEventLoopDelayGauges(this.registry);
     // Gauges named like counters, which `promtool check metrics` refuses (and so does any lint built on it); the
     // same counts remain, by type, in nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
     for (const name of GAUGES_NAMED_LIKE_COUNTERS) this.registry.removeSingleMetric(name);

@@ -1,6 +1,7 @@
 /**
  * The series added for the dashboard and the alert rules: requests per client (capped like client_ip), the
- * connection cap, and MITM certificate expiry (the CA's, and the earliest cached leaf's as leaves come and go).
+ * connection cap, MITM certificate expiry (the CA's, and the earliest cached leaf's as leaves come and go), and the
+ * event-loop delay the dashboard reads without disturbing prom-client's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,8 @@ import { LeafCertificateCache } from '../../src/mitm/leaf-certificate-cache.js';
 import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
 import { startTestProxy } from '../helpers/test-proxy.js';
 import { parseSamples, sumOf } from './prometheus-samples.js';
+import { registryMetricsSource } from '../../src/admin/metrics-source.js';
+import { DASHBOARD_METRIC_NAMES } from '../../src/admin/dashboard/metrics-reading.js';
 
 const DAY_MS = 86_400_000;
 
@@ -68,4 +71,33 @@ test('a MITM proxy exports its CA expiry at /metrics', async () => {
   } finally {
     await proxy.stop(100);
   }
+});
+
+test("event-loop delay for the dashboard: a stall shows in the next window, and reading it leaves prom-client's gauges alone", { timeout: 30_000 }, async () => {
+  const metrics = proxyMetrics();
+  const read = async (name: string): Promise<number> => sumOf(parseSamples(await metrics.registry.metrics()), name);
+  // Start a fresh "since the last scrape" period for prom-client's gauges, let the delay monitors tick (a monitor
+  // measures from its previous tick), then stall the loop for 150 ms.
+  await metrics.registry.metrics();
+  await new Promise((r) => setTimeout(r, 50));
+  const until = Date.now() + 150;
+  while (Date.now() < until) {
+    // busy: the event loop cannot run
+  }
+  // Let the loop turn, so the delay monitors' timers record the stall.
+  await new Promise((r) => setTimeout(r, 50));
+  // The dashboard reads only its own series, as many times as it likes...
+  const source = registryMetricsSource(metrics.registry);
+  for (let i = 0; i < 3; i++) await source.metricsAsJson(DASHBOARD_METRIC_NAMES);
+  // ...and the next scrape still sees the stall in prom-client's "since the last scrape" maximum.
+  assert.ok((await read('nodejs_eventloop_lag_max_seconds')) >= 0.1, 'nodejs_eventloop_lag_max_seconds kept the stall');
+  // Our window closes within 10 s of the stall, then shows it until the window after.
+  const deadline = Date.now() + 12_000;
+  let max = 0;
+  while (Date.now() < deadline && max < 0.1) {
+    await new Promise((r) => setTimeout(r, 250));
+    max = await read('egress_proxy_event_loop_delay_max_seconds');
+  }
+  assert.ok(max >= 0.1, `egress_proxy_event_loop_delay_max_seconds ${max}`);
+  assert.ok((await read('egress_proxy_event_loop_delay_p99_seconds')) > 0);
 });
