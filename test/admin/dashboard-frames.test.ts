@@ -98,3 +98,19 @@ test("a cluster's aggregated registry plugs in unchanged: counters summed, expir
   const expiry = (await aggregated.getSingleMetric('egress_proxy_mitm_certificate_expiry_timestamp_seconds')!.get()).values;
   assert.deepEqual(expiry.map((v) => v.value), [2_000_000_000 - 1000]);
 });
+
+test('process CPU and heap are fresh in every reading, with no /metrics scrape in between', async () => {
+  const metrics = new ProxyMetrics({ maxApiLabels: 10, maxClientIpLabels: 10, version: '1.0.0', gauges: { activeTunnels: () => 0, requestsInFlight: () => 0, clientConnections: () => 0 } });
+  const first = await readingOf(metrics, 0);
+  // Burn 100 ms of this process's own CPU time (wall time is no measure on a shared machine).
+  const start = process.cpuUsage();
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const used = process.cpuUsage(start);
+    if (used.user + used.system >= 100_000) break;
+  }
+  const second = await readingOf(metrics, 1000);
+  assert.ok(second.gauges.cpuSecondsTotal - first.gauges.cpuSecondsTotal >= 0.08, `${first.gauges.cpuSecondsTotal} -> ${second.gauges.cpuSecondsTotal}`);
+  assert.ok(second.gauges.heapUsedBytes > 0 && second.gauges.heapTotalBytes >= second.gauges.heapUsedBytes);
+  assert.ok(second.gauges.residentMemoryBytes > 0);
+});

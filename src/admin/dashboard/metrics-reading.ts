@@ -6,7 +6,7 @@
  */
 import type { MetricObjects } from '../metrics-source.js';
 
-/** Every metric the dashboard reads: the names passed to `MetricsSource.metricsAsJson`. */
+/** Every metric the dashboard reads, in the order read: the names passed to `MetricsSource.metricsAsJson`. */
 export const DASHBOARD_METRIC_NAMES = [
   'egress_proxy_request_duration_seconds',
   'datakit_input_proxy_connect_total',
@@ -22,13 +22,16 @@ export const DASHBOARD_METRIC_NAMES = [
   'egress_proxy_requests_in_flight',
   'egress_proxy_build_info',
   'process_resident_memory_bytes',
-  'nodejs_heap_size_used_bytes',
+  // prom-client refreshes some default metrics from one sibling's collect: each such sibling comes first, and is
+  // read although the page does not show it, or the others would keep the values of the previous scrape.
   'nodejs_heap_size_total_bytes',
+  'nodejs_heap_size_used_bytes',
   'nodejs_external_memory_bytes',
   // Not prom-client's nodejs_eventloop_lag_*: see src/metrics/event-loop-delay.ts.
   'egress_proxy_event_loop_delay_p50_seconds',
   'egress_proxy_event_loop_delay_p99_seconds',
   'egress_proxy_event_loop_delay_max_seconds',
+  'process_cpu_user_seconds_total',
   'process_cpu_seconds_total',
   'process_start_time_seconds',
   'process_open_fds',
