@@ -10,6 +10,7 @@ import type { Logger } from './logging/logger.js';
 import { AccessLog } from './logging/access-log.js';
 import { AdmissionGuards } from './proxy/admission-guards.js';
 import { ConnectionTracker } from './proxy/connection-tracker.js';
+import { tunnelRelay } from './proxy/tunnel-relay-selection.js';
 import { ExchangeObservers, type ExchangeObserver } from './proxy/exchange-records.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import { createUpstreamTls } from './proxy/upstream-tls.js';
@@ -78,6 +79,8 @@ export async function startEgressProxy(
       await (await import('./mitm/create-mitm-interceptor.js')).createMitmInterceptor({ config, logger, observers, upstreamTls, tracker, metrics, guards })
     : undefined;
 
+  const relay = tunnelRelay();
+  logger.info({ tunnel_relay: relay.name, detail: relay.detail }, 'tunnel relay');
   const proxy = new ProxyServer({ config, logger, observers, upstreamTls, guards, tracker, interceptor, lookup: options.lookup });
   let proxyAddress: AddressInfo | undefined;
   let adminAddress: AddressInfo | undefined;

@@ -1,9 +1,10 @@
 /**
  * CONNECT tunnels (RFC 9110 §9.3.6): dial the target, answer `200 Connection established`, then relay bytes
- * both ways until each side has closed. Half-close is kept: a client that shuts down its sending side still gets
- * the rest of the server's answer.
+ * both ways until each side has closed, natively or in JavaScript (tunnel-relay.ts). Half-close is kept: a client
+ * that shuts down its sending side still gets the rest of the server's answer. This file owns what comes before
+ * the relay (dialling, the connect timeout, the error answers) and the tunnel's record for the log and metrics.
  */
-import net, { type LookupFunction, type Socket } from 'node:net';
+import net, { type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { RejectError, UpstreamConnectTimeoutError, toUpstreamError, type UpstreamError } from '../errors.js';
@@ -12,10 +13,10 @@ import type { ExchangeObservers } from './exchange-records.js';
 import type { ProxyTarget } from './request-target.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { EarlyClientData } from './early-client-data.js';
-import { ReadBufferRelay } from './read-buffer-relay.js';
-import { adoptClientSocket } from './adopt-client-socket.js';
+import type { TunnelByteCounts, TunnelRelay } from './tunnel-relay.js';
+import { tunnelRelay } from './tunnel-relay-selection.js';
 
-export const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection established\r\n\r\n';
+export { CONNECT_ESTABLISHED } from './tunnel-relay.js';
 
 export interface TunnelContext {
   clientIp: string;
@@ -25,31 +26,31 @@ export interface TunnelContext {
   idleTimeoutMs: number;
   /** Name resolution; undefined means the system resolver (dns.lookup). */
   lookup?: LookupFunction;
+  /** How the bytes move once the tunnel is up; undefined means the process's choice (tunnel-relay-selection.ts). */
+  relay?: TunnelRelay;
 }
 
 /**
- * Opens a TCP connection to `target` and splices it to `clientSocket`. What the client sent before the tunnel
+ * Opens a TCP connection to `target` and relays it to `clientSocket`. What the client sent before the tunnel
  * existed (a pipelined TLS ClientHello) is held in `early` and goes upstream first.
  */
 export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target: ProxyTarget, ctx: TunnelContext): void {
   const started = performance.now();
   let failure: UpstreamError | undefined;
   let rejected: RejectError | undefined;
-  let established = false;
+  let counts: TunnelByteCounts | undefined;
   let reported = false;
 
-  const toClient = new ReadBufferRelay();
+  const relay = (ctx.relay ?? tunnelRelay()).prepare();
   const upstream = net.connect({
     host: target.host,
     port: target.port,
     allowHalfOpen: true,
     noDelay: true,
-    onread: toClient.onread,
+    ...(relay.upstreamOnread ? { onread: relay.upstreamOnread } : {}),
     ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
   });
   const untrack = ctx.tracker.trackTunnel(clientSocket, upstream);
-  /** The client's end of the relay: `clientSocket`, or the socket that took over its TCP handle. */
-  let clientEnd: Duplex = clientSocket;
 
   const report = (): void => {
     if (reported) return;
@@ -59,12 +60,12 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
       clientIp: ctx.clientIp,
       target: target.authority,
       // 499 (nginx's "client closed request"): the client left before the tunnel was established.
-      statusCode: established ? 200 : (rejected?.statusCode ?? failure?.statusCode ?? 499),
+      statusCode: counts ? 200 : (rejected?.statusCode ?? failure?.statusCode ?? 499),
       errorCode: rejected?.code ?? failure?.code,
       upstreamFailure: failure?.reason,
       intercepted: false,
-      bytesFromClient: upstream.bytesWritten,
-      bytesToClient: upstream.bytesRead,
+      bytesFromClient: counts?.fromClient() ?? 0,
+      bytesToClient: counts?.toClient() ?? 0,
       durationSeconds: (performance.now() - started) / 1000,
     });
   };
@@ -79,53 +80,40 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
       upstream.destroy();
       return;
     }
-    established = true;
-    const pipelined = early.release();
-    const toUpstream = new ReadBufferRelay();
-    const adopted = adoptClientSocket(clientSocket, toUpstream.onread);
-    if (adopted) clientEnd = adopted.socket;
-    clientEnd.write(CONNECT_ESTABLISHED);
-    if (pipelined.length > 0) upstream.write(pipelined);
-    for (const chunk of adopted?.buffered ?? []) upstream.write(chunk);
-    // Each relay ends its destination when its source ends: that is the half-close. Each socket destroys itself
-    // once both of its directions are done.
-    if (adopted) toUpstream.start(adopted.socket, upstream);
-    else clientSocket.pipe(upstream);
-    toClient.start(upstream, clientEnd);
-    upstream.setTimeout(ctx.idleTimeoutMs, () => {
-      upstream.destroy();
-      clientSocket.destroy();
-    });
+    counts = relay.start({ client: clientSocket, pipelined: early.release(), upstream, idleTimeoutMs: ctx.idleTimeoutMs });
   });
 
   upstream.on('error', (err) => {
     clearTimeout(connectTimer);
-    if (!established) early.release();
-    if (err instanceof RejectError && !established) {
+    // Once established, the relay answers a failure (it resets the client); this only keeps it for the record.
+    if (counts) {
+      failure ??= toUpstreamError(err, target.authority);
+      return;
+    }
+    early.release();
+    if (err instanceof RejectError) {
       // The resolver found the name points at this proxy (see AdmissionGuards.loopSafeLookup).
       rejected = err;
       writeRawErrorResponse(clientSocket, err.statusCode, err.publicMessage, err.code);
       return;
     }
     failure ??= toUpstreamError(err, target.authority);
-    if (!established) {
-      writeRawErrorResponse(clientSocket, failure.statusCode, failure.publicMessage, failure.code);
-    } else {
-      clientSocket.destroy();
-    }
+    writeRawErrorResponse(clientSocket, failure.statusCode, failure.publicMessage, failure.code);
   });
-  clientSocket.on('error', () => upstream.destroy());
+  clientSocket.on('error', () => {
+    if (!counts) upstream.destroy();
+  });
 
-  // A tunnel is over when both sockets are closed; a hard close of either side takes the other down with it.
+  // Before the tunnel is up, either side closing ends it; after, the relay closes both, and it is over when both
+  // have closed.
   let closed = 0;
-  const onClose = (other: () => Duplex | Socket) => () => {
-    const end = other();
-    if (established && !end.destroyed && !end.writableEnded) end.destroy();
-    if (++closed === 2 || !established) report();
+  const onClose = (): void => {
+    if (++closed === 2 || !counts) report();
   };
-  upstream.once('close', onClose(() => clientEnd));
+  upstream.once('close', onClose);
   clientSocket.once('close', () => {
-    if (!established) upstream.destroy();
-    onClose(() => upstream)();
+    if (!counts) upstream.destroy();
+    onClose();
   });
 }
+
