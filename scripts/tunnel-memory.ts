@@ -5,7 +5,8 @@
  * handshake leaves behind: the relay has read both ways), leaves them idle, and reads the proxy's RSS from
  * /proc/PID/status: before, with the tunnels open, and after they have all closed. Needs `npm run build` first.
  *
- *   npx tsx scripts/tunnel-memory.ts [--tunnels N] [--relay js|splice] [--exchange BYTES]
+ *   npx tsx scripts/tunnel-memory.ts [--tunnels N] [--relay js|splice] [--exchange BYTES] [--node-flags "..."]
+ *                                    [--snapshot]
  *
  * Each tunnel costs the proxy two descriptors and this process and the target one each, so N is bounded by the
  * descriptor limit (`ulimit -n`): on a machine with a limit of 20,000, N = 9,000 is the most that fits.
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '200' },
     // Diagnosis: a heap snapshot (which collects garbage first) with the tunnels open, to tell live from garbage.
     snapshot: { type: 'boolean', default: false },
+    // Node flags for the proxy; the default is what `npm start` runs it with.
+    'node-flags': { type: 'string', default: '--initial-old-space-size=64' },
   },
 });
 const tunnels = Number(values.tunnels);
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
   const target = spawn(process.execPath, ['-e', TARGET_SOURCE], { stdio: ['ignore', 'pipe', 'inherit'] });
   const proxy = spawn(
     process.execPath,
-    ['--initial-old-space-size=64', ...(values.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : []), 'dist/cli.js', 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0'],
+    [...values['node-flags'].split(' ').filter((flag) => flag !== ''), ...(values.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : []), 'dist/cli.js', 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0'],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, EGRESS_PROXY_TUNNEL_RELAY: values.relay } },
   );
   const targetLine = lineReader(target);

@@ -70,8 +70,11 @@ export function readBuffered(socket: Duplex): Buffer[] {
 export function takeHandle(socket: net.Socket): StreamHandle {
   const s = socket as SocketWithHandle;
   const handle = s._handle!;
-  // The old socket's timers would fire on a socket that no longer sees any traffic.
+  // The old socket's timers would fire on a socket that no longer sees any traffic. Its `timeout` listeners go too:
+  // `setTimeout(0)` leaves them, and through them the HTTP connection that read the CONNECT would stay reachable
+  // (and in memory) for as long as the tunnel is open.
   s.setTimeout(0);
+  s.removeAllListeners('timeout');
   s._handle = null;
   return handle;
 }

@@ -13,7 +13,7 @@ import type { ExchangeObservers } from './exchange-records.js';
 import type { ProxyTarget } from './request-target.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { EarlyClientData } from './early-client-data.js';
-import type { TunnelByteCounts, TunnelRelay } from './tunnel-relay.js';
+import type { PreparedRelay, TunnelByteCounts, TunnelRelay } from './tunnel-relay.js';
 import { tunnelRelay } from './tunnel-relay-selection.js';
 
 export { CONNECT_ESTABLISHED } from './tunnel-relay.js';
@@ -70,27 +70,37 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
     });
   };
 
-  const connectTimer = setTimeout(() => {
-    upstream.destroy(new UpstreamConnectTimeoutError(target.authority, `connect timed out after ${ctx.connectTimeoutMs} ms`));
-  }, ctx.connectTimeoutMs);
+  // What only the dial needs, dropped once the tunnel is up: an open tunnel holds as little as it can (issue 13).
+  let dialling: { early: EarlyClientData; relay: PreparedRelay; timer: NodeJS.Timeout } | undefined = {
+    early,
+    relay,
+    timer: setTimeout(() => {
+      upstream.destroy(new UpstreamConnectTimeoutError(target.authority, `connect timed out after ${ctx.connectTimeoutMs} ms`));
+    }, ctx.connectTimeoutMs),
+  };
+  const endDial = (): { early: EarlyClientData; relay: PreparedRelay } | undefined => {
+    const ended = dialling;
+    dialling = undefined;
+    if (ended) clearTimeout(ended.timer);
+    return ended;
+  };
 
   upstream.once('connect', () => {
-    clearTimeout(connectTimer);
+    const dial = endDial()!;
     if (clientSocket.destroyed) {
       upstream.destroy();
       return;
     }
-    counts = relay.start({ client: clientSocket, pipelined: early.release(), upstream, idleTimeoutMs: ctx.idleTimeoutMs });
+    counts = dial.relay.start({ client: clientSocket, pipelined: dial.early.release(), upstream, idleTimeoutMs: ctx.idleTimeoutMs });
   });
 
   upstream.on('error', (err) => {
-    clearTimeout(connectTimer);
+    endDial()?.early.release();
     // Once established, the relay answers a failure (it resets the client); this only keeps it for the record.
     if (counts) {
       failure ??= toUpstreamError(err, target.authority);
       return;
     }
-    early.release();
     if (err instanceof RejectError) {
       // The resolver found the name points at this proxy (see AdmissionGuards.loopSafeLookup).
       rejected = err;

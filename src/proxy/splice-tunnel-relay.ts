@@ -9,7 +9,7 @@
  * costs two splice calls and no JavaScript, and the bytes are never copied through user space.
  */
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { canTakeHandle, readBuffered, takeHandle } from './adopt-client-socket.js';
 import { relayInJavaScript, resetSocket } from './js-tunnel-relay.js';
@@ -56,6 +56,7 @@ export function loadSpliceTunnelRelay(): TunnelRelay | Error {
 
 function startSplicing(addon: SpliceAddon, tunnel: EstablishedTunnel): TunnelByteCounts {
   const { client, upstream, pipelined } = tunnel;
+  if (!(client instanceof net.Socket)) return relayInJavaScript(tunnel, { answered: false });
   // Called from the upstream's `connect` event: paused now, Node does not start reading it after the event.
   upstream.pause();
   // What the client sent after its CONNECT head goes upstream first, through the sockets as they are; the
@@ -64,77 +65,120 @@ function startSplicing(addon: SpliceAddon, tunnel: EstablishedTunnel): TunnelByt
   client.write(CONNECT_ESTABLISHED);
   const first = buffered.length === 0 ? pipelined : Buffer.concat([pipelined, ...buffered]);
   if (first.length > 0) upstream.write(first);
-
-  let counts: TunnelByteCounts = { fromClient: () => upstream.bytesWritten, toClient: () => upstream.bytesRead };
-  const abandon = (): void => {
-    client.destroy();
-    upstream.destroy();
-  };
-  const resetClient = (): void => resetSocket(client);
-  client.once('close', abandon);
-  upstream.once('close', abandon);
-  upstream.once('error', resetClient);
-  const handOver = (): void => {
-    if (client.writableLength > 0 || upstream.writableLength > 0) return;
-    client.off('drain', handOver);
-    upstream.off('drain', handOver);
-    client.off('close', abandon);
-    upstream.off('close', abandon);
-    upstream.off('error', resetClient);
-    if (client.destroyed || upstream.destroyed) return abandon();
-    if (!canTakeHandle(client) || !canTakeHandle(upstream)) {
-      // E.g. the client's FIN was read with its early bytes: relay this one tunnel in JavaScript.
-      counts = relayInJavaScript(tunnel, { answered: true });
-      return;
-    }
-    counts = spliceSockets(addon, tunnel, client, upstream);
-  };
-  client.on('drain', handOver);
-  upstream.on('drain', handOver);
-  handOver();
-  return { fromClient: () => counts.fromClient(), toClient: () => counts.toClient() };
+  return new SplicedTunnel(addon, client, upstream, tunnel.idleTimeoutMs);
 }
 
-function spliceSockets(addon: SpliceAddon, tunnel: EstablishedTunnel, client: Socket, upstream: Socket): TunnelByteCounts {
-  const sentBefore = upstream.bytesWritten;
-  const receivedBefore = upstream.bytesRead;
-  const clientHandle = takeHandle(client);
-  const upstreamHandle = takeHandle(upstream);
-  let native: NativeTunnel | undefined;
-  let final: [number, number] | undefined;
-  try {
-    native = addon.open(clientHandle.fd ?? -1, upstreamHandle.fd ?? -1, tunnel.idleTimeoutMs, (kind, side, errno) => {
-      // An end (each FIN was passed on) or the idle timeout closes both cleanly. A failed socket has the other
-      // reset (issue 9: a cut transfer must not look like a complete one), and an upstream failure is emitted on
-      // the upstream record for the tunnel's log and metrics.
-      const failed = kind === EVENT_ERROR;
-      finish(failed ? 1 - side : -1);
-      if (failed && side === UPSTREAM) upstream.destroy(systemError(errno));
-      else upstream.destroy();
-      client.destroy();
-    });
-  } finally {
-    // The addon holds duplicates of both descriptors (or failed and holds none): these are closed either way.
-    clientHandle.close();
-    upstreamHandle.close();
+/**
+ * One tunnel from the moment its `200` is written. Holds no more than it needs while open (an idle tunnel's
+ * memory is a target of issue 13): the two records, the native tunnel, and the byte counts.
+ */
+class SplicedTunnel implements TunnelByteCounts {
+  readonly #addon: SpliceAddon;
+  readonly #client: Socket;
+  readonly #upstream: Socket;
+  #native: NativeTunnel | undefined;
+  /** The native counts once the relay has stopped (the addon's tunnel is closed by then). */
+  #final: [number, number] | undefined;
+  /** What the sockets carried before the descriptors changed hands: the pipelined bytes. */
+  #sentBefore = 0;
+  #receivedBefore = 0;
+  /** Set when this tunnel is relayed in JavaScript after all. */
+  #fallback: TunnelByteCounts | undefined;
+
+  constructor(addon: SpliceAddon, client: Socket, upstream: Socket, idleMs: number) {
+    this.#addon = addon;
+    this.#client = client;
+    this.#upstream = upstream;
+    if (client.writableLength === 0 && upstream.writableLength === 0) this.#handOver(idleMs);
+    else this.#handOverWhenFlushed(idleMs);
   }
-  /** Stops the native relay once; resetSide = the side to close with a TCP RST, or -1. */
-  const finish = (resetSide: number): void => {
-    if (native === undefined || final !== undefined) return;
-    final = addon.bytes(native);
-    addon.close(native, resetSide);
+
+  fromClient(): number {
+    if (this.#fallback) return this.#fallback.fromClient();
+    return this.#native === undefined ? this.#upstream.bytesWritten : this.#sentBefore + this.#nativeBytes()[CLIENT];
+  }
+
+  toClient(): number {
+    if (this.#fallback) return this.#fallback.toClient();
+    return this.#native === undefined ? this.#upstream.bytesRead : this.#receivedBefore + this.#nativeBytes()[UPSTREAM];
+  }
+
+  /** The rare case: the `200` or the pipelined bytes did not fit in a socket buffer at once. */
+  #handOverWhenFlushed(idleMs: number): void {
+    const client = this.#client;
+    const upstream = this.#upstream;
+    const abandon = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    const resetClient = (): void => resetSocket(client);
+    const onDrain = (): void => {
+      if (client.writableLength > 0 || upstream.writableLength > 0) return;
+      client.off('drain', onDrain).off('close', abandon);
+      upstream.off('drain', onDrain).off('close', abandon).off('error', resetClient);
+      if (client.destroyed || upstream.destroyed) abandon();
+      else this.#handOver(idleMs);
+    };
+    client.on('drain', onDrain).once('close', abandon);
+    upstream.on('drain', onDrain).once('close', abandon).once('error', resetClient);
+  }
+
+  #handOver(idleMs: number): void {
+    const client = this.#client;
+    const upstream = this.#upstream;
+    if (!canTakeHandle(client) || !canTakeHandle(upstream)) {
+      // E.g. the client's FIN was read with its early bytes: relay this one tunnel in JavaScript.
+      this.#fallback = relayInJavaScript({ client, upstream, pipelined: Buffer.alloc(0), idleTimeoutMs: idleMs }, { answered: true });
+      return;
+    }
+    this.#sentBefore = upstream.bytesWritten;
+    this.#receivedBefore = upstream.bytesRead;
+    const clientHandle = takeHandle(client);
+    const upstreamHandle = takeHandle(upstream);
+    try {
+      this.#native = this.#addon.open(clientHandle.fd ?? -1, upstreamHandle.fd ?? -1, idleMs, this.#onEvent);
+    } catch (err) {
+      // Out of descriptors for the duplicates, say: this tunnel cannot go on, the proxy can.
+      upstream.destroy(err as Error);
+      client.destroy();
+      return;
+    } finally {
+      // The addon holds duplicates of both descriptors (or failed and holds none): these are closed either way.
+      clientHandle.close();
+      upstreamHandle.close();
+    }
+    // Destroying either record (a drain, the tracker, the client leaving) ends the tunnel.
+    client.once('close', this.#onRecordClosed);
+    upstream.once('close', this.#onRecordClosed);
+  }
+
+  readonly #onEvent = (kind: number, side: number, errno: number): void => {
+    // An end (each FIN was passed on) or the idle timeout closes both cleanly. A failed socket has the other reset
+    // (issue 9: a cut transfer must not look like a complete one), and an upstream failure is emitted on the
+    // upstream record for the tunnel's log and metrics.
+    const failed = kind === EVENT_ERROR;
+    this.#stop(failed ? 1 - side : -1);
+    if (failed && side === UPSTREAM) this.#upstream.destroy(systemError(errno));
+    else this.#upstream.destroy();
+    this.#client.destroy();
   };
-  // Destroying either record (a drain, the tracker, the client leaving) ends the tunnel.
-  client.once('close', () => {
-    finish(-1);
-    upstream.destroy();
-  });
-  upstream.once('close', () => {
-    finish(-1);
-    client.destroy();
-  });
-  const bytes = (direction: number): number => (final ?? addon.bytes(native))[direction]!;
-  return { fromClient: () => sentBefore + bytes(CLIENT), toClient: () => receivedBefore + bytes(UPSTREAM) };
+
+  readonly #onRecordClosed = (): void => {
+    this.#stop(-1);
+    this.#client.destroy();
+    this.#upstream.destroy();
+  };
+
+  /** Stops the native relay once; `resetSide`: the side to close with a TCP RST, or -1 for neither. */
+  #stop(resetSide: number): void {
+    if (this.#native === undefined || this.#final !== undefined) return;
+    this.#final = this.#addon.bytes(this.#native);
+    this.#addon.close(this.#native, resetSide);
+  }
+
+  #nativeBytes(): [number, number] {
+    return this.#final ?? this.#addon.bytes(this.#native!);
+  }
 }
 
 /** An error shaped like Node's own socket errors, so toUpstreamError() classifies it the same way. */
