@@ -2,10 +2,11 @@
 # Proxy CPU time per tunnelled request, ours and the system proxies side by side, in interleaved rounds against
 # one warmed null HTTPS server: the measurement behind issue 13 ("Tunnels at or under C's cost"). CPU is read
 # in nanoseconds from /proc/PID/task/*/schedstat (the run time of every thread of the proxy and of its children),
-# so it needs no long runs to beat the 10 ms tick of /proc/PID/stat. Needs `npm run build` first. Usage:
+# so it needs no long runs to beat the 10 ms tick of /proc/PID/stat. Needs `npm run build` and
+# `tsc -p tools/bench/tsconfig.json` (both part of `npm run bench`) first. Usage:
 #   scripts/tunnel-cpu.sh [-r rounds] [-n requests-per-worker] [-f file] [-c workers] system...
 #   system: egress (the relay the proxy selects), egress:js, egress:splice (EGRESS_PROXY_TUNNEL_RELAY), squid,
-#           tinyproxy
+#           tinyproxy, egress:before (the build in $BEFORE_DIR, e.g. main's, for a before/after in the same run)
 # Run it under `flock /work/bench.lock` on a shared machine. EGRESS_NODE_FLAGS adds Node flags to our proxy
 # (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof); PROXY_WRAP prefixes every proxy command; STRACE_DIR=D traces
 # round 1 with `strace -c -f` attached to each proxy and writes D/SYSTEM.strace (round 1's CPU is then meaningless);
@@ -59,18 +60,19 @@ for system in "$@"; do
     egress|egress:*)
       relay=${system#egress}; relay=${relay#:}
       read -r -a nflags <<< "${EGRESS_NODE_FLAGS:-}"
-      EGRESS_PROXY_TUNNEL_RELAY=$relay "${wrap[@]}" node --initial-old-space-size=64 "${nflags[@]}" dist/cli.js run --bind 127.0.0.1 --port 0 --admin-port 0 > "$log" 2>&1 &
+      cli=dist/cli.js; [ "$relay" = before ] && cli=${BEFORE_DIR:?BEFORE_DIR=a built checkout}/dist/cli.js relay=
+      EGRESS_PROXY_TUNNEL_RELAY=$relay "${wrap[@]}" node --initial-old-space-size=64 "${nflags[@]}" "$cli" run --bind 127.0.0.1 --port 0 --admin-port 0 > "$log" 2>&1 &
       proxy_pid[$system]=$!; pids+=($!)
       wait_for "$log" 'proxy listening'
       proxy_url[$system]="http://127.0.0.1:$(grep 'proxy listening' "$log" | grep -o '"port":[0-9]*' | cut -d: -f2)" ;;
     squid)
       p=$(free_port)
-      node --input-type=module -e "import { squidConfig } from './dist/bench/system-proxies.js'; process.stdout.write(squidConfig($p, '$tmp'))" > "$tmp/squid.conf"
+      node --input-type=module -e "import { squidConfig } from './dist-tools/tools/bench/system-proxies.js'; process.stdout.write(squidConfig($p, '$tmp'))" > "$tmp/squid.conf"
       "${wrap[@]}" /usr/sbin/squid -N -f "$tmp/squid.conf" > "$log" 2>&1 & proxy_pid[$system]=$!; pids+=($!)
       proxy_url[$system]="http://127.0.0.1:$p" ;;
     tinyproxy)
       p=$(free_port)
-      node --input-type=module -e "import { tinyproxyConfig } from './dist/bench/system-proxies.js'; process.stdout.write(tinyproxyConfig($p, '$tmp', process.getuid() === 0))" > "$tmp/tinyproxy.conf"
+      node --input-type=module -e "import { tinyproxyConfig } from './dist-tools/tools/bench/system-proxies.js'; process.stdout.write(tinyproxyConfig($p, '$tmp', process.getuid() === 0))" > "$tmp/tinyproxy.conf"
       "${wrap[@]}" tinyproxy -d -c "$tmp/tinyproxy.conf" > "$log" 2>&1 & proxy_pid[$system]=$!; pids+=($!)
       proxy_url[$system]="http://127.0.0.1:$p" ;;
     *) echo "unknown system $system" >&2; exit 2 ;;
