@@ -5,6 +5,7 @@
 import { UsageError } from '../../src/errors.js';
 import { DEFAULT_WARMUP_REQUESTS } from './comparison.js';
 import { SCENARIOS } from './scenarios.js';
+import { DEFAULT_IDLE_TUNNELS } from './tunnel-memory.js';
 import { formatFlagUsage, parseGoFlags, type FlagSpecs } from '../../src/bench/go-flags.js';
 import { benchDataPath } from '../../src/bench/package-root.js';
 import { WORKLOAD_CHOICES, planWorkloads, type PlannedWorkload } from './workloads.js';
@@ -22,6 +23,14 @@ const COMPARE_FLAGS = {
   only: { kind: 'string', valueName: 'NAMES', usage: `comma-separated scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}` },
   fresh: { kind: 'bool', usage: 'new null server and proxy processes for every run (cold starts measured) instead of one per scenario' },
   json: { kind: 'bool', usage: 'print JSON (with every round) instead of tables' },
+  tunnels: {
+    kind: 'int',
+    default: DEFAULT_IDLE_TUNNELS,
+    min: 0,
+    valueName: 'N',
+    usage: 'idle tunnels for the memory block after the workloads (0 skips it)',
+  },
+  'tunnels-only': { kind: 'bool', usage: 'run only the memory block, no workloads' },
 } satisfies FlagSpecs;
 
 export const COMPARE_USAGE = `Usage: npm run bench -- [flags]    (node dist-tools/tools/bench/compare.js [flags])
@@ -32,6 +41,7 @@ rounds, with each proxy's CPU time per request. Workloads, one after the other, 
   170KB  16 workers x 100 POSTs of bench-data/metric.data (172,787 bytes)
   1KiB   16 workers x 300 POSTs of bench-data/metric-1k.data (1,024 bytes)
 Any of -c, -r, -f runs one custom workload instead (other values from -workload, 170KB's for "all"), no targets.
+Then the memory of -tunnels idle CONNECT tunnels (RSS per tunnel, and after they close).
 
 Flags:
 ${formatFlagUsage(COMPARE_FLAGS)}
@@ -44,6 +54,8 @@ export interface CompareOptions {
   /** A new null server and proxy for every run instead of one per scenario kept across rounds. */
   freshProcesses: boolean;
   json: boolean;
+  /** Idle tunnels for the memory block; 0 skips it. */
+  idleTunnels: number;
 }
 
 /** `{ help: true }` for -h/-help; otherwise what to run. Throws `UsageError`. */
@@ -65,5 +77,13 @@ export function parseCompareArgs(
     allScenarios: SCENARIOS.map((s) => s.name),
     dataPath,
   });
-  return { help: false, workloads, rounds: flags.rounds, warmupRequests: flags.warmup, freshProcesses: flags.fresh, json: flags.json };
+  return {
+    help: false,
+    workloads: flags['tunnels-only'] ? [] : workloads,
+    rounds: flags.rounds,
+    warmupRequests: flags.warmup,
+    freshProcesses: flags.fresh,
+    json: flags.json,
+    idleTunnels: flags.tunnels,
+  };
 }

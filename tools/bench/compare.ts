@@ -15,7 +15,8 @@
  *
  * Flags: --workload 170KB|1KiB|all (default all), --rounds N (default 5), --c N, --r N, --f FILE (any of the three
  * makes one custom workload), --warmup N (default 10), --only a,b (scenario names), --fresh (new processes for
- * every run instead of one warmed pair per scenario), --json.
+ * every run instead of one warmed pair per scenario), --json, --tunnels N (idle tunnels for the memory block that
+ * follows the workloads, tunnel-memory.ts; 0 skips it), --tunnels-only (that block alone).
  * Exit code: 0 when every run finished without request errors, 1 otherwise, 2 for bad usage.
  */
 import { isAbsolute, relative } from 'node:path';
@@ -31,6 +32,7 @@ import { COMPARE_USAGE, parseCompareArgs } from './compare-options.js';
 import { runComparison } from './comparison.js';
 import { readFlagFile } from '../../src/bench/read-flag-file.js';
 import { evaluateTargets } from './targets.js';
+import { measureTunnelMemory, renderTunnelMemory, type TunnelMemoryResult } from './tunnel-memory.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const started = Date.now();
@@ -74,9 +76,15 @@ async function main(argv: readonly string[]): Promise<number> {
     reports.push(report);
     if (!options.json) process.stdout.write(`\n${renderWorkloadReport(report)}`);
   }
+  let tunnelMemory: TunnelMemoryResult | undefined;
+  if (options.idleTunnels > 0) {
+    process.stderr.write(`[tunnel memory] ${options.idleTunnels} idle tunnels\n`);
+    tunnelMemory = await measureTunnelMemory({ tunnels: options.idleTunnels });
+    if (!options.json) process.stdout.write(`\n${renderTunnelMemory(tunnelMemory)}`);
+  }
   const seconds = Math.round((Date.now() - started) / 1000);
   if (options.json) {
-    const json = { ...comparisonJson(machine, options.rounds, reports), freshProcesses: options.freshProcesses, seconds };
+    const json = { ...comparisonJson(machine, options.rounds, reports), tunnelMemory, freshProcesses: options.freshProcesses, seconds };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else process.stdout.write(`\nfinished in ${Math.floor(seconds / 60)} min ${seconds % 60} s\n`);
 
