@@ -4,7 +4,7 @@
  * that shuts down its sending side still gets the rest of the server's answer. This file owns what comes before
  * the relay (dialling, the connect timeout, the error answers) and the tunnel's record for the log and metrics.
  */
-import net, { type LookupFunction } from 'node:net';
+import net, { type LookupFunction, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { RejectError, UpstreamConnectTimeoutError, toUpstreamError, type UpstreamError } from '../errors.js';
@@ -42,7 +42,7 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
   let reported = false;
 
   const relay = (ctx.relay ?? tunnelRelay()).prepare();
-  const upstream = net.connect({
+  const socket = net.connect({
     host: target.host,
     port: target.port,
     allowHalfOpen: true,
@@ -50,7 +50,12 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
     ...(relay.upstreamOnread ? { onread: relay.upstreamOnread } : {}),
     ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
   });
-  const untrack = ctx.tracker.trackTunnel(clientSocket, upstream);
+  let untrack = ctx.tracker.trackTunnel(clientSocket, socket);
+  /**
+   * The upstream socket, until a relay that took its descriptor lets go of it: an open tunnel holds as little as
+   * it can (issue 13), and what outlives the dial here (the report, the client's listeners) would keep it.
+   */
+  let upstream: Socket | undefined = socket;
 
   const report = (): void => {
     if (reported) return;
@@ -69,13 +74,16 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
       durationSeconds: (performance.now() - started) / 1000,
     });
   };
+  const recordFailure = (err: Error): void => {
+    failure ??= toUpstreamError(err, target.authority);
+  };
 
-  // What only the dial needs, dropped once the tunnel is up: an open tunnel holds as little as it can (issue 13).
+  // What only the dial needs, dropped once the tunnel is up.
   let dialling: { early: EarlyClientData; relay: PreparedRelay; timer: NodeJS.Timeout } | undefined = {
     early,
     relay,
     timer: setTimeout(() => {
-      upstream.destroy(new UpstreamConnectTimeoutError(target.authority, `connect timed out after ${ctx.connectTimeoutMs} ms`));
+      upstream?.destroy(new UpstreamConnectTimeoutError(target.authority, `connect timed out after ${ctx.connectTimeoutMs} ms`));
     }, ctx.connectTimeoutMs),
   };
   const endDial = (): { early: EarlyClientData; relay: PreparedRelay } | undefined => {
@@ -85,33 +93,43 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
     return ended;
   };
 
-  upstream.once('connect', () => {
+  socket.once('connect', function (this: Socket) {
     const dial = endDial()!;
     if (clientSocket.destroyed) {
-      upstream.destroy();
+      this.destroy();
       return;
     }
-    counts = dial.relay.start({ client: clientSocket, pipelined: dial.early.release(), upstream, idleTimeoutMs: ctx.idleTimeoutMs });
+    counts = dial.relay.start({
+      client: clientSocket,
+      pipelined: dial.early.release(),
+      upstream: this,
+      idleTimeoutMs: ctx.idleTimeoutMs,
+      upstreamFailed: recordFailure,
+      upstreamReleased: () => {
+        // The tunnel is the client's socket from here on: destroying it (a drain's deadline) ends the relay.
+        const tracked = ctx.tracker.trackTunnel(clientSocket, clientSocket);
+        untrack();
+        untrack = tracked;
+        upstream = undefined;
+      },
+    });
   });
 
-  upstream.on('error', (err) => {
+  socket.on('error', (err) => {
     endDial()?.early.release();
     // Once established, the relay answers a failure (it resets the client); this only keeps it for the record.
-    if (counts) {
-      failure ??= toUpstreamError(err, target.authority);
-      return;
-    }
+    if (counts) return recordFailure(err);
     if (err instanceof RejectError) {
       // The resolver found the name points at this proxy (see AdmissionGuards.loopSafeLookup).
       rejected = err;
       writeRawErrorResponse(clientSocket, err.statusCode, err.publicMessage, err.code);
       return;
     }
-    failure ??= toUpstreamError(err, target.authority);
-    writeRawErrorResponse(clientSocket, failure.statusCode, failure.publicMessage, failure.code);
+    recordFailure(err);
+    writeRawErrorResponse(clientSocket, failure!.statusCode, failure!.publicMessage, failure!.code);
   });
   clientSocket.on('error', () => {
-    if (!counts) upstream.destroy();
+    if (!counts) upstream?.destroy();
   });
 
   // Before the tunnel is up, either side closing ends it; after, the relay closes both, and it is over when both
@@ -120,10 +138,9 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
   const onClose = (): void => {
     if (++closed === 2 || !counts) report();
   };
-  upstream.once('close', onClose);
+  socket.once('close', onClose);
   clientSocket.once('close', () => {
-    if (!counts) upstream.destroy();
+    if (!counts) upstream?.destroy();
     onClose();
   });
 }
-

@@ -65,7 +65,7 @@ function startSplicing(addon: SpliceAddon, tunnel: EstablishedTunnel): TunnelByt
   client.write(CONNECT_ESTABLISHED);
   const first = buffered.length === 0 ? pipelined : Buffer.concat([pipelined, ...buffered]);
   if (first.length > 0) upstream.write(first);
-  return new SplicedTunnel(addon, client, upstream, tunnel.idleTimeoutMs);
+  return new SplicedTunnel(addon, client, tunnel);
 }
 
 /**
@@ -75,7 +75,11 @@ function startSplicing(addon: SpliceAddon, tunnel: EstablishedTunnel): TunnelByt
 class SplicedTunnel implements TunnelByteCounts {
   readonly #addon: SpliceAddon;
   readonly #client: Socket;
-  readonly #upstream: Socket;
+  /** Until the descriptor changes hands. */
+  #upstream: Socket | undefined;
+  readonly #idleMs: number;
+  readonly #upstreamFailed: (err: Error) => void;
+  readonly #upstreamReleased: () => void;
   #native: NativeTunnel | undefined;
   /** The native counts once the relay has stopped (the addon's tunnel is closed by then). */
   #final: [number, number] | undefined;
@@ -85,28 +89,32 @@ class SplicedTunnel implements TunnelByteCounts {
   /** Set when this tunnel is relayed in JavaScript after all. */
   #fallback: TunnelByteCounts | undefined;
 
-  constructor(addon: SpliceAddon, client: Socket, upstream: Socket, idleMs: number) {
+  /** `tunnel`'s pipelined bytes have been sent; it is not kept (they would be, for the tunnel's life). */
+  constructor(addon: SpliceAddon, client: Socket, tunnel: EstablishedTunnel) {
     this.#addon = addon;
     this.#client = client;
-    this.#upstream = upstream;
-    if (client.writableLength === 0 && upstream.writableLength === 0) this.#handOver(idleMs);
-    else this.#handOverWhenFlushed(idleMs);
+    this.#upstream = tunnel.upstream;
+    this.#idleMs = tunnel.idleTimeoutMs;
+    this.#upstreamFailed = tunnel.upstreamFailed;
+    this.#upstreamReleased = tunnel.upstreamReleased;
+    if (client.writableLength === 0 && tunnel.upstream.writableLength === 0) this.#handOver();
+    else this.#handOverWhenFlushed();
   }
 
   fromClient(): number {
     if (this.#fallback) return this.#fallback.fromClient();
-    return this.#native === undefined ? this.#upstream.bytesWritten : this.#sentBefore + this.#nativeBytes()[CLIENT];
+    return this.#native === undefined ? (this.#upstream?.bytesWritten ?? 0) : this.#sentBefore + this.#nativeBytes()[CLIENT];
   }
 
   toClient(): number {
     if (this.#fallback) return this.#fallback.toClient();
-    return this.#native === undefined ? this.#upstream.bytesRead : this.#receivedBefore + this.#nativeBytes()[UPSTREAM];
+    return this.#native === undefined ? (this.#upstream?.bytesRead ?? 0) : this.#receivedBefore + this.#nativeBytes()[UPSTREAM];
   }
 
   /** The rare case: the `200` or the pipelined bytes did not fit in a socket buffer at once. */
-  #handOverWhenFlushed(idleMs: number): void {
+  #handOverWhenFlushed(): void {
     const client = this.#client;
-    const upstream = this.#upstream;
+    const upstream = this.#upstream!;
     const abandon = (): void => {
       client.destroy();
       upstream.destroy();
@@ -117,18 +125,26 @@ class SplicedTunnel implements TunnelByteCounts {
       client.off('drain', onDrain).off('close', abandon);
       upstream.off('drain', onDrain).off('close', abandon).off('error', resetClient);
       if (client.destroyed || upstream.destroyed) abandon();
-      else this.#handOver(idleMs);
+      else this.#handOver();
     };
     client.on('drain', onDrain).once('close', abandon);
     upstream.on('drain', onDrain).once('close', abandon).once('error', resetClient);
   }
 
-  #handOver(idleMs: number): void {
+  #handOver(): void {
     const client = this.#client;
-    const upstream = this.#upstream;
+    const upstream = this.#upstream!;
     if (!canTakeHandle(client) || !canTakeHandle(upstream)) {
       // E.g. the client's FIN was read with its early bytes: relay this one tunnel in JavaScript.
-      this.#fallback = relayInJavaScript({ client, upstream, pipelined: Buffer.alloc(0), idleTimeoutMs: idleMs }, { answered: true });
+      const tunnel = {
+        client,
+        upstream,
+        pipelined: Buffer.alloc(0),
+        idleTimeoutMs: this.#idleMs,
+        upstreamFailed: this.#upstreamFailed,
+        upstreamReleased: this.#upstreamReleased,
+      };
+      this.#fallback = relayInJavaScript(tunnel, { answered: true });
       return;
     }
     this.#sentBefore = upstream.bytesWritten;
@@ -136,7 +152,7 @@ class SplicedTunnel implements TunnelByteCounts {
     const clientHandle = takeHandle(client);
     const upstreamHandle = takeHandle(upstream);
     try {
-      this.#native = this.#addon.open(clientHandle.fd ?? -1, upstreamHandle.fd ?? -1, idleMs, this.#onEvent);
+      this.#native = this.#addon.open(clientHandle.fd ?? -1, upstreamHandle.fd ?? -1, this.#idleMs, this.#onEvent);
     } catch (err) {
       // Out of descriptors for the duplicates, say: this tunnel cannot go on, the proxy can.
       upstream.destroy(err as Error);
@@ -147,26 +163,26 @@ class SplicedTunnel implements TunnelByteCounts {
       clientHandle.close();
       upstreamHandle.close();
     }
-    // Destroying either record (a drain, the tracker, the client leaving) ends the tunnel.
-    client.once('close', this.#onRecordClosed);
-    upstream.once('close', this.#onRecordClosed);
+    // The upstream object has nothing left to do: let it go. The client's record stays, as the server's count of
+    // the connection; destroying it (a drain, the tracker, the client leaving) ends the tunnel.
+    upstream.destroy();
+    this.#upstream = undefined;
+    this.#upstreamReleased();
+    client.once('close', this.#onClientRecordClosed);
   }
 
   readonly #onEvent = (kind: number, side: number, errno: number): void => {
     // An end (each FIN was passed on) or the idle timeout closes both cleanly. A failed socket has the other reset
-    // (issue 9: a cut transfer must not look like a complete one), and an upstream failure is emitted on the
-    // upstream record for the tunnel's log and metrics.
+    // (issue 9: a cut transfer must not look like a complete one), and an upstream failure goes to the tunnel's
+    // record for its log and metrics.
     const failed = kind === EVENT_ERROR;
     this.#stop(failed ? 1 - side : -1);
-    if (failed && side === UPSTREAM) this.#upstream.destroy(systemError(errno));
-    else this.#upstream.destroy();
+    if (failed && side === UPSTREAM) this.#upstreamFailed(systemError(errno));
     this.#client.destroy();
   };
 
-  readonly #onRecordClosed = (): void => {
+  readonly #onClientRecordClosed = (): void => {
     this.#stop(-1);
-    this.#client.destroy();
-    this.#upstream.destroy();
   };
 
   /** Stops the native relay once; `resetSide`: the side to close with a TCP RST, or -1 for neither. */

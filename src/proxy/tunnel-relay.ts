@@ -28,6 +28,13 @@ export interface EstablishedTunnel {
   pipelined: Buffer;
   upstream: Socket;
   idleTimeoutMs: number;
+  /** A failure of the upstream that the relay saw itself (not as an `error` on `upstream`): for the record. */
+  upstreamFailed: (err: Error) => void;
+  /**
+   * The relay took the upstream's descriptor and has destroyed the `upstream` object: the caller lets go of it, and
+   * `client` alone stands for the tunnel from now on (destroying it ends the relay).
+   */
+  upstreamReleased: () => void;
 }
 
 /** Bytes delivered each way so far (and in the end): what the metrics and access log report. */
@@ -42,9 +49,9 @@ export interface PreparedRelay {
   readonly upstreamOnread?: ReadBufferOption;
   /**
    * Answers `200` to the client and relays until the tunnel is over. When it is, both `client` and `upstream` are
-   * destroyed, so their `close` events tell the caller. An upstream failure is emitted as an `error` on
-   * `upstream` (for the caller's record) and the client is reset, not closed cleanly; a clean FIN either way is
-   * passed on as a half-close.
+   * destroyed, so their `close` events tell the caller. An upstream failure is emitted as an `error` on `upstream`
+   * or given to `upstreamFailed` (for the caller's record) and the client is reset, not closed cleanly; a clean
+   * FIN either way is passed on as a half-close.
    */
   start(tunnel: EstablishedTunnel): TunnelByteCounts;
 }
