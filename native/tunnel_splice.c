@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,8 +168,16 @@ static void raise_event(tunnel *t, int kind, int side, int err) {
     napi_create_int32(env, err, &argv[2]);
     napi_get_global(env, &resource);
     /* make_callback, not call_function: it runs process.nextTick callbacks and promise jobs afterwards, and an
-     * exception thrown by the handler reaches process 'uncaughtException' as from any other Node callback. */
-    napi_make_callback(env, t->async_context, resource, callback, 3, argv, &result);
+     * exception thrown by the handler is passed on below. */
+    if (napi_make_callback(env, t->async_context, resource, callback, 3, argv, &result) != napi_ok) {
+      /* A throwing handler: hand the exception to process 'uncaughtException', as Node does for its callbacks. */
+      bool pending = false;
+      napi_value exception;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+          napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
+        napi_fatal_exception(env, exception);
+      }
+    }
   }
   napi_close_handle_scope(env, scope);
 }
@@ -273,7 +282,11 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   if (t->stopped) return;
   int side = handle == &t->poll[CLIENT] ? CLIENT : UPSTREAM;
   if (status < 0) {
-    raise_event(t, EVENT_ERROR, side, -status);
+    /* libuv reports a socket's POLLERR (a reset, say) as UV_EBADF: the socket itself knows the real error. */
+    int err = 0;
+    socklen_t length = sizeof err;
+    if (getsockopt(t->fd[side], SOL_SOCKET, SO_ERROR, &err, &length) != 0 || err == 0) err = -status;
+    raise_event(t, EVENT_ERROR, side, err);
     return;
   }
   /* Writable first: it frees the pipe of the direction that writes here, which may then read again. */

@@ -1,8 +1,9 @@
 /**
  * The native tunnel relay: once the `200` and the pipelined bytes are out, both sockets' descriptors go to
  * native/tunnel_splice.c, which moves the bytes with splice(2) on Node's event loop and reports only the end of
- * the tunnel. The two `net.Socket`s stay behind without handles, as records: the server counts the client's until
- * it is destroyed, the tracker destroys both at a drain's deadline, and destroying either ends the native relay.
+ * the tunnel. The client's `net.Socket` stays behind without a handle, as the record of the connection: the server
+ * counts it against `max_client_connections` until it is destroyed, the tracker destroys it at a drain's deadline,
+ * and destroying it ends the native relay. The upstream's `net.Socket` is let go of at once.
  *
  * Why (docs/benchmarks.md, "Tunnels at or under C's cost"): per chunk the JavaScript relay crosses into JavaScript
  * for every read and runs a stream write; the proxy's CPU per request was above squid's by about that. Here a chunk
@@ -70,7 +71,7 @@ function startSplicing(addon: SpliceAddon, tunnel: EstablishedTunnel): TunnelByt
 
 /**
  * One tunnel from the moment its `200` is written. Holds no more than it needs while open (an idle tunnel's
- * memory is a target of issue 13): the two records, the native tunnel, and the byte counts.
+ * memory is a target of issue 13): the client's record, the native tunnel, and the byte counts.
  */
 class SplicedTunnel implements TunnelByteCounts {
   readonly #addon: SpliceAddon;

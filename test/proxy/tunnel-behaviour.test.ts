@@ -137,7 +137,9 @@ for (const relay of availableTunnelRelays()) {
       const { ended } = connectThrough(proxy.port, authority());
       const result = await ended;
       assert.deepEqual({ how: result.how, code: result.code }, { how: 'error', code: 'ECONNRESET' });
+      // The record says what happened upstream: a reset (the metrics' upstream failure reason "reset").
       await waitFor(() => tunnelRecords().some((r) => r.error !== undefined), 'the tunnel record');
+      assert.equal(tunnelRecords().find((r) => r.error !== undefined)?.error, 'EPROXY_UPSTREAM_RESET');
     });
 
     test('a clean upstream close after a download is a clean end for the client, every byte delivered', async () => {
