@@ -3,7 +3,7 @@
  * Query strings are never logged: DataKit puts its workspace token there.
  */
 import type { Logger } from './logger.js';
-import type { ExchangeObserver, HttpExchangeRecord, RejectRecord, TunnelRecord } from '../proxy/exchange-records.js';
+import type { ExchangeObserver, HttpExchangeRecord, RejectRecord, TunnelRecord } from '../relay/exchange-records.js';
 
 export class AccessLog implements ExchangeObserver {
   readonly #log: Logger;

@@ -11,7 +11,7 @@ import type {
   HttpExchangeRecord,
   RejectRecord,
   TunnelRecord,
-} from '../proxy/exchange-records.js';
+} from '../relay/exchange-records.js';
 import { apiPathLabel } from './api-path-label.js';
 import { LabelValueLimiter } from './label-value-limiter.js';
 import { registerEventLoopDelayGauges } from './event-loop-delay.js';

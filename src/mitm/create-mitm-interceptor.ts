@@ -6,14 +6,14 @@
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../logging/logger.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
-import type { ConnectionTracker } from '../proxy/connection-tracker.js';
-import type { ExchangeObservers } from '../proxy/exchange-records.js';
-import type { UpstreamTlsSettings } from '../proxy/upstream-tls.js';
+import type { ConnectionTracker } from '../relay/connection-tracker.js';
+import type { ExchangeObservers } from '../relay/exchange-records.js';
+import type { UpstreamTlsSettings } from '../relay/upstream-tls.js';
 import { loadOrCreateCa } from './ca-store.js';
 import { HostMatcher } from './host-matcher.js';
 import { LeafCertificateCache } from './leaf-certificate-cache.js';
 import { TlsInterceptor } from './tls-interceptor.js';
-import type { AdmissionGuards } from '../proxy/admission-guards.js';
+import type { AdmissionGuards } from '../relay/admission-guards.js';
 
 export interface MitmDeps {
   config: ProxyConfig;

@@ -32,15 +32,15 @@ import {
 import { requestBodyFraming, responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldHasToken, HeadTooLargeError, MessageHeadError, type HeaderField, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
-import type { ConnectionTracker } from '../proxy/connection-tracker.js';
-import { writeRawErrorResponse } from '../proxy/error-response.js';
-import type { ExchangeObservers } from '../proxy/exchange-records.js';
-import { VIA_PSEUDONYM } from '../proxy/forwarded-heads.js';
-import { parseAbsoluteTarget, type ProxyTarget } from '../proxy/request-target.js';
-import type { UpstreamTlsSettings } from '../proxy/upstream-tls.js';
-import { addListeners } from '../proxy/listeners.js';
-import { corkUntilNextTick, discardSocket } from '../proxy/socket-writes.js';
-import type { UpstreamConnectionPool } from '../proxy/upstream-connection-pool.js';
+import type { ConnectionTracker } from '../relay/connection-tracker.js';
+import { writeRawErrorResponse } from '../relay/error-response.js';
+import type { ExchangeObservers } from '../relay/exchange-records.js';
+import { VIA_PSEUDONYM } from '../relay/forwarded-heads.js';
+import { parseAbsoluteTarget, type ProxyTarget } from '../relay/request-target.js';
+import type { UpstreamTlsSettings } from '../relay/upstream-tls.js';
+import { addListeners } from '../relay/listeners.js';
+import { corkUntilNextTick, discardSocket } from '../relay/socket-writes.js';
+import type { UpstreamConnectionPool } from '../relay/upstream-pool.js';
 
 const CRLF = Buffer.from('\r\n');
 /** Our Via field line and the blank line that ends the head, by the version the message arrived in. */

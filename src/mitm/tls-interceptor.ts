@@ -15,18 +15,18 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logging/logger.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { CONNECT_ESTABLISHED } from '../proxy/connect-tunnel.js';
-import type { ConnectionTracker } from '../proxy/connection-tracker.js';
-import type { ExchangeObservers } from '../proxy/exchange-records.js';
-import { writeRawErrorResponse } from '../proxy/error-response.js';
-import type { ProxyTarget } from '../proxy/request-target.js';
-import type { TunnelInterceptor } from '../proxy/tunnel-interceptor.js';
+import type { ConnectionTracker } from '../relay/connection-tracker.js';
+import type { ExchangeObservers } from '../relay/exchange-records.js';
+import { writeRawErrorResponse } from '../relay/error-response.js';
+import type { ProxyTarget } from '../relay/request-target.js';
+import type { TunnelInterceptor } from '../relay/tunnel-interceptor.js';
 import type { EarlyClientData } from '../proxy/early-client-data.js';
-import type { UpstreamTlsSettings } from '../proxy/upstream-tls.js';
+import type { UpstreamTlsSettings } from '../relay/upstream-tls.js';
 import { classifyClientTlsFailure } from './client-tls-failure.js';
 import type { HostMatcher } from './host-matcher.js';
-import type { AdmissionGuards } from '../proxy/admission-guards.js';
+import type { AdmissionGuards } from '../relay/admission-guards.js';
 import { InterceptedExchangeRelay } from './intercepted-exchange-relay.js';
-import { UpstreamConnectionPool } from '../proxy/upstream-connection-pool.js';
+import { UpstreamConnectionPool } from '../relay/upstream-pool.js';
 
 /** What the interceptor needs from the certificate side. */
 export interface SecureContextSource {

@@ -18,12 +18,12 @@ import {
 import { requestBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldHasToken, fieldValues, HeadTooLargeError, MessageHeadError, parseRequestHead, type RequestHead } from '../http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
-import type { AdmissionGuards } from './admission-guards.js';
-import { errorResponseText, lingerThenClose, writeRawErrorResponse } from './error-response.js';
-import type { ExchangeObservers } from './exchange-records.js';
+import type { AdmissionGuards } from '../relay/admission-guards.js';
+import { errorResponseText, lingerThenClose, writeRawErrorResponse } from '../relay/error-response.js';
+import type { ExchangeObservers } from '../relay/exchange-records.js';
 import { ForwardExchange, type ExchangeClient, type ForwardingDeps } from './forward-exchange.js';
-import { parseAbsoluteTarget } from './request-target.js';
-import { corkUntilNextTick } from './socket-writes.js';
+import { parseAbsoluteTarget } from '../relay/request-target.js';
+import { corkUntilNextTick } from '../relay/socket-writes.js';
 
 const NO_BODY: BodyFraming = { kind: 'none' };
 

@@ -23,15 +23,15 @@ import {
 import { responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldHasToken, MessageHeadError, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
-import type { ConnectionTracker } from './connection-tracker.js';
-import type { ExchangeObservers } from './exchange-records.js';
-import { forwardedInterimHead, forwardedRequestHead, forwardedResponseHead } from './forwarded-heads.js';
-import { addListeners } from './listeners.js';
-import type { OriginSlots } from './origin-slots.js';
-import { corkUntilNextTick, discardSocket } from './socket-writes.js';
-import type { AbsoluteTarget } from './request-target.js';
-import type { UpstreamConnectionPool } from './upstream-connection-pool.js';
-import type { UpstreamTlsSettings } from './upstream-tls.js';
+import type { ConnectionTracker } from '../relay/connection-tracker.js';
+import type { ExchangeObservers } from '../relay/exchange-records.js';
+import { forwardedInterimHead, forwardedRequestHead, forwardedResponseHead } from '../relay/forwarded-heads.js';
+import { addListeners } from '../relay/listeners.js';
+import type { OriginSlots } from '../relay/origin-slots.js';
+import { corkUntilNextTick, discardSocket } from '../relay/socket-writes.js';
+import type { AbsoluteTarget } from '../relay/request-target.js';
+import type { UpstreamConnectionPool } from '../relay/upstream-pool.js';
+import type { UpstreamTlsSettings } from '../relay/upstream-tls.js';
 
 /** Request bytes held per request while it waits for a slot or a connection; then the client is paused. */
 const MAX_PENDING_BYTES = 64 * 1024;

@@ -9,19 +9,19 @@ import { MalformedRequestError, RejectError } from '../errors.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { RequestHead } from '../http1/message-head.js';
 import type { Logger } from '../logging/logger.js';
-import { AdmissionGuards, displayClientIp } from './admission-guards.js';
+import { AdmissionGuards, displayClientIp } from '../relay/admission-guards.js';
 import { ClientConnection } from './client-connection.js';
-import { ConnectionTracker } from './connection-tracker.js';
+import { ConnectionTracker } from '../relay/connection-tracker.js';
 import { openTunnel } from './connect-tunnel.js';
 import { EarlyClientData } from './early-client-data.js';
-import { writeRawErrorResponse } from './error-response.js';
-import type { ExchangeObservers } from './exchange-records.js';
+import { writeRawErrorResponse } from '../relay/error-response.js';
+import type { ExchangeObservers } from '../relay/exchange-records.js';
 import type { ForwardingDeps } from './forward-exchange.js';
-import { OriginSlots } from './origin-slots.js';
-import { parseConnectAuthority, type ProxyTarget } from './request-target.js';
-import type { TunnelInterceptor } from './tunnel-interceptor.js';
-import type { UpstreamTlsSettings } from './upstream-tls.js';
-import { UpstreamConnectionPool } from './upstream-connection-pool.js';
+import { OriginSlots } from '../relay/origin-slots.js';
+import { parseConnectAuthority, type ProxyTarget } from '../relay/request-target.js';
+import type { TunnelInterceptor } from '../relay/tunnel-interceptor.js';
+import type { UpstreamTlsSettings } from '../relay/upstream-tls.js';
+import { UpstreamConnectionPool } from '../relay/upstream-pool.js';
 
 export interface ProxyServerDeps {
   config: ProxyConfig;

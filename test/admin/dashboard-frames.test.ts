@@ -9,7 +9,7 @@ import { dashboardDetail, dashboardPoint, histogramQuantile } from '../../src/ad
 import { DASHBOARD_METRIC_NAMES, readMetrics, type MetricsReading } from '../../src/admin/dashboard/metrics-reading.js';
 import { registryMetricsSource } from '../../src/admin/metrics-source.js';
 import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
-import type { HttpExchangeRecord } from '../../src/proxy/exchange-records.js';
+import type { HttpExchangeRecord } from '../../src/relay/exchange-records.js';
 
 test('histogram_quantile: linear inside the bucket, from 0 in the first, the top bound for +Inf', () => {
   const bounds = [0.1, 0.5, 1];

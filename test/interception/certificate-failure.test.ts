@@ -12,10 +12,10 @@ import { pino } from 'pino';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import { TlsInterceptor } from '../../src/mitm/tls-interceptor.js';
 import { HostMatcher } from '../../src/mitm/host-matcher.js';
-import { AdmissionGuards } from '../../src/proxy/admission-guards.js';
-import { ConnectionTracker } from '../../src/proxy/connection-tracker.js';
-import { ExchangeObservers, type TunnelRecord } from '../../src/proxy/exchange-records.js';
-import { createUpstreamTls } from '../../src/proxy/upstream-tls.js';
+import { AdmissionGuards } from '../../src/relay/admission-guards.js';
+import { ConnectionTracker } from '../../src/relay/connection-tracker.js';
+import { ExchangeObservers, type TunnelRecord } from '../../src/relay/exchange-records.js';
+import { createUpstreamTls } from '../../src/relay/upstream-tls.js';
 import { readUntil } from '../helpers/raw-client.js';
 import { EarlyClientData } from '../../src/proxy/early-client-data.js';
 

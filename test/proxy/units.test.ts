@@ -1,8 +1,8 @@
 /** Unit checks of the small pure pieces: the allow-list's fail-closed parsing, targets, hop-by-hop stripping. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClientAllowList, AdmissionGuards, displayClientIp } from '../../src/proxy/admission-guards.js';
-import { parseAbsoluteTarget, parseConnectAuthority } from '../../src/proxy/request-target.js';
+import { ClientAllowList, AdmissionGuards, displayClientIp } from '../../src/relay/admission-guards.js';
+import { parseAbsoluteTarget, parseConnectAuthority } from '../../src/relay/request-target.js';
 import { MalformedRequestError, MethodNotAllowedError } from '../../src/errors.js';
 
 test('allow-list fails closed on anything it cannot parse', () => {

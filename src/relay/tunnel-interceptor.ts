@@ -4,7 +4,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ProxyTarget } from './request-target.js';
-import type { EarlyClientData } from './early-client-data.js';
+import type { EarlyClientData } from '../proxy/early-client-data.js';
 
 export interface TunnelInterceptor {
   /** Whether this CONNECT's TLS should be terminated and its requests read. */
