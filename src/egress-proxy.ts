@@ -1,18 +1,22 @@
 /**
- * Assembles a running egress-proxy from a resolved config: upstream pools, admission guards, the proxy
- * listener, metrics, access log, the admin listener and (when enabled) MITM. The CLI and the tests start the
- * proxy through here, so both run exactly the same wiring.
+ * Assembles a running egress-proxy from a resolved config: the live settings, the relay engine (upstream dialer,
+ * pool, slots, timeout sweep), the proxy listener, metrics, access log, the admin listener and (when enabled) MITM.
+ * The CLI and the tests start the proxy through here, so both run exactly the same wiring.
  */
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { ProxyConfig } from './config/proxy-config.js';
 import type { Logger } from './logging/logger.js';
 import { AccessLog } from './logging/access-log.js';
-import { AdmissionGuards } from './relay/admission-guards.js';
-import { ConnectionTracker } from './relay/connection-tracker.js';
-import { tunnelRelay } from './proxy/tunnel-relay-selection.js';
-import { ExchangeObservers, type ExchangeObserver } from './relay/exchange-records.js';
+import { interceptionPolicy } from './mitm/host-matcher.js';
 import { ProxyServer } from './proxy/proxy-server.js';
+import { tunnelRelay } from './proxy/tunnel-relay-selection.js';
+import { ConnectionTracker } from './relay/connection-tracker.js';
+import { ExchangeObservers, type ExchangeObserver } from './relay/exchange-records.js';
+import { ClientAllowListGuard, ConnectPortGuard, SelfLoopGuard } from './relay/guards.js';
+import { RelayEngine } from './relay/relay-engine.js';
+import { LiveSettings, type RelaySettings } from './relay/relay-settings.js';
+import { UpstreamDialer, type ConnectFunction } from './relay/upstream-dialer.js';
 import { createUpstreamTls } from './relay/upstream-tls.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import type { AdminServer } from './admin/admin-server.js';
@@ -28,13 +32,21 @@ export interface RunningProxy {
   admin: AdminServer | undefined;
   /** Whether the proxy listener is accepting (false once a stop has begun). */
   readonly accepting: boolean;
+  /**
+   * Applies a new config to every connection and request that starts from now on (allow-list, guards, timeouts,
+   * limits, verbose, MITM host lists); what is in flight keeps what it began with. Returns the keys whose new
+   * values need a restart and were not applied (listen addresses, MITM on or off, the admin listener, upstream TLS).
+   */
+  reconfigure(config: ProxyConfig): { restartNeeded: string[] };
   /** Graceful stop: drain for up to `drainMs` (default: the configured drain timeout), then close everything. */
   stop(drainMs?: number): Promise<{ forced: boolean }>;
 }
 
 export interface StartOptions {
-  /** Replaces the system resolver for upstream connections. */
+  /** Replaces the system resolver for every upstream connection (forwarding, MITM, tunnels). */
   lookup?: LookupFunction;
+  /** Replaces net.connect for every upstream connection; it is given an IP address the dialer has checked. */
+  connect?: ConnectFunction;
   /**
    * Listeners of this proxy served by another process (a cluster worker's admin listener is in the primary): a
    * request aimed at them is a loop, like one aimed at the proxy port.
@@ -56,11 +68,22 @@ export async function startEgressProxy(
     maxClientConnections: config.limits.maxClientConnections,
     gauges: { activeTunnels: () => tracker.activeTunnels, requestsInFlight: () => tracker.requestsInFlight, clientConnections: () => tracker.clientConnections },
   });
-  const observerList: ExchangeObserver[] = [metrics];
-  if (config.verbose) observerList.push(new AccessLog(logger));
-  const observers = new ExchangeObservers(observerList, (err) =>
-    logger.error({ err }, 'metrics or access-log observer failed'),
-  );
+  const accessLog = new AccessLog(logger);
+  const loopGuard = new SelfLoopGuard();
+  /** The settings a reload may change, built the same way at start and at each reconfigure. */
+  const relaySettings = (next: ProxyConfig): RelaySettings => {
+    const observerList: ExchangeObserver[] = next.verbose ? [metrics, accessLog] : [metrics];
+    return {
+      timeouts: next.timeouts,
+      limits: next.limits,
+      connectionGuards: [new ClientAllowListGuard(next.allowedClientCidrs)],
+      // In this order: client, then ports, then the self-loop (issue 10 adds destinations, auth and Via loops).
+      requestGuards: [new ConnectPortGuard(next.limits.allowedConnectPorts), loopGuard],
+      observers: new ExchangeObservers(observerList, (err) => logger.error({ err }, 'metrics or access-log observer failed')),
+      interception: config.mitm ? interceptionPolicy(next.mitmOptions) : undefined,
+    };
+  };
+  const settings = new LiveSettings(relaySettings(config));
 
   if (config.upstreamTls.insecure) {
     logger.warn('upstream TLS verification is OFF (upstream_tls.insecure = true): upstream certificates are not checked');
@@ -70,18 +93,16 @@ export async function startEgressProxy(
     extraCaFileOrigin: config.origins.upstreamCaFile,
     insecure: config.upstreamTls.insecure,
   });
-  const guards = new AdmissionGuards({
-    allowedClientCidrs: config.allowedClientCidrs,
-    allowedConnectPorts: config.limits.allowedConnectPorts,
-  });
+  const dialer = new UpstreamDialer({ lookup: options.lookup, connect: options.connect, upstreamTls, checkAddress: loopGuard.checkAddress });
+  const engine = new RelayEngine({ settings, tracker, dialer });
   const interceptor = config.mitm
     ? // Loaded only with MITM on: the X.509 stack is a third of the heap, and every major GC walks the whole heap.
-      await (await import('./mitm/create-mitm-interceptor.js')).createMitmInterceptor({ config, logger, observers, upstreamTls, tracker, metrics, guards })
+      await (await import('./mitm/create-mitm-interceptor.js')).createMitmInterceptor({ options: config.mitmOptions, logger, tracker, metrics, engine })
     : undefined;
 
   const relay = tunnelRelay();
   logger.info({ tunnel_relay: relay.name, detail: relay.detail }, 'tunnel relay');
-  const proxy = new ProxyServer({ config, logger, observers, upstreamTls, guards, tracker, interceptor, lookup: options.lookup });
+  const proxy = new ProxyServer({ config, engine, tracker, loopGuard, interceptor });
   let proxyAddress: AddressInfo | undefined;
   let adminAddress: AddressInfo | undefined;
   const admin = adminServerFromConfig(config, {
@@ -99,8 +120,8 @@ export async function startEgressProxy(
     await admin?.close().catch(() => undefined);
     throw err;
   }
-  if (adminAddress) guards.addOwnListener(config.admin.bind, adminAddress.port);
-  for (const listener of options.externalListeners ?? []) guards.addOwnListener(listener.bind, listener.port);
+  if (adminAddress) loopGuard.addOwnListener(config.admin.bind, adminAddress.port);
+  for (const listener of options.externalListeners ?? []) loopGuard.addOwnListener(listener.bind, listener.port);
 
   let stopping: Promise<{ forced: boolean }> | undefined;
   return {
@@ -110,6 +131,10 @@ export async function startEgressProxy(
     admin,
     get accepting() {
       return proxy.accepting;
+    },
+    reconfigure(next) {
+      settings.replace(relaySettings(next));
+      return { restartNeeded: restartNeededKeys(config, next) };
     },
     stop(drainMs = config.timeouts.drainMs) {
       stopping ??= (async () => {
@@ -126,6 +151,28 @@ function listenerFailed(listener: 'proxy' | 'admin') {
   return (err: unknown): never => {
     throw new ListenerStartError(listener, err);
   };
+}
+
+/** The keys whose value differs between `running` and `next` but only takes effect on a restart. */
+function restartNeededKeys(running: ProxyConfig, next: ProxyConfig): string[] {
+  const keys: Array<[string, unknown, unknown]> = [
+    ['proxy.bind', running.bind, next.bind],
+    ['proxy.port', running.port, next.port],
+    ['proxy.mitm', running.mitm, next.mitm],
+    ['proxy.workers', running.workers, next.workers],
+    ['limits.max_client_connections', running.limits.maxClientConnections, next.limits.maxClientConnections],
+    ['admin', JSON.stringify(running.admin), JSON.stringify(next.admin)],
+    ['metrics', JSON.stringify(running.metrics), JSON.stringify(next.metrics)],
+    ['upstream_tls', JSON.stringify(running.upstreamTls), JSON.stringify(next.upstreamTls)],
+    ['mitm (CA and leaf settings)', caSettings(running), caSettings(next)],
+  ];
+  return keys.filter(([, a, b]) => a !== b).map(([key]) => key);
+}
+
+/** The MITM settings a restart applies (the CA and its leaves), as one comparable value. */
+function caSettings(config: ProxyConfig): string {
+  const o = config.mitmOptions;
+  return JSON.stringify([o.dataDir, o.caCertFile, o.caKeyFile, o.caCommonName, o.caValidityDays, o.caKeyType, o.leafValidityDays, o.leafCacheSize]);
 }
 
 let cachedVersion: string | undefined;

@@ -8,6 +8,12 @@
 /** Why a request was refused before any upstream work: the `type` label of the reject counters. */
 export type RejectReason = 'ip' | 'method' | 'port' | 'loop' | 'bad_request' | 'not_proxy_request' | 'unsupported_transfer_coding';
 
+/**
+ * Why an exchange ended on the client's side: the `reason` label of the client failure counter. Kept apart from
+ * upstream failures, so a slow or vanished client never shows up as an upstream timeout.
+ */
+export type ClientFailureReason = 'headers_timeout' | 'body_timeout' | 'stalled' | 'aborted';
+
 /** Why talking to the upstream failed: the `reason` label of the upstream error counter. */
 export type UpstreamFailureReason = 'dns' | 'refused' | 'timeout' | 'reset' | 'tls' | 'unreachable' | 'other';
 
@@ -21,6 +27,11 @@ export abstract class ProxyError extends Error {
 
 export abstract class RejectError extends ProxyError {
   abstract readonly reason: RejectReason;
+  /**
+   * Header fields the refusal carries besides our own (a 407 needs `Proxy-Authenticate`): name and value, written
+   * as given. Empty for every refusal today.
+   */
+  readonly responseFields: ReadonlyArray<readonly [string, string]> = [];
 }
 
 /** The client's address is outside `allowed_client_cidrs`, or could not be parsed (fail closed). */
@@ -69,6 +80,28 @@ export class UnsupportedTransferCodingError extends RejectError {
   readonly publicMessage = 'Not implemented: request bodies must be sent with Content-Length or Transfer-Encoding: chunked alone';
 }
 
+/** A request head grew past 16 KiB before it ended (Node's own limit): answered 431 as Node's HTTP server does. */
+export class RequestHeadTooLargeError extends RejectError {
+  override readonly name = 'RequestHeadTooLargeError';
+  readonly code = 'EPROXY_REQUEST_HEAD_TOO_LARGE';
+  readonly statusCode = 431;
+  readonly reason = 'bad_request';
+  readonly publicMessage = 'Request header fields too large';
+}
+
+/**
+ * A request head was not complete within `timeouts.client_headers` of its first byte (or of the accept): a slow
+ * head holds a connection for nothing (slowloris). Counted as a reject, as every refused head is, and as a
+ * client failure (`headers_timeout`).
+ */
+export class RequestHeadersTimeoutError extends RejectError {
+  override readonly name = 'RequestHeadersTimeoutError';
+  readonly code = 'EPROXY_CLIENT_HEADERS_TIMEOUT';
+  readonly statusCode = 408;
+  readonly reason = 'bad_request';
+  readonly publicMessage = 'Request timeout: headers not received in time';
+}
+
 /** The method cannot be proxied (for example an absolute-URI request with a scheme other than http). */
 export class MethodNotAllowedError extends RejectError {
   override readonly name = 'MethodNotAllowedError';
@@ -102,6 +135,47 @@ export class LoopDetectedError extends RejectError {
   readonly statusCode = 508;
   readonly reason = 'loop';
   readonly publicMessage = 'Loop detected: the target is this proxy';
+}
+
+/** The client's side of an exchange failed: it went quiet, stopped reading, or left. Never an upstream failure. */
+export abstract class ClientFailureError extends ProxyError {
+  abstract readonly reason: ClientFailureReason;
+}
+
+/**
+ * A request body stopped arriving: no byte of it for `timeouts.client_body` while the proxy was reading. Answered
+ * 408 when no response has begun (RFC 9110 §15.5.9), else the connection is cut; the upstream is let go at once.
+ */
+export class ClientBodyTimeoutError extends ClientFailureError {
+  override readonly name = 'ClientBodyTimeoutError';
+  readonly code = 'EPROXY_CLIENT_BODY_TIMEOUT';
+  readonly statusCode = 408;
+  readonly reason = 'body_timeout';
+  readonly publicMessage = 'Request timeout: the request body stopped arriving';
+}
+
+/**
+ * The client read none of its response for `timeouts.upstream_response` while the proxy held more for it: the
+ * origin is not the one being slow, so this is not an upstream timeout. The connection is cut.
+ */
+export class ClientStalledError extends ClientFailureError {
+  override readonly name = 'ClientStalledError';
+  readonly code = 'EPROXY_CLIENT_STALLED';
+  readonly statusCode = 408;
+  readonly reason = 'stalled';
+  readonly publicMessage = 'Request timeout: the client stopped reading';
+}
+
+/**
+ * The client closed (or half-closed) its connection with an exchange in flight: it has given up on it, and the
+ * upstream side is let go at once. Nothing is answered; 499 is nginx's "client closed request", as for tunnels.
+ */
+export class ClientAbortedError extends ClientFailureError {
+  override readonly name = 'ClientAbortedError';
+  readonly code = 'EPROXY_CLIENT_ABORTED';
+  readonly statusCode = 499;
+  readonly reason = 'aborted';
+  readonly publicMessage = 'Client closed the request';
 }
 
 export abstract class UpstreamError extends ProxyError {

@@ -63,6 +63,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
       connectMs: 10_000,
       upstreamResponseMs: 60_000,
       clientHeadersMs: 30_000,
+      clientBodyMs: 30_000,
       clientKeepAliveMs: 95_000,
       upstreamKeepAliveMs: 4_000,
       tunnelIdleMs: 600_000,
@@ -72,6 +73,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     limits: {
       maxClientConnections: 10_000,
       upstreamMaxSocketsPerHost: 256,
+      upstreamMaxSocketsPerClient: 64,
       allowedConnectPorts: [],
     },
     admin: {

@@ -57,6 +57,7 @@ const timeoutsSection = table('[timeouts]', {
   connect: secondsSchema.optional(),
   upstream_response: secondsSchema.optional(),
   client_headers: secondsSchema.optional(),
+  client_body: secondsSchema.optional(),
   client_keepalive: secondsSchema.optional(),
   upstream_keepalive: secondsSchema.optional(),
   tunnel_idle: secondsSchema.optional(),
@@ -69,6 +70,7 @@ const timeoutsSection = table('[timeouts]', {
 const limitsSection = table('[limits]', {
   max_client_connections: integerSchema(1, 1_000_000).optional(),
   upstream_max_sockets_per_host: integerSchema(1, 100_000).optional(),
+  upstream_max_sockets_per_client: integerSchema(1, 100_000).optional(),
   allowed_connect_ports: z.array(connectPortSchema, { error: 'an array of ports from 1 to 65535' }).optional(),
 });
 

@@ -91,6 +91,7 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
         connectMs: optionalSeconds(timeouts?.connect),
         upstreamResponseMs: optionalSeconds(timeouts?.upstream_response),
         clientHeadersMs: optionalSeconds(timeouts?.client_headers),
+        clientBodyMs: optionalSeconds(timeouts?.client_body),
         clientKeepAliveMs: optionalSeconds(timeouts?.client_keepalive),
         upstreamKeepAliveMs: optionalSeconds(timeouts?.upstream_keepalive),
         tunnelIdleMs: optionalSeconds(timeouts?.tunnel_idle),
@@ -100,6 +101,7 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
       limits: {
         maxClientConnections: limits?.max_client_connections,
         upstreamMaxSocketsPerHost: limits?.upstream_max_sockets_per_host,
+        upstreamMaxSocketsPerClient: limits?.upstream_max_sockets_per_client,
         allowedConnectPorts: limits?.allowed_connect_ports,
       },
       admin: {

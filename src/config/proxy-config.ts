@@ -16,6 +16,11 @@ export interface TimeoutsConfig {
   /** A client must finish sending request headers within this (slowloris guard). Default 30 s. */
   clientHeadersMs: number;
   /**
+   * A request body may go this long without a byte while the proxy is reading it. Exceeded: 408, counted as a
+   * client timeout (not an upstream one). Default 30 s, like client_headers.
+   */
+  clientBodyMs: number;
+  /**
    * How long an idle client keep-alive connection stays open. Default 95 s: above Go's 90 s client idle timeout
    * (DataKit's uploader), so the client closes first and never sends a POST into a socket we are closing.
    */
@@ -41,6 +46,11 @@ export interface LimitsConfig {
   maxClientConnections: number;
   /** Sockets per upstream origin in the keep-alive pool. Default 256. Per worker process. */
   upstreamMaxSocketsPerHost: number;
+  /**
+   * Of one origin's slots, how many one client address may hold at once; its further requests wait. Default 64 (a
+   * quarter of the default per-host cap): one client opening many slow requests cannot take every slot.
+   */
+  upstreamMaxSocketsPerClient: number;
   /** Ports CONNECT may reach. Empty: any port. */
   allowedConnectPorts: number[];
 }

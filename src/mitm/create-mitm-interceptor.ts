@@ -1,33 +1,27 @@
 /**
  * Builds MITM mode from the config: loads or creates the CA, sets up the leaf certificate cache (reporting
- * generations and hits to the metrics) and the host matcher, and returns the interceptor the proxy consults on
- * every CONNECT.
+ * generations and hits to the metrics), and returns the interceptor that carries out Intercept decisions. Which
+ * hosts are decrypted is a live setting (host-matcher.ts's interceptionPolicy), read per CONNECT.
  */
-import type { ProxyConfig } from '../config/proxy-config.js';
+import type { MitmConfig } from '../config/proxy-config.js';
 import type { Logger } from '../logging/logger.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { ConnectionTracker } from '../relay/connection-tracker.js';
-import type { ExchangeObservers } from '../relay/exchange-records.js';
-import type { UpstreamTlsSettings } from '../relay/upstream-tls.js';
+import type { RelayEngine } from '../relay/relay-engine.js';
 import { loadOrCreateCa } from './ca-store.js';
-import { HostMatcher } from './host-matcher.js';
 import { LeafCertificateCache } from './leaf-certificate-cache.js';
 import { TlsInterceptor } from './tls-interceptor.js';
-import type { AdmissionGuards } from '../relay/admission-guards.js';
 
 export interface MitmDeps {
-  config: ProxyConfig;
+  options: MitmConfig;
   logger: Logger;
-  observers: ExchangeObservers;
-  upstreamTls: UpstreamTlsSettings;
   tracker: ConnectionTracker;
   metrics: ProxyMetrics;
-  guards: AdmissionGuards;
+  engine: RelayEngine;
 }
 
 export async function createMitmInterceptor(deps: MitmDeps): Promise<TlsInterceptor> {
-  const { config, logger, metrics } = deps;
-  const options = config.mitmOptions;
+  const { options, logger, metrics } = deps;
   const ca = await loadOrCreateCa(options, (message) => logger.info(message));
   logger.info(
     { ca_cert: ca.certPath ?? null, subject: ca.certificate.subject, not_after: ca.certificate.notAfter.toISOString() },
@@ -45,9 +39,5 @@ export async function createMitmInterceptor(deps: MitmDeps): Promise<TlsIntercep
   });
   // For the "certificate near expiry" alert (deploy/prometheus/alerts.yml).
   metrics.watchCertificateExpiry(ca.certificate.notAfter, () => certificates.earliestNotAfter());
-  return new TlsInterceptor({
-    ...deps,
-    certificates,
-    hosts: new HostMatcher(options.interceptHosts, options.passthroughHosts),
-  });
+  return new TlsInterceptor({ logger, tracker: deps.tracker, certificates, engine: deps.engine });
 }

@@ -3,6 +3,15 @@
  * when `intercept_hosts` is empty or lists it. Patterns are exact names or `*.suffix` (which matches any
  * subdomain of suffix, not suffix itself), compared case-insensitively.
  */
+import type { MitmConfig } from '../config/proxy-config.js';
+import type { InterceptionPolicy } from '../relay/relay-settings.js';
+
+/** Which CONNECTs to decrypt, from `mitm.intercept_hosts` and `mitm.passthrough_hosts` (a live setting). */
+export function interceptionPolicy(options: Pick<MitmConfig, 'interceptHosts' | 'passthroughHosts'>): InterceptionPolicy {
+  const hosts = new HostMatcher(options.interceptHosts, options.passthroughHosts);
+  return { shouldIntercept: (target) => hosts.shouldIntercept(target.host) };
+}
+
 export class HostMatcher {
   readonly #intercept: HostPatterns;
   readonly #passthrough: HostPatterns;

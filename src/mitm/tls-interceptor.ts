@@ -1,8 +1,8 @@
 /**
  * Interception of a CONNECT tunnel: answer 200, terminate the client's TLS on the same socket with a leaf
- * certificate for the host (signed by our CA, cached), and hand the decrypted stream to an
- * InterceptedExchangeRelay, which keeps the connection alive across requests, relays each one over one verified
- * TLS connection to the target, and records the same per-API metrics as plain forwarding.
+ * certificate for the host (signed by our CA, cached), and serve the decrypted stream on the relay engine with the
+ * intercept route (intercept-route.ts): the same HTTP/1.1 relay as plain forwarding, keep-alive across requests,
+ * one verified TLS connection to the target at a time, pooled, and the same per-API metrics.
  *
  * Why this shape: the reference made a key per CONNECT (~227 ms of CPU here), forced `Connection: close` and
  * skipped upstream verification. One TLSSocket per tunnel, no loopback hop, no per-host server, and cached
@@ -13,20 +13,15 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logging/logger.js';
-import type { ProxyConfig } from '../config/proxy-config.js';
 import { CONNECT_ESTABLISHED } from '../proxy/connect-tunnel.js';
-import type { ConnectionTracker } from '../relay/connection-tracker.js';
-import type { ExchangeObservers } from '../relay/exchange-records.js';
-import { writeRawErrorResponse } from '../relay/error-response.js';
-import type { ProxyTarget } from '../relay/request-target.js';
-import type { TunnelInterceptor } from '../relay/tunnel-interceptor.js';
 import type { EarlyClientData } from '../proxy/early-client-data.js';
-import type { UpstreamTlsSettings } from '../relay/upstream-tls.js';
+import type { ConnectionTracker } from '../relay/connection-tracker.js';
+import { writeRawErrorResponse } from '../relay/error-response.js';
+import type { ConnectionContext } from '../relay/guards.js';
+import type { RelayEngine } from '../relay/relay-engine.js';
+import type { ProxyTarget } from '../relay/request-target.js';
 import { classifyClientTlsFailure } from './client-tls-failure.js';
-import type { HostMatcher } from './host-matcher.js';
-import type { AdmissionGuards } from '../relay/admission-guards.js';
-import { InterceptedExchangeRelay } from './intercepted-exchange-relay.js';
-import { UpstreamConnectionPool } from '../relay/upstream-pool.js';
+import { InterceptRoute } from './intercept-route.js';
 
 /** What the interceptor needs from the certificate side. */
 export interface SecureContextSource {
@@ -34,14 +29,11 @@ export interface SecureContextSource {
 }
 
 export interface TlsInterceptorOptions {
-  config: ProxyConfig;
   logger: Logger;
-  observers: ExchangeObservers;
-  upstreamTls: UpstreamTlsSettings;
   tracker: ConnectionTracker;
   certificates: SecureContextSource;
-  hosts: HostMatcher;
-  guards: AdmissionGuards;
+  /** Serves the decrypted connections; its settings say where the records go. */
+  engine: RelayEngine;
 }
 
 // A client that connects and never completes TLS holds a socket and a tunnel slot; 10 s matches Go's default
@@ -49,31 +41,24 @@ export interface TlsInterceptorOptions {
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CERTIFICATE_FAILURE_CODE = 'EPROXY_MITM_CERTIFICATE';
 
-export class TlsInterceptor implements TunnelInterceptor {
+export class TlsInterceptor {
   readonly #options: TlsInterceptorOptions;
-  /** Relays of open intercepted tunnels, for a drain to close them between requests. */
-  readonly #relays = new Set<InterceptedExchangeRelay>();
-  readonly #upstreamPool: UpstreamConnectionPool;
   readonly #warnedUntrusted = new Set<string>();
   readonly #warnedCertificate = new Set<string>();
 
   constructor(options: TlsInterceptorOptions) {
     this.#options = options;
-    this.#upstreamPool = new UpstreamConnectionPool({
-      maxIdlePerTarget: options.config.limits.upstreamMaxSocketsPerHost,
-      idleTimeoutMs: options.config.timeouts.upstreamKeepAliveMs,
-    });
   }
 
-  shouldIntercept(target: ProxyTarget): boolean {
-    return this.#options.hosts.shouldIntercept(target.host);
-  }
-
-  intercept(clientSocket: Duplex, early: EarlyClientData, target: ProxyTarget, clientIp: string): void {
-    const { tracker, observers } = this.#options;
+  /**
+   * Takes over a CONNECT socket that has been answered nothing yet. Owns the socket from here on, including its
+   * tracking for drain and its record when it closes.
+   */
+  intercept(clientSocket: Duplex, early: EarlyClientData, target: ProxyTarget, client: ConnectionContext): void {
+    const { tracker, engine } = this.#options;
+    const observers = engine.settings.current.observers;
     const started = performance.now();
     const raw = clientSocket as Socket;
-    let tlsSocket: tls.TLSSocket | undefined;
     let reported = false;
     let handshakeFailed = false;
     let certificateFailed = false;
@@ -84,7 +69,7 @@ export class TlsInterceptor implements TunnelInterceptor {
       reported = true;
       untrack();
       observers.onTunnel({
-        clientIp,
+        clientIp: client.clientIp,
         target: target.authority,
         statusCode: certificateFailed ? 502 : 200,
         errorCode: certificateFailed ? CERTIFICATE_FAILURE_CODE : handshakeFailed ? 'EPROXY_MITM_CLIENT_TLS' : undefined,
@@ -104,7 +89,7 @@ export class TlsInterceptor implements TunnelInterceptor {
         clientSocket.write(CONNECT_ESTABLISHED);
         const pipelined = early.release();
         if (pipelined.length > 0) clientSocket.unshift(pipelined);
-        tlsSocket = new tls.TLSSocket(clientSocket, {
+        const tlsSocket = new tls.TLSSocket(raw, {
           isServer: true,
           secureContext,
           // A client may name a different host in SNI than in CONNECT (domain fronting or a CNAME'd endpoint):
@@ -118,26 +103,30 @@ export class TlsInterceptor implements TunnelInterceptor {
           },
           ALPNProtocols: ['http/1.1'],
         });
-        const handshakeTimer = setTimeout(() => {
-          tlsSocket?.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
-        }, HANDSHAKE_TIMEOUT_MS);
-        tlsSocket.once('secure', () => clearTimeout(handshakeTimer));
+        // The handshake's deadline is checked by the engine's one timeout sweep, like every other.
+        const handshake = {
+          expire: (now: number): void => {
+            if (now - started < HANDSHAKE_TIMEOUT_MS) return;
+            engine.sweep.delete(handshake);
+            tlsSocket.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
+          },
+        };
+        engine.sweep.add(handshake);
+        tlsSocket.once('secure', () => engine.sweep.delete(handshake));
         tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
-          clearTimeout(handshakeTimer);
+          engine.sweep.delete(handshake);
           if (!(tlsSocket as tls.TLSSocket & { _secureEstablished?: boolean })._secureEstablished) {
             handshakeFailed = true;
-            this.#onHandshakeFailure(err, target, clientIp);
+            this.#onHandshakeFailure(err, target, client.clientIp);
           }
           clientSocket.destroy();
         });
         tlsSocket.once('close', () => {
-          clearTimeout(handshakeTimer);
+          engine.sweep.delete(handshake);
           clientSocket.destroy();
         });
         // TLSSocket takes over the TCP handle and first consumes what is buffered (the unshifted head).
-        const relay = this.#createRelay(tlsSocket, target, clientIp);
-        this.#relays.add(relay);
-        tlsSocket.once('close', () => this.#relays.delete(relay));
+        engine.serve(tlsSocket, new InterceptRoute(target), client, raw);
       },
       (err: Error) => {
         certificateFailed = true;
@@ -152,30 +141,9 @@ export class TlsInterceptor implements TunnelInterceptor {
     );
   }
 
-  closeIdleConnections(): void {
-    this.#upstreamPool.close();
-    for (const relay of this.#relays) relay.closeWhenIdle();
-  }
-
-  #createRelay(tlsSocket: tls.TLSSocket, target: ProxyTarget, clientIp: string): InterceptedExchangeRelay {
-    const { config, upstreamTls, observers, tracker, guards } = this.#options;
-    return new InterceptedExchangeRelay(tlsSocket, target, clientIp, {
-      observers,
-      tracker,
-      upstreamTls,
-      pool: this.#upstreamPool,
-      lookup: guards.loopSafeLookup(target.port, undefined),
-      connectTimeoutMs: config.timeouts.connectMs,
-      upstreamResponseTimeoutMs: config.timeouts.upstreamResponseMs,
-      clientIdleTimeoutMs: config.timeouts.clientKeepAliveMs,
-      tunnelIdleTimeoutMs: config.timeouts.tunnelIdleMs,
-      clientHeadersTimeoutMs: config.timeouts.clientHeadersMs,
-    });
-  }
-
   #onHandshakeFailure(err: NodeJS.ErrnoException, target: ProxyTarget, clientIp: string): void {
     const reason = classifyClientTlsFailure(err);
-    this.#options.observers.onClientTlsFailure(reason, target.authority, clientIp);
+    this.#options.engine.settings.current.observers.onClientTlsFailure(reason, target.authority, clientIp);
     // One warning per client and reason: a misconfigured fleet would otherwise flood the log.
     const key = `${clientIp} ${reason}`;
     if (this.#warnedUntrusted.has(key) || this.#warnedUntrusted.size > 1000) return;

@@ -1,47 +1,35 @@
 /**
- * The proxy listener: a TCP server whose connections are read as HTTP/1.1 by client-connection.ts, which forwards
- * absolute-URI requests itself and hands CONNECTs back here. Admission guards run first; tunnels are
- * connect-tunnel.ts or the MITM interceptor.
+ * The proxy listener: accepts TCP connections, checks each against the connection guards (the client allow-list)
+ * before a byte is read, and serves the rest on the relay engine with the forwarding route. It also carries out the
+ * CONNECT decisions the connections take: a tunnel (connect-tunnel.ts) or, with MITM on, an interception.
  */
-import net, { type AddressInfo, type LookupFunction, type Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { MalformedRequestError, RejectError } from '../errors.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
-import type { RequestHead } from '../http1/message-head.js';
-import type { Logger } from '../logging/logger.js';
-import { AdmissionGuards, displayClientIp } from '../relay/admission-guards.js';
-import { ClientConnection } from './client-connection.js';
-import { ConnectionTracker } from '../relay/connection-tracker.js';
+import type { TlsInterceptor } from '../mitm/tls-interceptor.js';
+import type { ConnectionTracker } from '../relay/connection-tracker.js';
+import { writeRawErrorResponse } from '../relay/error-response.js';
+import { FORWARD_ROUTE } from '../relay/forward-route.js';
+import { displayClientIp, type ConnectionContext, type SelfLoopGuard } from '../relay/guards.js';
+import type { RelayEngine } from '../relay/relay-engine.js';
+import type { HandOverDecision } from '../relay/routing.js';
 import { openTunnel } from './connect-tunnel.js';
 import { EarlyClientData } from './early-client-data.js';
-import { writeRawErrorResponse } from '../relay/error-response.js';
-import type { ExchangeObservers } from '../relay/exchange-records.js';
-import type { ForwardingDeps } from './forward-exchange.js';
-import { OriginSlots } from '../relay/origin-slots.js';
-import { parseConnectAuthority, type ProxyTarget } from '../relay/request-target.js';
-import type { TunnelInterceptor } from '../relay/tunnel-interceptor.js';
-import type { UpstreamTlsSettings } from '../relay/upstream-tls.js';
-import { UpstreamConnectionPool } from '../relay/upstream-pool.js';
 
 export interface ProxyServerDeps {
-  config: ProxyConfig;
-  logger: Logger;
-  observers: ExchangeObservers;
-  upstreamTls: UpstreamTlsSettings;
-  guards: AdmissionGuards;
+  /** The listen address and port, and the connection cap (these need a restart to change). */
+  config: Pick<ProxyConfig, 'bind' | 'port' | 'limits'>;
+  engine: RelayEngine;
   tracker: ConnectionTracker;
-  interceptor?: TunnelInterceptor;
-  /** Replaces the system resolver (tests use it to fail or stall DNS without touching the network). */
-  lookup?: LookupFunction;
+  /** Learns the port the listener got, so requests aimed at it are refused as loops. */
+  loopGuard: SelfLoopGuard;
+  /** Carries out Intercept decisions; undefined with MITM off. */
+  interceptor?: TlsInterceptor | undefined;
 }
 
 export class ProxyServer {
   readonly #deps: ProxyServerDeps;
   readonly #server: net.Server;
-  readonly #pool: UpstreamConnectionPool;
-  readonly #forwarding: ForwardingDeps;
-  /** Connections being read as HTTP (not those that became tunnels): what a drain closes once idle. */
-  readonly #connections = new Set<ClientConnection>();
   /**
    * Every accepted socket until it has closed, whatever it became (a tunnel, a connection lingering after its last
    * response): what a drain destroys at its deadline, so a stop is bounded by it.
@@ -51,21 +39,11 @@ export class ProxyServer {
 
   constructor(deps: ProxyServerDeps) {
     this.#deps = deps;
-    const { timeouts, limits } = deps.config;
-    this.#pool = new UpstreamConnectionPool({ maxIdlePerTarget: limits.upstreamMaxSocketsPerHost, idleTimeoutMs: timeouts.upstreamKeepAliveMs });
-    this.#forwarding = {
-      observers: deps.observers,
-      tracker: deps.tracker,
-      upstreamTls: deps.upstreamTls,
-      pool: this.#pool,
-      slots: new OriginSlots(limits.upstreamMaxSocketsPerHost),
-      connectTimeoutMs: timeouts.connectMs,
-      upstreamResponseTimeoutMs: timeouts.upstreamResponseMs,
-    };
+    deps.engine.setHandOver((socket, decision, rest, client) => this.#handOver(socket, decision, rest, client));
     // Half-open allowed: a tunnel's client may shut down its sending side and still read the rest (RFC 9110
-    // §9.3.6). A forwarding client that does so with a request in flight has given up on it (client-connection.ts).
+    // §9.3.6). A forwarding client that does so with a request in flight has given up on it (connection-relay.ts).
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
-    this.#server.maxConnections = limits.maxClientConnections;
+    this.#server.maxConnections = deps.config.limits.maxClientConnections;
   }
 
   /** Listening and not draining: what /readyz reports. */
@@ -78,7 +56,8 @@ export class ProxyServer {
     this.#server.listen({ host: bind, port });
     await once(this.#server, 'listening');
     const address = this.#server.address() as AddressInfo;
-    this.#deps.guards.addOwnListener(bind, address.port);
+    this.#deps.loopGuard.addOwnListener(bind, address.port);
+    this.#deps.engine.start();
     return address;
   }
 
@@ -87,98 +66,79 @@ export class ProxyServer {
    * close whatever is left. Idle keep-alive connections are closed at once; busy ones close after their response.
    */
   async drain(timeoutMs: number): Promise<{ forced: boolean }> {
+    const { engine, tracker } = this.#deps;
     this.#draining = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#pool.close();
-    const closeIdle = (): void => {
-      for (const connection of this.#connections) connection.closeWhenIdle();
-      this.#deps.interceptor?.closeIdleConnections();
-    };
-    closeIdle();
-    const idleSweep = setInterval(closeIdle, 100);
+    engine.beginDrain();
+    // Connections whose head was arriving when the drain began close once they have been answered.
+    const idleSweep = setInterval(() => engine.closeIdleConnections(), 100);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<true>((resolve) => {
       timer = setTimeout(() => resolve(true), timeoutMs);
     });
-    const forced = await Promise.race([this.#deps.tracker.whenIdle().then(() => false), timedOut]);
+    const forced = await Promise.race([tracker.whenIdle().then(() => false), timedOut]);
     clearTimeout(timer);
     clearInterval(idleSweep);
-    this.#deps.tracker.destroyAllTunnels();
-    for (const connection of this.#connections) connection.destroy();
+    tracker.destroyAllTunnels();
+    engine.destroyAll();
     for (const socket of this.#sockets) socket.destroy();
     // Destroyed sockets report their close on a later turn of the event loop: wait for those records (bounded),
     // so the metrics and access log are complete when the stop returns.
     const settled = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, 1000);
     });
-    await Promise.race([this.#deps.tracker.whenIdle(), settled]);
+    await Promise.race([tracker.whenIdle(), settled]);
     clearTimeout(timer);
     await closed;
     return { forced };
   }
 
   #onConnection(socket: Socket): void {
-    this.#deps.tracker.trackClientConnection(socket);
+    const { engine, tracker } = this.#deps;
+    tracker.trackClientConnection(socket);
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
-    const { config, observers, guards, lookup } = this.#deps;
-    const connection = new ClientConnection(socket, displayClientIp(socket.remoteAddress), {
-      forwarding: this.#forwarding,
-      observers,
-      guards,
-      lookup,
-      clientHeadersTimeoutMs: config.timeouts.clientHeadersMs,
-      clientKeepAliveMs: config.timeouts.clientKeepAliveMs,
-      isDraining: () => this.#draining,
-      onConnect: (connectSocket, head, rest, clientIp) => this.#onConnect(connectSocket, head, rest, clientIp),
-      onRelease: (released) => this.#connections.delete(released),
-    });
-    this.#connections.add(connection);
+    const client: ConnectionContext = { clientIp: displayClientIp(socket.remoteAddress), clientAddress: socket.remoteAddress };
+    const settings = engine.settings.current;
+    for (const guard of settings.connectionGuards) {
+      const refused = guard.checkConnection(client);
+      if (refused === undefined) continue;
+      // Answered before a byte is read: a denied client costs a write and a close, nothing more.
+      settings.observers.onReject({ clientIp: client.clientIp, reason: refused.reason, statusCode: refused.statusCode, method: '', target: '' });
+      socket.on('error', () => socket.destroy());
+      writeRawErrorResponse(socket, refused.statusCode, refused.publicMessage, refused.code);
+      return;
+    }
+    engine.serve(socket, FORWARD_ROUTE, client);
   }
 
-  /** A CONNECT from an allowed client; `rest` is what it sent after the head. */
-  #onConnect(socket: Socket, head: RequestHead, rest: Buffer, clientIp: string): void {
-    // Every check below is synchronous, so no byte can arrive before either a reject (which discards what the
+  /** A CONNECT decided on a connection: its socket is a tunnel's (or the interceptor's) from here on. */
+  #handOver(socket: Socket, decision: HandOverDecision, rest: Buffer, client: ConnectionContext): void {
+    // Every step below is synchronous, so no byte can arrive before either a refusal (which discards what the
     // client sent) or EarlyClientData (which keeps it) takes the socket over.
     socket.on('error', () => socket.destroy());
-    const { guards, observers, config, tracker, interceptor } = this.#deps;
-    const rejectTunnel = (error: RejectError, targetText: string): void => {
-      observers.onReject({ clientIp, reason: error.reason, statusCode: error.statusCode, method: 'CONNECT', target: targetText });
-      writeRawErrorResponse(socket, error.statusCode, error.publicMessage, error.code);
-    };
-
+    const { engine, tracker, interceptor } = this.#deps;
     if (this.#draining) {
-      // Not a reject of the client: a new tunnel cannot outlive the drain, so it is not opened.
+      // Not a refusal of the client: a new tunnel cannot outlive the drain, so it is not opened.
       writeRawErrorResponse(socket, 503, 'Proxy is shutting down');
       return;
     }
-    let target: ProxyTarget;
-    try {
-      target = parseConnectAuthority(head.target);
-    } catch (err) {
-      return rejectTunnel(asReject(err), head.target.slice(0, 200));
-    }
-    const refused = guards.checkConnectPort(target) ?? guards.checkLoop(target);
-    if (refused) return rejectTunnel(refused, target.authority);
-
-    observers.onConnectAttempt(clientIp);
+    const settings = engine.settings.current;
+    settings.observers.onConnectAttempt(client.clientIp);
     const early = new EarlyClientData(socket, rest);
-    if (interceptor?.shouldIntercept(target)) {
-      interceptor.intercept(socket, early, target, clientIp);
+    const { target } = decision;
+    if (decision.kind === 'intercept' && interceptor !== undefined) {
+      interceptor.intercept(socket, early, target, client);
       return;
     }
     openTunnel(socket, early, target, {
-      clientIp,
-      observers,
+      clientIp: client.clientIp,
+      observers: settings.observers,
       tracker,
-      connectTimeoutMs: config.timeouts.connectMs,
-      idleTimeoutMs: config.timeouts.tunnelIdleMs,
-      lookup: guards.loopSafeLookup(target.port, this.#deps.lookup),
+      connectTimeoutMs: settings.timeouts.connectMs,
+      idleTimeoutMs: settings.timeouts.tunnelIdleMs,
+      // The engine's dialer resolves and checks: the tunnel connects only to an address that passed.
+      lookup: engine.dialer.checkedLookup({ host: target.host, port: target.port, authority: target.authority, tls: false }),
     });
   }
-}
-
-function asReject(err: unknown): RejectError {
-  if (err instanceof RejectError) return err;
-  return new MalformedRequestError(err instanceof Error ? err.message : String(err));
 }

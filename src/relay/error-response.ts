@@ -5,19 +5,37 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { RejectError, type ProxyError } from '../errors.js';
 
-/** A complete HTTP/1.1 error response; `closeConnection` adds `Connection: close`. */
-export function errorResponseText(statusCode: number, message: string, code: string | undefined, closeConnection: boolean): string {
+/**
+ * A complete HTTP/1.1 error response; `closeConnection` adds `Connection: close`, `fields` any header fields the
+ * refusal carries (a 407's `Proxy-Authenticate`).
+ */
+export function errorResponseText(
+  statusCode: number,
+  message: string,
+  code: string | undefined,
+  closeConnection: boolean,
+  fields: ReadonlyArray<readonly [string, string]> = [],
+): string {
   const body = `${message}\n`;
+  let extra = '';
+  for (const [name, value] of fields) extra += `${name}: ${value}\r\n`;
   return (
     `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\n` +
     'Content-Type: text/plain; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     (code ? `X-Egress-Proxy-Error: ${code}\r\n` : '') +
+    extra +
     (closeConnection ? 'Connection: close\r\n' : '') +
     '\r\n' +
     body
   );
+}
+
+/** The answer to a client for one of our errors. */
+export function errorAnswer(error: ProxyError, closeConnection: boolean): string {
+  return errorResponseText(error.statusCode, error.publicMessage, error.code, closeConnection, error instanceof RejectError ? error.responseFields : []);
 }
 
 /** How long a rejected socket may linger, reading and discarding, so our answer is not lost to a TCP reset. */

@@ -1,9 +1,9 @@
 /**
- * What the proxy reports when a request or a tunnel ends. The forwarding code emits exactly one record per
- * exchange (completed, failed or rejected); metrics and access logs subscribe to these records instead of being
+ * What the proxy reports when a request or a tunnel ends. The relay emits exactly one record per exchange
+ * (completed, failed, abandoned or rejected); metrics and access logs subscribe to these records instead of being
  * sprinkled through the forwarding code, so nothing is missed or counted twice.
  */
-import type { RejectReason, UpstreamFailureReason } from '../errors.js';
+import type { ClientFailureReason, RejectReason, UpstreamFailureReason } from '../errors.js';
 
 /** How an HTTP exchange reached us: absolute-URI forwarding, or decrypted from inside a CONNECT tunnel. */
 export type ExchangeKind = 'forward' | 'mitm';
@@ -21,9 +21,14 @@ export interface HttpExchangeRecord {
   /** Set when the proxy itself produced the failure (rejects, upstream errors). */
   errorCode: string | undefined;
   upstreamFailure: UpstreamFailureReason | undefined;
-  /** Request body bytes received from the client. */
+  /** Set when the client's side ended the exchange (it timed out, stopped reading, or left). */
+  clientFailure?: ClientFailureReason | undefined;
+  /** Request body bytes received from the client and passed on, as they went (chunk framing included). */
   bytesFromClient: number;
-  /** Response body bytes sent to the client. */
+  /**
+   * Response body bytes passed to the client, as they went (chunk framing included): for a response cut short,
+   * what got through before the cut.
+   */
   bytesToClient: number;
   durationSeconds: number;
 }
@@ -46,6 +51,8 @@ export interface TunnelRecord {
 export interface RejectRecord {
   clientIp: string;
   reason: RejectReason;
+  /** Set when the refusal is the client's failure too (a head that never came in time). */
+  clientFailure?: ClientFailureReason | undefined;
   statusCode: number;
   method: string;
   target: string;

@@ -1,55 +1,108 @@
 /**
- * Caps the upstream connections plain forwarding holds per origin (`limits.upstream_max_sockets_per_host`),
- * in use and being opened: ten thousand clients of one proxy must not become ten thousand connections to one
- * ingestion endpoint. A request over the cap waits, first come first served, for a slot to be given back.
+ * Caps the upstream connections the relay holds per origin (`limits.upstream_max_sockets_per_host`), in use and
+ * being opened, for forwarding and MITM alike: ten thousand clients of one proxy must not become ten thousand
+ * connections to one ingestion endpoint. Within that cap one client (by address) holds at most
+ * `limits.upstream_max_sockets_per_client` of an origin's slots, so a client that opens many slow requests (bodies
+ * trickled a byte at a time, say) cannot take every slot and leave every other client waiting for a 504.
+ *
+ * A request over either cap waits, first come first served among the requests that could use the slot given back:
+ * a waiter whose own client is at its share is passed over, not allowed to block the queue.
  */
-export class OriginSlots {
-  readonly #maxPerOrigin: number;
-  readonly #inUse = new Map<string, number>();
-  readonly #waiting = new Map<string, Array<() => void>>();
 
-  constructor(maxPerOrigin: number) {
-    this.#maxPerOrigin = maxPerOrigin;
+export interface SlotLimits {
+  perOrigin: number;
+  perClient: number;
+}
+
+interface Waiter {
+  client: string;
+  granted: () => void;
+}
+
+interface OriginState {
+  inUse: number;
+  byClient: Map<string, number>;
+  waiting: Waiter[];
+}
+
+export class OriginSlots {
+  /** Read at each acquisition: a reload's new limits apply to the next request, not to slots held. */
+  readonly #limits: () => SlotLimits;
+  readonly #origins = new Map<string, OriginState>();
+
+  constructor(limits: () => SlotLimits) {
+    this.#limits = limits;
   }
 
   /**
-   * Calls `granted` once a slot for `origin` is this caller's: at once when one is free, else when one is given
-   * back. Returns what withdraws a request still waiting (a no-op once granted).
+   * Calls `granted` once a slot for `origin` is this client's: at once when one is free within both caps, else when
+   * one is given back. Returns what withdraws a request still waiting (a no-op once granted).
    */
-  acquire(origin: string, granted: () => void): () => void {
-    const used = this.#inUse.get(origin) ?? 0;
-    if (used < this.#maxPerOrigin) {
-      this.#inUse.set(origin, used + 1);
-      granted();
-      return () => undefined;
+  acquire(origin: string, client: string, granted: () => void): () => void {
+    let state = this.#origins.get(origin);
+    if (state === undefined) {
+      state = { inUse: 0, byClient: new Map(), waiting: [] };
+      this.#origins.set(origin, state);
     }
-    const queue = this.#waiting.get(origin) ?? [];
-    queue.push(granted);
-    this.#waiting.set(origin, queue);
+    if (state.waiting.length === 0 && this.#fits(state, client)) {
+      this.#take(state, client);
+      granted();
+      return noop;
+    }
+    const waiter: Waiter = { client, granted };
+    state.waiting.push(waiter);
+    const queue = state.waiting;
     return () => {
-      const index = queue.indexOf(granted);
-      if (index === -1) return;
-      queue.splice(index, 1);
-      if (queue.length === 0 && this.#waiting.get(origin) === queue) this.#waiting.delete(origin);
+      const index = queue.indexOf(waiter);
+      if (index !== -1) queue.splice(index, 1);
+      this.#forget(origin);
     };
   }
 
-  /** Gives a slot back: to the next waiter for the same origin, if any. */
-  release(origin: string): void {
-    const queue = this.#waiting.get(origin);
-    const next = queue?.shift();
-    if (next !== undefined) {
-      if (queue!.length === 0) this.#waiting.delete(origin);
-      next();
-      return;
+  /** Gives a slot back, then grants slots to the waiters that now fit, oldest first. */
+  release(origin: string, client: string): void {
+    const state = this.#origins.get(origin);
+    if (state === undefined) return;
+    state.inUse--;
+    const held = (state.byClient.get(client) ?? 1) - 1;
+    if (held <= 0) state.byClient.delete(client);
+    else state.byClient.set(client, held);
+    for (let i = 0; i < state.waiting.length; ) {
+      const waiter = state.waiting[i] as Waiter;
+      if (!this.#fits(state, waiter.client)) {
+        i++;
+        continue;
+      }
+      state.waiting.splice(i, 1);
+      this.#take(state, waiter.client);
+      waiter.granted();
+      // The grant may have given a slot straight back (a request that failed at once): look again from the start.
+      i = 0;
     }
-    const used = (this.#inUse.get(origin) ?? 1) - 1;
-    if (used <= 0) this.#inUse.delete(origin);
-    else this.#inUse.set(origin, used);
+    this.#forget(origin);
   }
 
-  /** Slots in use for `origin` (for tests and the curious). */
-  inUse(origin: string): number {
-    return this.#inUse.get(origin) ?? 0;
+  /** Slots in use for `origin`, and by `client` when given (for tests and the curious). */
+  inUse(origin: string, client?: string): number {
+    const state = this.#origins.get(origin);
+    if (state === undefined) return 0;
+    return client === undefined ? state.inUse : (state.byClient.get(client) ?? 0);
+  }
+
+  #fits(state: OriginState, client: string): boolean {
+    const { perOrigin, perClient } = this.#limits();
+    return state.inUse < perOrigin && (state.byClient.get(client) ?? 0) < perClient;
+  }
+
+  #take(state: OriginState, client: string): void {
+    state.inUse++;
+    state.byClient.set(client, (state.byClient.get(client) ?? 0) + 1);
+  }
+
+  #forget(origin: string): void {
+    const state = this.#origins.get(origin);
+    if (state !== undefined && state.inUse === 0 && state.waiting.length === 0) this.#origins.delete(origin);
   }
 }
+
+function noop(): void {}

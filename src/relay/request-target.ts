@@ -127,3 +127,20 @@ function isValidHost(host: string): boolean {
   if (host.split('.').some((label) => label.length > MAX_LABEL_LENGTH)) return false;
   return host.length <= 253 && (isIP(host) === 4 || HOST_NAME.test(host));
 }
+
+/**
+ * Whether a Host field value names `target` (RFC 9110 §7.2: `host[:port]`, the port defaulting to the scheme's),
+ * compared the way targets are: canonical host, same port. Inside an intercepted tunnel the request can only go to
+ * the CONNECT authority, and an origin routing by a Host that names another would serve one host's answer under
+ * another's name.
+ */
+export function hostFieldNames(value: string, target: ProxyTarget, defaultPort: number): boolean {
+  const hasPort = /:\d*$/.test(value) && !value.endsWith(']');
+  let named: ProxyTarget;
+  try {
+    named = parseConnectAuthority(hasPort ? value : `${value}:${defaultPort}`);
+  } catch {
+    return false;
+  }
+  return named.host === target.host && named.port === target.port;
+}

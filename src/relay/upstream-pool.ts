@@ -1,76 +1,107 @@
 /**
- * Idle upstream connections kept for the next request to the same target, so a keep-alive client, or one that
+ * Idle upstream connections kept for the next request to the same origin, so a keep-alive client, or one that
  * opens a connection per upload (curl in a loop, a short-lived agent), reuses a connection (and, for TLS, a
- * verified session) instead of paying a connect and a handshake each time. Plain forwarding keeps one pool
- * (keyed by scheme and authority), the MITM relay another (keyed by the tunnel's authority).
+ * verified session) instead of paying a connect and a handshake each time. One pool for both routes, keyed by
+ * `scheme://authority`: an intercepted request to `https://host:443` and a forwarded `https://host/` URI use the
+ * same kind of connection (verified TLS, SNI for the name) and may share it.
  *
- * Bounded by `limits.upstream_max_sockets_per_host` idle per target and closed after `timeouts.upstream_keep_alive`
- * of idleness, most recently parked first. A parked connection that receives anything, ends or fails is dropped:
- * between requests an upstream has nothing to say.
+ * Bounded by `limits.upstream_max_sockets_per_host` idle per origin and closed after `timeouts.upstream_keepalive`
+ * of idleness (checked by the timeout sweep), most recently parked first. A parked connection that receives
+ * anything, ends or fails is dropped: between requests an upstream has nothing to say.
  */
 import type { Socket } from 'node:net';
 import { addListeners } from './listeners.js';
 import { discardSocket } from './socket-writes.js';
+import type { Expiring } from './timeout-sweep.js';
 
-export interface UpstreamConnectionPoolOptions {
-  maxIdlePerTarget: number;
+export interface PoolLimits {
+  maxIdlePerOrigin: number;
   idleTimeoutMs: number;
 }
 
-export class UpstreamConnectionPool {
-  readonly #options: UpstreamConnectionPoolOptions;
-  readonly #idle = new Map<string, Socket[]>();
-  readonly #release = new WeakMap<Socket, () => void>();
+interface Parked {
+  socket: Socket;
+  idleSince: number;
+  detach: () => void;
+}
+
+export class UpstreamPool implements Expiring {
+  /** Read at each park and sweep: a reload's new limits apply from then on. */
+  readonly #limits: () => PoolLimits;
+  readonly #idle = new Map<string, Parked[]>();
   #closed = false;
 
-  constructor(options: UpstreamConnectionPoolOptions) {
-    this.#options = options;
+  constructor(limits: () => PoolLimits) {
+    this.#limits = limits;
   }
 
-  /** An idle connection to `target` (`host:port`), no longer watched by the pool, or undefined. */
-  take(target: string): Socket | undefined {
-    const list = this.#idle.get(target);
-    for (let socket = list?.pop(); socket !== undefined; socket = list?.pop()) {
-      this.#release.get(socket)?.();
-      if (!socket.destroyed && socket.writable && socket.readable) return socket;
+  /** An idle connection to `origin`, no longer watched by the pool, or undefined. */
+  take(origin: string): Socket | undefined {
+    const list = this.#idle.get(origin);
+    if (list === undefined) return undefined;
+    for (let parked = list.pop(); parked !== undefined; parked = list.pop()) {
+      parked.detach();
+      const { socket } = parked;
+      if (!socket.destroyed && socket.writable && socket.readable) {
+        if (list.length === 0) this.#idle.delete(origin);
+        return socket;
+      }
       discardSocket(socket);
     }
+    this.#idle.delete(origin);
     return undefined;
   }
 
   /**
-   * Keeps `socket` (idle for `idleForMs` already, with no listeners of its caller left) for the next tunnel to
-   * `target`; false if full or already idle too long. The idle limit counts from the connection's last use, not
-   * from parking: the upstream's own keep-alive timer started then.
+   * Keeps `socket` (with no listeners of its caller left), idle since `idleSince` (the sweep's clock), for the next
+   * request to `origin`; false if the pool is full or closed, and the caller closes it.
    */
-  park(target: string, socket: Socket, idleForMs: number): boolean {
-    const list = this.#idle.get(target) ?? [];
-    const remainingMs = this.#options.idleTimeoutMs - idleForMs;
-    if (this.#closed || list.length >= this.#options.maxIdlePerTarget || socket.destroyed || remainingMs <= 0) return false;
-    const drop = (): void => {
-      release();
-      const index = list.indexOf(socket);
-      if (index !== -1) list.splice(index, 1);
-      if (list.length === 0 && this.#idle.get(target) === list) this.#idle.delete(target);
-      discardSocket(socket);
-    };
-    const release = (): void => {
-      socket.setTimeout(0);
-      removeListeners();
-      this.#release.delete(socket);
-    };
-    socket.setTimeout(Math.ceil(remainingMs));
-    const removeListeners = addListeners(socket, { timeout: drop, data: drop, end: drop, error: drop, close: drop });
-    this.#release.set(socket, release);
-    list.push(socket);
-    this.#idle.set(target, list);
+  park(origin: string, socket: Socket, idleSince: number): boolean {
+    const list = this.#idle.get(origin) ?? [];
+    if (this.#closed || list.length >= this.#limits().maxIdlePerOrigin || socket.destroyed) return false;
+    const parked: Parked = { socket, idleSince, detach: noop };
+    const drop = (): void => this.#drop(origin, parked);
+    parked.detach = addListeners(socket, { data: drop, end: drop, error: drop, close: drop });
+    list.push(parked);
+    this.#idle.set(origin, list);
     return true;
+  }
+
+  /** Idle connections to `origin` (for tests). */
+  idleCount(origin: string): number {
+    return this.#idle.get(origin)?.length ?? 0;
+  }
+
+  expire(now: number): void {
+    const { idleTimeoutMs } = this.#limits();
+    for (const [origin, list] of this.#idle) {
+      // Oldest first: the list is in parking order.
+      while (list.length > 0 && now - (list[0] as Parked).idleSince >= idleTimeoutMs) this.#drop(origin, list[0] as Parked);
+    }
   }
 
   /** Closes every idle connection and parks no more (a drain has begun). */
   close(): void {
     this.#closed = true;
-    for (const list of this.#idle.values()) for (const socket of list.splice(0)) discardSocket(socket);
+    for (const list of this.#idle.values()) {
+      for (const parked of list.splice(0)) {
+        parked.detach();
+        discardSocket(parked.socket);
+      }
+    }
     this.#idle.clear();
   }
+
+  #drop(origin: string, parked: Parked): void {
+    parked.detach();
+    const list = this.#idle.get(origin);
+    if (list !== undefined) {
+      const index = list.indexOf(parked);
+      if (index !== -1) list.splice(index, 1);
+      if (list.length === 0) this.#idle.delete(origin);
+    }
+    discardSocket(parked.socket);
+  }
 }
+
+function noop(): void {}

@@ -131,6 +131,7 @@ workers = 3
 connect = 5
 upstream_response = 30.5
 client_headers = 10
+client_body = 15
 client_keepalive = 120
 upstream_keepalive = 2
 tunnel_idle = 300
@@ -140,6 +141,7 @@ startup = 5
 [limits]
 max_client_connections = 500
 upstream_max_sockets_per_host = 32
+upstream_max_sockets_per_client = 8
 allowed_connect_ports = [443, 8443]
 
 [admin]
@@ -185,13 +187,14 @@ describe('native form', () => {
         connectMs: 5000,
         upstreamResponseMs: 30500,
         clientHeadersMs: 10000,
+        clientBodyMs: 15000,
         clientKeepAliveMs: 120000,
         upstreamKeepAliveMs: 2000,
         tunnelIdleMs: 300000,
         drainMs: 250,
         startupMs: 5000,
       },
-      limits: { maxClientConnections: 500, upstreamMaxSocketsPerHost: 32, allowedConnectPorts: [443, 8443] },
+      limits: { maxClientConnections: 500, upstreamMaxSocketsPerHost: 32, upstreamMaxSocketsPerClient: 8, allowedConnectPorts: [443, 8443] },
       admin: { enabled: false, bind: '::1', port: 0, dashboard: false, users: [{ name: 'ops', passwordHash: '$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU' }] },
       metrics: { maxApiLabels: 50, maxClientIpLabels: 20 },
       mitmOptions: {

@@ -39,13 +39,14 @@ describe('defaults', () => {
       connectMs: 10_000,
       upstreamResponseMs: 60_000,
       clientHeadersMs: 30_000,
+      clientBodyMs: 30_000,
       clientKeepAliveMs: 95_000,
       upstreamKeepAliveMs: 4_000,
       tunnelIdleMs: 600_000,
       drainMs: 10_000,
       startupMs: 90_000,
     });
-    assert.deepEqual(config.limits, { maxClientConnections: 10_000, upstreamMaxSocketsPerHost: 256, allowedConnectPorts: [] });
+    assert.deepEqual(config.limits, { maxClientConnections: 10_000, upstreamMaxSocketsPerHost: 256, upstreamMaxSocketsPerClient: 64, allowedConnectPorts: [] });
     assert.deepEqual(config.metrics, { maxApiLabels: 300, maxClientIpLabels: 300 });
     assert.equal(config.mitmOptions.caCommonName, defaultCaCommonName(os.hostname()));
     assert.equal(config.mitmOptions.dataDir, path.join(os.homedir(), '.local', 'share', 'egress-proxy'));

@@ -11,10 +11,11 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import { TlsInterceptor } from '../../src/mitm/tls-interceptor.js';
-import { HostMatcher } from '../../src/mitm/host-matcher.js';
-import { AdmissionGuards } from '../../src/relay/admission-guards.js';
 import { ConnectionTracker } from '../../src/relay/connection-tracker.js';
 import { ExchangeObservers, type TunnelRecord } from '../../src/relay/exchange-records.js';
+import { RelayEngine } from '../../src/relay/relay-engine.js';
+import { LiveSettings } from '../../src/relay/relay-settings.js';
+import { UpstreamDialer } from '../../src/relay/upstream-dialer.js';
 import { createUpstreamTls } from '../../src/relay/upstream-tls.js';
 import { readUntil } from '../helpers/raw-client.js';
 import { EarlyClientData } from '../../src/proxy/early-client-data.js';
@@ -26,20 +27,27 @@ test('a certificate that cannot be made: 502 to the client, a failed record, one
   const tunnels: TunnelRecord[] = [];
   const observers = new ExchangeObservers([{ onTunnel: (r) => tunnels.push(r) }], (err) => { throw err; });
   const upstreamTls = await createUpstreamTls({ extraCaFile: undefined, insecure: false });
-  const interceptor = new TlsInterceptor({
-    config,
-    logger,
+  const tracker = new ConnectionTracker();
+  const settings = new LiveSettings({
+    timeouts: config.timeouts,
+    limits: config.limits,
+    connectionGuards: [],
+    requestGuards: [],
     observers,
-    upstreamTls,
-    tracker: new ConnectionTracker(),
+    interception: { shouldIntercept: () => true },
+  });
+  // Nothing is ever dialled here: the certificate fails before any request.
+  const dialer = new UpstreamDialer({ upstreamTls, checkAddress: () => undefined, connect: () => { throw new Error('no dialling in this test'); } });
+  const interceptor = new TlsInterceptor({
+    logger,
+    tracker,
     // The certificate side failing, as an expired CA makes it fail.
     certificates: { getSecureContext: () => Promise.reject(new Error('the CA expired')) },
-    hosts: new HostMatcher([], []),
-    guards: new AdmissionGuards({ allowedClientCidrs: [], allowedConnectPorts: [] }),
+    engine: new RelayEngine({ settings, tracker, dialer }),
   });
   // A listener standing in for the proxy's CONNECT handler: every accepted socket is handed to the interceptor.
   const server = net.createServer((socket) => {
-    interceptor.intercept(socket, new EarlyClientData(socket, Buffer.alloc(0)), { host: 'ingest.example', port: 443, authority: 'ingest.example:443' }, '127.0.0.1');
+    interceptor.intercept(socket, new EarlyClientData(socket, Buffer.alloc(0)), { host: 'ingest.example', port: 443, authority: 'ingest.example:443' }, { clientIp: '127.0.0.1', clientAddress: '127.0.0.1' });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -716,23 +716,34 @@ describe('HTTP/1.0 clients and close-delimited responses', () => {
     });
   });
 
-  test('a close-delimited response reaches an HTTP/1.1 client whole, with Connection: close, then the connection closes', BOUNDED, async () => {
+  test('a close-delimited response reaches an HTTP/1.1 client whole, re-framed as chunked, and the connection stays', BOUNDED, async () => {
     const body = Buffer.alloc(300_000, 'abcdefghijklmnopqrstuvwxyz').toString('latin1');
     await withServers([startTcpServer((socket) => {
       socket.once('data', () => socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n${body}`, 'latin1'));
     })], async ([origin]) => {
-      // A keep-alive request: the proxy must tell the client this connection ends with the body.
-      const result = await rawExchange(proxy.port, get(`http://127.0.0.1:${origin!.port}/stream`));
-      assert.ok(result.closedByServer, 'connection closed after the body');
-      const { responses } = parseResponses(result.text, true);
-      assert.equal(responses.length, 1);
-      const [response] = responses;
-      assert.equal(response?.status, 200);
+      const client = await RawConversation.open(proxy.port);
+      try {
+        client.write(get(`http://127.0.0.1:${origin!.port}/stream`));
+        const [response] = await client.responses(1);
+        assert.equal(response?.status, 200);
+        assert.equal(response?.fields.get('connection'), undefined, 'kept alive: the chunked framing says where the body ends');
+        assert.deepEqual(response?.fields.get('transfer-encoding'), ['chunked']);
+        assert.equal(response?.fields.get('content-length'), undefined);
+        assert.equal(response?.body.length, body.length);
+        assert.ok(response?.body === body, 'body byte-identical');
+        client.write(get(`${echo.url}/after-close-delimited`));
+        const [, next] = await client.responses(2);
+        assert.equal(next?.status, 200);
+      } finally {
+        client.destroy();
+      }
+      // An HTTP/1.0 client cannot read chunked: it gets the body until the close.
+      const old = await rawExchange(proxy.port, `GET http://127.0.0.1:${origin!.port}/stream HTTP/1.0\r\n\r\n`);
+      const [response] = parseResponses(old.text, true).responses;
       assert.deepEqual(response?.fields.get('connection'), ['close']);
-      assert.equal(response?.fields.get('content-length'), undefined);
       assert.equal(response?.fields.get('transfer-encoding'), undefined);
-      assert.equal(response?.body.length, body.length);
       assert.ok(response?.body === body, 'body byte-identical');
+      assert.ok(old.closedByServer);
     });
   });
 });

@@ -1,7 +1,7 @@
 /** Unit checks of the small pure pieces: the allow-list's fail-closed parsing, targets, hop-by-hop stripping. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClientAllowList, AdmissionGuards, displayClientIp } from '../../src/relay/admission-guards.js';
+import { ClientAllowList, SelfLoopGuard, displayClientIp } from '../../src/relay/guards.js';
 import { parseAbsoluteTarget, parseConnectAuthority } from '../../src/relay/request-target.js';
 import { MalformedRequestError, MethodNotAllowedError } from '../../src/errors.js';
 
@@ -61,11 +61,15 @@ test('absolute URIs: the path and query go on exactly as sent (RFC 9110 §7.1), 
 });
 
 test('loop guard recognises our own listener by any local name, not other ports', () => {
-  const guards = new AdmissionGuards({ allowedClientCidrs: [], allowedConnectPorts: [] });
-  guards.addOwnListener('127.0.0.1', 9530);
+  const guard = new SelfLoopGuard();
+  guard.addOwnListener('127.0.0.1', 9530);
   for (const host of ['127.0.0.1', 'localhost', '::1', '127.0.0.2', '::ffff:127.0.0.1']) {
-    assert.ok(guards.checkLoop({ host, port: 9530, authority: `${host}:9530` }), host);
+    assert.ok(guard.checkTarget({ host, port: 9530, authority: `${host}:9530` }), host);
   }
-  assert.equal(guards.checkLoop({ host: '127.0.0.1', port: 9531, authority: '127.0.0.1:9531' }), undefined);
-  assert.equal(guards.checkLoop({ host: 'example.com', port: 9530, authority: 'example.com:9530' }), undefined);
+  assert.equal(guard.checkTarget({ host: '127.0.0.1', port: 9531, authority: '127.0.0.1:9531' }), undefined);
+  assert.equal(guard.checkTarget({ host: 'example.com', port: 9530, authority: 'example.com:9530' }), undefined);
+  // As the dialer's check, on a resolved address.
+  const dialled = { host: 'self.example', port: 9530, authority: 'self.example:9530', tls: false };
+  assert.ok(guard.checkAddress('127.0.0.1', dialled));
+  assert.equal(guard.checkAddress('127.0.0.1', { ...dialled, port: 80 }), undefined);
 });

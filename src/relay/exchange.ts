@@ -1,0 +1,590 @@
+/**
+ * The upstream side of one request, for both routes: a slot for the origin, a connection (pooled or dialled), the
+ * rewritten head and the body bytes as they arrive, the response scanned and relayed, and exactly one
+ * HttpExchangeRecord however it ends. The client side (connection-relay.ts) owns the client connection, the order
+ * of requests and the client's timeouts; this side owns everything about the upstream.
+ *
+ * Phases (UpstreamPhase): WaitingForSlot → Connecting → AwaitingHead → ReceivingBody → Done, or → Switched after
+ * a 101 (bytes both ways until either side closes). Each waiting phase is bounded: a slot and a connection by
+ * `timeouts.connect` (504), the response by `timeouts.upstream_response` of upstream silence while the proxy is
+ * not waiting on the client (504, or a reset mid-body).
+ *
+ * Behaviours that are easy to get wrong and are decided here once:
+ * - A close-delimited response (no length, not chunked) goes to an HTTP/1.1 client re-framed as chunked, so the
+ *   client can tell the end from a cut, and the client connection can even stay open. A response cut short in any
+ *   framing ends with a TCP reset, never a FIN that would make the part look whole (curl: exit 56, not 0).
+ * - A pooled connection the origin closed just as we reused it fails before any response byte: a request that is
+ *   safe to replay (an idempotent method with no body) is sent once more on a new connection, as Go's Transport
+ *   does. Never a request with a body.
+ * - Byte counts are what went through, counted as it goes: a cut response reports what reached the client.
+ */
+import {
+  ClientFailureError,
+  ClientStalledError,
+  ProxyError,
+  RejectError,
+  UpstreamConnectTimeoutError,
+  UpstreamError,
+  UpstreamFailedError,
+  UpstreamResetError,
+  UpstreamResponseTimeoutError,
+  toUpstreamError,
+} from '../errors.js';
+import { responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
+import { fieldHasToken, fieldValues, MessageHeadError, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
+import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
+import type { ExchangeKind, ExchangeObservers } from './exchange-records.js';
+import { responseHeadForClient } from './message-heads.js';
+import type { OriginSlots } from './origin-slots.js';
+import type { RelayIo } from './relay-io.js';
+import type { RelaySettings } from './relay-settings.js';
+import type { AbsoluteTarget } from './request-target.js';
+import type { DialTarget } from './upstream-dialer.js';
+
+export const enum UpstreamPhase {
+  /** Queued for one of the origin's slots (limits.upstream_max_sockets_per_host, per client share). */
+  WaitingForSlot,
+  /** A pooled connection being taken, or a new one dialled. */
+  Connecting,
+  /** The request is going out; no final response head yet (interim ones may have passed). */
+  AwaitingHead,
+  /** The final response head has gone to the client; its body is streaming. */
+  ReceivingBody,
+  /** A 101: the connection carries another protocol, both ways, until either side closes. */
+  Switched,
+  /** Complete, failed or abandoned: the upstream has been let go and the record written. */
+  Done,
+}
+
+/** What the exchange tells the client side. */
+export interface ExchangeOwner {
+  /** Whether the client connection is to close after this response (asked for, HTTP/1.0, or draining). */
+  closesAfterResponse(): boolean;
+  /** The upstream takes request body bytes again (after sendBody returned false). */
+  requestBodyAccepted(): void;
+  /** The final response is complete; `closeClient` says the client connection ends with it. */
+  exchangeEnded(closeClient: boolean): void;
+  /** The exchange failed before any response reached the client: answer with `error`; close if framing is lost. */
+  exchangeFailed(error: ProxyError, closeClient: boolean): void;
+  /** The exchange failed after its response began: the client connection must be cut with a reset. */
+  exchangeCut(): void;
+  /** A 101 went to the client: from now on bytes pass both ways untouched. */
+  switchedProtocols(): void;
+}
+
+export interface ExchangeContext {
+  io: RelayIo;
+  owner: ExchangeOwner;
+  settings: RelaySettings;
+  slots: OriginSlots;
+  observers: ExchangeObservers;
+  kind: ExchangeKind;
+  clientIp: string;
+  now(): number;
+  /** Called once when the exchange no longer counts as in flight (requests_in_flight, drain). */
+  done: () => void;
+}
+
+/** Request bytes held per request while it waits for a slot or a connection; then the client is paused. */
+const MAX_PENDING_BYTES = 64 * 1024;
+const NO_BODY: BodyFraming = { kind: 'none' };
+const LAST_CHUNK = '0\r\n\r\n';
+const CRLF = '\r\n';
+/** RFC 9110 §9.2.2: methods whose repetition has the effect of one; with no body they are safe to send again. */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export class Exchange {
+  readonly #ctx: ExchangeContext;
+  readonly #io: RelayIo;
+  readonly head: RequestHead;
+  readonly #target: AbsoluteTarget;
+  readonly #dialTarget: DialTarget;
+  readonly #origin: string;
+  readonly #started: number;
+  /** The head as the origin gets it, kept for a replay until the response begins. */
+  #requestHead: string | undefined;
+  readonly #replayable: boolean;
+  readonly expectsContinue: boolean;
+  readonly upgradeRequested: boolean;
+  #phase = UpstreamPhase.WaitingForSlot;
+  #phaseSince: number;
+
+  // The request side.
+  #requestComplete = false;
+  #bodyBytesFromClient = 0;
+  /** Request bytes (head first) written before there was an upstream connection to write them to. */
+  #pending: Array<Buffer | string> | undefined;
+  #pendingBytes = 0;
+
+  // The upstream connection.
+  #slotHeld = false;
+  #withdrawSlot: (() => void) | undefined;
+  #hasConnection = false;
+  #reused = false;
+  #retried = false;
+  /** Bytes received from the upstream on the current connection: a replay is only safe before the first. */
+  #upstreamBytes = 0;
+  #lastUpstreamActivity: number;
+  #upstreamPausedSince: number | undefined;
+  #responses: MessageScanner<ResponseHead> | undefined;
+  /** The text of the response head being parsed (captured from the parse, see #parseResponse). */
+  #responseText = '';
+
+  // The response side.
+  #interim = false;
+  /** An interim or final response has gone to the client. */
+  #answered = false;
+  #responseStarted = false;
+  #responseComplete = false;
+  /** A close-delimited body being re-framed as chunked for an HTTP/1.1 client. */
+  #rechunk = false;
+  #closeClientAfter = false;
+  /** Whether the upstream connection can serve another request once this response has ended. */
+  #reusable: boolean;
+  #statusCode: number | undefined;
+  #failure: ProxyError | undefined;
+  #bytesToClient = 0;
+
+  constructor(ctx: ExchangeContext, head: RequestHead, requestHead: string, target: AbsoluteTarget, upgradeRequested: boolean, bodyless: boolean) {
+    this.#ctx = ctx;
+    this.#io = ctx.io;
+    this.head = head;
+    this.#target = target;
+    this.#origin = `${target.protocol}//${target.authority}`;
+    this.#dialTarget = { host: target.host, port: target.port, authority: target.authority, tls: target.protocol === 'https:' };
+    this.#started = ctx.now();
+    this.#phaseSince = this.#started;
+    this.#lastUpstreamActivity = this.#started;
+    this.upgradeRequested = upgradeRequested;
+    this.expectsContinue = head.minorVersion === 1 && fieldHasToken(head.headers, 'expect', '100-continue');
+    this.#replayable = bodyless && !upgradeRequested && (IDEMPOTENT_METHODS.has(head.method) || hasIdempotencyKey(head));
+    if (this.#replayable) this.#requestHead = requestHead;
+    this.#pending = [requestHead];
+    this.#pendingBytes = requestHead.length;
+    // An HTTP/1.0 request goes on as one, without keep-alive: the origin closes after answering it.
+    this.#reusable = head.minorVersion === 1;
+  }
+
+  get phase(): UpstreamPhase {
+    return this.#phase;
+  }
+
+  /** Whether any of the final response has gone to the client (after which no answer of ours can follow). */
+  get responseStarted(): boolean {
+    return this.#responseStarted;
+  }
+
+  /** Request body bytes received so far. */
+  get bodyBytesFromClient(): number {
+    return this.#bodyBytesFromClient;
+  }
+
+  /** Whether the client has been sent anything for this request (an interim response counts). */
+  get answered(): boolean {
+    return this.#answered;
+  }
+
+  /** Asks for a slot, then a connection; the head and whatever body has arrived by then go out once there is one. */
+  start(): void {
+    this.#withdrawSlot = this.#ctx.slots.acquire(this.#origin, this.#ctx.clientIp, this.#onSlot);
+  }
+
+  readonly #onSlot = (): void => {
+    this.#withdrawSlot = undefined;
+    this.#slotHeld = true;
+    if (this.#phase === UpstreamPhase.Done) this.#releaseSlot();
+    else this.#open(false);
+  };
+
+  #open(fresh: boolean): void {
+    this.#enter(UpstreamPhase.Connecting);
+    this.#hasConnection = true;
+    this.#io.openUpstream(this.#dialTarget, this.#origin, fresh);
+  }
+
+  /** The upstream connection is there (`reused`: from the pool): what waited goes out. */
+  upstreamOpened(reused: boolean): void {
+    if (this.#phase !== UpstreamPhase.Connecting) return;
+    this.#reused = reused;
+    this.#upstreamBytes = 0;
+    this.#lastUpstreamActivity = this.#ctx.now();
+    this.#enter(UpstreamPhase.AwaitingHead);
+    this.#responses = new MessageScanner(this.#parseResponse, this.#responseListener, MAX_HEAD_BYTES);
+    const pending = this.#pending as Array<Buffer | string>;
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+    // The head and the body bytes that came in the same read go out in one write: on loopback a write costs a
+    // syscall and a TCP segment (and for TLS a record) whatever its size.
+    this.#io.corkUpstream();
+    let accepted = true;
+    for (const data of pending) accepted = this.#io.writeUpstream(data);
+    if (accepted) this.#ctx.owner.requestBodyAccepted();
+  }
+
+  /** Body bytes from the client; false when they cannot be taken now (wait for requestBodyAccepted). */
+  sendBody(data: Buffer): boolean {
+    this.#bodyBytesFromClient += data.length;
+    if (this.#phase === UpstreamPhase.Done) return true;
+    if (this.#pending !== undefined) {
+      // Copied: a body chunk is a view of a read that may be reused.
+      this.#pending.push(Buffer.from(data));
+      this.#pendingBytes += data.length;
+      return this.#pendingBytes < MAX_PENDING_BYTES;
+    }
+    return this.#io.writeUpstream(data);
+  }
+
+  /** The request's body is complete. */
+  endRequest(): void {
+    this.#requestComplete = true;
+  }
+
+  upstreamDrained(): void {
+    if (this.#phase !== UpstreamPhase.Done) this.#ctx.owner.requestBodyAccepted();
+  }
+
+  clientDrained(): void {
+    if (this.#upstreamPausedSince === undefined) return;
+    this.#upstreamPausedSince = undefined;
+    this.#io.resumeUpstream();
+  }
+
+  upstreamData(data: Buffer): void {
+    if (this.#phase === UpstreamPhase.Done) return;
+    this.#lastUpstreamActivity = this.#ctx.now();
+    this.#upstreamBytes += data.length;
+    if (this.#phase === UpstreamPhase.Switched) {
+      this.#writeClient(data);
+      return;
+    }
+    let used: number;
+    try {
+      used = (this.#responses as MessageScanner<ResponseHead>).push(data);
+    } catch (err) {
+      if (!(err instanceof MessageHeadError)) throw err;
+      this.#fail(new UpstreamFailedError(this.#target.authority, `invalid response: ${err.message}`));
+      return;
+    }
+    // The scan ran the listener, which may have moved the phase on.
+    const phase = this.#phase as UpstreamPhase;
+    if (phase === UpstreamPhase.Switched) {
+      // What came behind the 101 is the new protocol's already.
+      if (used < data.length) this.#writeClient(data.subarray(used));
+      return;
+    }
+    if (!this.#responseComplete || phase === UpstreamPhase.Done) return;
+    // Bytes after the response it owed: the origin and we disagree about where its messages end (a body on a HEAD
+    // answer, a second response), so whatever it sends next on this connection cannot be trusted to any request.
+    if (used < data.length) this.#reusable = false;
+    this.#finish(true);
+  }
+
+  upstreamEnd(): void {
+    if (this.#phase === UpstreamPhase.Done || this.#phase === UpstreamPhase.Switched) return;
+    const responses = this.#responses;
+    // A body that runs until the close ends here; anything else cut short is a failure.
+    const truncated = responses === undefined || responses.end().truncated;
+    if (this.#responseComplete) {
+      this.#reusable = false;
+      this.#finish(true);
+      return;
+    }
+    this.#fail(resetError(truncated ? 'upstream closed before the response was complete' : 'upstream closed before responding'));
+  }
+
+  upstreamFailed(err: Error): void {
+    this.#fail(err);
+  }
+
+  upstreamClosed(err: Error | undefined): void {
+    this.#fail(err ?? resetError('upstream closed before the response was complete'));
+  }
+
+  /**
+   * The client side ends the exchange (the client left, timed out, sent something unframeable, or the relay is
+   * cutting the connection): the upstream is let go at once and the exchange recorded with `failure`. `answered`
+   * says the client gets `failure`'s status as its answer.
+   */
+  abort(failure: ProxyError, answered: boolean): void {
+    if (this.#phase === UpstreamPhase.Done) return;
+    if (this.#phase === UpstreamPhase.Switched) {
+      this.closeSwitched();
+      return;
+    }
+    this.#failure = failure;
+    if (answered) this.#statusCode = failure.statusCode;
+    else if (!this.#responseStarted) this.#statusCode = undefined;
+    this.#reusable = false;
+    this.#finish(false);
+  }
+
+  /**
+   * Checks this side's deadlines. `clientIdleSince` is when the client side stopped being read for this exchange
+   * (its body complete, or paused for the upstream), undefined while the client is the one being waited for.
+   */
+  expire(now: number, clientIdleSince: number | undefined): void {
+    const { timeouts } = this.#ctx.settings;
+    switch (this.#phase) {
+      case UpstreamPhase.WaitingForSlot:
+        // Waiting for a slot is part of getting a connection, and bounded like it: origins that hold every slot
+        // (slow uploads, answers that trickle) must not make the requests queued behind them wait without end.
+        if (now - this.#phaseSince >= timeouts.connectMs) {
+          this.#fail(new UpstreamConnectTimeoutError(this.#target.authority, `no connection to the origin free within ${timeouts.connectMs} ms (limits.upstream_max_sockets_per_host)`));
+        }
+        return;
+      case UpstreamPhase.Connecting:
+        if (now - this.#phaseSince >= timeouts.connectMs) {
+          this.#fail(new UpstreamConnectTimeoutError(this.#target.authority, `connect timed out after ${timeouts.connectMs} ms`));
+        }
+        return;
+      case UpstreamPhase.AwaitingHead:
+      case UpstreamPhase.ReceivingBody:
+        if (this.#upstreamPausedSince !== undefined) {
+          // The client is not reading what the origin sent: the client's failure, not the origin's.
+          if (now - this.#upstreamPausedSince >= timeouts.upstreamResponseMs) {
+            this.#failure = new ClientStalledError();
+            this.#reusable = false;
+            this.#finish(false);
+            this.#ctx.owner.exchangeCut();
+          }
+        } else if (clientIdleSince !== undefined) {
+          const silentSince = Math.max(this.#lastUpstreamActivity, clientIdleSince);
+          if (now - silentSince >= timeouts.upstreamResponseMs) {
+            this.#fail(new UpstreamResponseTimeoutError(this.#target.authority, `no data for ${timeouts.upstreamResponseMs} ms`));
+          }
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** After a 101: the connection is over for this exchange's part (the relay closes both sides). */
+  closeSwitched(): void {
+    if (this.#phase !== UpstreamPhase.Switched) return;
+    this.#enter(UpstreamPhase.Done);
+    this.#io.releaseUpstream(false);
+    this.#releaseSlot();
+    this.#ctx.done();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // The response scanner's listener
+  // -------------------------------------------------------------------------------------------------------------
+
+  /** Parses a response head, keeping its text for the rewrite (field lines go on as they arrived). */
+  readonly #parseResponse = (text: string): ResponseHead => {
+    this.#responseText = text;
+    // One reason-phrase policy: a phrase with control characters is not refused but replaced by the standard one.
+    return parseResponseHead(text, true);
+  };
+
+  readonly #responseListener = {
+    onHead: (head: ResponseHead): BodyFraming => this.#onResponseHead(head),
+    onBody: (data: Buffer): void => this.#onResponseBody(data),
+    onMessageEnd: (): void => this.#onResponseEnd(),
+  };
+
+  #onResponseHead(head: ResponseHead): BodyFraming {
+    if (this.#phase === UpstreamPhase.Done) return NO_BODY;
+    const status = head.statusCode;
+    // RFC 9110 §15: a status code is three digits from 100 to 599; anything else cannot be relayed faithfully.
+    if (status < 100 || status > 599) throw new MessageHeadError('status code out of range');
+    const clientMinor = this.head.minorVersion;
+    if (status === 101) {
+      // Only a switch that was asked for, and passed on: anything else means the origin and we disagree.
+      if (!this.upgradeRequested) throw new MessageHeadError('switched protocols without being asked');
+      this.#switch(head);
+      return NO_BODY;
+    }
+    if (status < 200) {
+      this.#interim = true;
+      // RFC 9110 §15.2: a 1xx is not forwarded to an HTTP/1.0 client, which cannot expect one.
+      if (clientMinor === 1) {
+        this.#answered = true;
+        this.#writeClient(responseHeadForClient(head, this.#responseText, { chunked: false, close: false, upgrade: false }));
+      }
+      return NO_BODY;
+    }
+    this.#interim = false;
+    const framing = responseBodyFraming(this.head.method, status, head.minorVersion, head.headers);
+    // A 1.1 origin must not chunk its answer to a 1.0 request (RFC 9112 §6.1), which is what went upstream.
+    if (framing.kind === 'chunked' && clientMinor === 0) throw new MessageHeadError('chunked response to an HTTP/1.0 request');
+    if (!isPersistent(head) || framing.kind === 'close') this.#reusable = false;
+    this.#rechunk = framing.kind === 'close' && clientMinor === 1;
+    // A response that comes before the request's body is done: the rest of that body is never read, so the
+    // connection's framing ends with this response.
+    this.#closeClientAfter = (framing.kind === 'close' && !this.#rechunk) || !this.#requestComplete || this.#ctx.owner.closesAfterResponse();
+    this.#statusCode = status;
+    this.#requestHead = undefined;
+    this.#answered = true;
+    this.#responseStarted = true;
+    this.#enter(UpstreamPhase.ReceivingBody);
+    // The head and the body bytes that came with it leave in one write (see upstreamOpened).
+    this.#io.corkClient();
+    this.#writeClient(responseHeadForClient(head, this.#responseText, { chunked: this.#rechunk, close: this.#closeClientAfter, upgrade: false }));
+    return framing;
+  }
+
+  #onResponseBody(data: Buffer): void {
+    if (this.#phase !== UpstreamPhase.ReceivingBody) return;
+    this.#bytesToClient += data.length;
+    if (this.#rechunk) {
+      this.#io.corkClient();
+      this.#io.writeClient(`${data.length.toString(16)}${CRLF}`);
+      this.#io.writeClient(data);
+      this.#writeClient(CRLF);
+      return;
+    }
+    this.#writeClient(data);
+  }
+
+  #onResponseEnd(): void {
+    if (this.#interim) {
+      this.#interim = false;
+      return;
+    }
+    if (this.#phase !== UpstreamPhase.ReceivingBody) return;
+    if (this.#rechunk) this.#writeClient(LAST_CHUNK);
+    // Finished once the scan of this read returns (upstreamData), when it is known whether more followed.
+    this.#responseComplete = true;
+    (this.#responses as MessageScanner<ResponseHead>).stop();
+  }
+
+  #switch(head: ResponseHead): void {
+    this.#statusCode = 101;
+    this.#answered = true;
+    this.#responseStarted = true;
+    this.#responseComplete = true;
+    this.#requestHead = undefined;
+    this.#enter(UpstreamPhase.Switched);
+    (this.#responses as MessageScanner<ResponseHead>).stop();
+    this.#writeClient(responseHeadForClient(head, this.#responseText, { chunked: false, close: false, upgrade: true }));
+    // The exchange is recorded now; it stays in flight (and its slot held) until the switched connection closes.
+    this.#report();
+    this.#ctx.owner.switchedProtocols();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  #writeClient(data: Buffer | string): void {
+    if (this.#io.writeClient(data) || this.#upstreamPausedSince !== undefined || !this.#hasConnection) return;
+    this.#upstreamPausedSince = this.#ctx.now();
+    this.#io.pauseUpstream();
+  }
+
+  #fail(err: unknown): void {
+    if (this.#phase === UpstreamPhase.Done) return;
+    if (this.#phase === UpstreamPhase.Switched) {
+      this.#ctx.owner.exchangeCut();
+      return;
+    }
+    const failure = err instanceof RejectError || err instanceof ClientFailureError ? err : toUpstreamError(err, this.#target.authority);
+    if (this.#canReplay(failure)) {
+      this.#replay();
+      return;
+    }
+    this.#failure = failure;
+    this.#reusable = false;
+    if (this.#responseStarted) {
+      this.#finish(false);
+      this.#ctx.owner.exchangeCut();
+      return;
+    }
+    this.#statusCode = failure.statusCode;
+    // A refusal (the name resolved to this proxy) closes like every refusal; an upstream failure keeps the client
+    // connection when the request's body has been read to its end.
+    const closeClient = failure instanceof RejectError || !this.#requestComplete;
+    this.#finish(false);
+    this.#ctx.owner.exchangeFailed(failure, closeClient);
+  }
+
+  /**
+   * Go's Transport rule (shouldRetryRequest): a connection taken from the pool that fails before a single byte of
+   * response, for a request that can be sent again as it was (idempotent, no body), gets one more try on a new
+   * connection. The origin closed an idle connection as we reused it; it never saw the request.
+   */
+  #canReplay(failure: ProxyError): boolean {
+    return (
+      this.#reused &&
+      !this.#retried &&
+      this.#requestHead !== undefined &&
+      this.#requestComplete &&
+      this.#upstreamBytes === 0 &&
+      !this.#answered &&
+      failure instanceof UpstreamResetError
+    );
+  }
+
+  #replay(): void {
+    this.#retried = true;
+    this.#io.releaseUpstream(false);
+    const head = this.#requestHead as string;
+    this.#pending = [head];
+    this.#pendingBytes = head.length;
+    this.#open(true);
+  }
+
+  /** Ends the exchange once: the upstream connection back to the pool or closed, the slot given back, the record. */
+  #finish(responseComplete: boolean): void {
+    this.#enter(UpstreamPhase.Done);
+    this.#withdrawSlot?.();
+    this.#withdrawSlot = undefined;
+    if (this.#hasConnection) {
+      this.#hasConnection = false;
+      if (this.#upstreamPausedSince !== undefined) {
+        this.#upstreamPausedSince = undefined;
+        this.#io.resumeUpstream();
+      }
+      this.#io.releaseUpstream(responseComplete && this.#reusable && this.#requestComplete);
+    }
+    this.#releaseSlot();
+    this.#report();
+    this.#ctx.done();
+    if (responseComplete) this.#ctx.owner.exchangeEnded(this.#closeClientAfter);
+  }
+
+  #releaseSlot(): void {
+    if (!this.#slotHeld) return;
+    this.#slotHeld = false;
+    this.#ctx.slots.release(this.#origin, this.#ctx.clientIp);
+  }
+
+  #enter(phase: UpstreamPhase): void {
+    this.#phase = phase;
+    this.#phaseSince = this.#ctx.now();
+  }
+
+  #report(): void {
+    const failure = this.#failure;
+    this.#ctx.observers.onHttpExchange({
+      kind: this.#ctx.kind,
+      clientIp: this.#ctx.clientIp,
+      method: this.head.method,
+      origin: this.#origin,
+      path: this.#target.pathname,
+      statusCode: this.#statusCode,
+      errorCode: failure?.code,
+      upstreamFailure: failure instanceof UpstreamError ? failure.reason : undefined,
+      clientFailure: failure instanceof ClientFailureError ? failure.reason : undefined,
+      bytesFromClient: this.#bodyBytesFromClient,
+      bytesToClient: this.#bytesToClient,
+      durationSeconds: (this.#ctx.now() - this.#started) / 1000,
+    });
+  }
+}
+
+/** RFC 9112 §9.3: whether the origin keeps the connection open after this response. */
+function isPersistent(head: ResponseHead): boolean {
+  if (fieldHasToken(head.headers, 'connection', 'close')) return false;
+  return head.minorVersion === 1 || fieldHasToken(head.headers, 'connection', 'keep-alive');
+}
+
+/** An explicit promise that the request may be repeated (the header Go's Transport honours). */
+function hasIdempotencyKey(head: RequestHead): boolean {
+  return fieldValues(head.headers, 'idempotency-key').length > 0 || fieldValues(head.headers, 'x-idempotency-key').length > 0;
+}
+
+function resetError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ECONNRESET' });
+}

@@ -1,0 +1,199 @@
+/**
+ * The one way the proxy reaches an upstream, for forwarding, MITM and tunnels: resolve the name, check every
+ * address, connect to an address that passed the check (never to the name again: a second resolution could
+ * answer differently, which is how DNS rebinding gets past a check), then TLS on top for `https` origins,
+ * verified against the trusted roots with SNI for the name.
+ *
+ * The resolver and the connect function are injectable: a test gives a resolver that maps names to loopback and a
+ * connect function that refuses anything else, so no test can send traffic off the machine. The address check is
+ * the destination policy: today the self-loop guard (an address of this host on one of our own ports); issue 10's
+ * destination rules plug in here. A parent proxy (`upstream_proxy`, issue 11) belongs here too: the relay only
+ * ever asks for "a connection to this origin".
+ */
+import { lookup as dnsLookup } from 'node:dns';
+import net, { isIP, type LookupFunction } from 'node:net';
+import tls from 'node:tls';
+import type { RejectError } from '../errors.js';
+import { addListeners } from './listeners.js';
+import { discardSocket } from './socket-writes.js';
+import type { UpstreamTlsSettings } from './upstream-tls.js';
+
+export interface DialTarget {
+  /** Host name or IP address, without IPv6 brackets. */
+  host: string;
+  port: number;
+  /** `host:port` (IPv6 in brackets): what failures name. */
+  authority: string;
+  /** TLS to the origin (`https`). */
+  tls: boolean;
+}
+
+/** Connects a TCP socket to an IP address (never a name: the dialer resolved and checked it). */
+export type ConnectFunction = (options: { host: string; port: number }) => net.Socket;
+
+/** The destination policy: a refusal for connecting to `address` for `target`, or undefined to allow it. */
+export type AddressCheck = (address: string, target: DialTarget) => RejectError | undefined;
+
+export interface UpstreamDialerOptions {
+  /** Name resolution; default dns.lookup (the system resolver, as Node's own connect uses). */
+  lookup?: LookupFunction | undefined;
+  /** TCP connect; default net.connect. */
+  connect?: ConnectFunction | undefined;
+  upstreamTls: UpstreamTlsSettings;
+  checkAddress: AddressCheck;
+}
+
+/** Called once: a connected (and for TLS, verified) socket, or why there is none. */
+export type DialCallback = (err: Error | undefined, socket: net.Socket | undefined) => void;
+
+interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+const defaultConnect: ConnectFunction = (options) => net.connect(options);
+
+export class UpstreamDialer {
+  readonly #lookup: LookupFunction;
+  readonly #connect: ConnectFunction;
+  readonly #tls: UpstreamTlsSettings;
+  readonly #check: AddressCheck;
+
+  constructor(options: UpstreamDialerOptions) {
+    this.#lookup = options.lookup ?? (dnsLookup as unknown as LookupFunction);
+    this.#connect = options.connect ?? defaultConnect;
+    this.#tls = options.upstreamTls;
+    this.#check = options.checkAddress;
+  }
+
+  /**
+   * Dials `target`: its addresses in the resolver's order, the next one when connecting to one fails. Returns what
+   * abandons the dial (the socket being connected is closed; the callback is not called).
+   */
+  dial(target: DialTarget, callback: DialCallback): () => void {
+    let abandoned = false;
+    let current: net.Socket | undefined;
+    let detach: (() => void) | undefined;
+    const finish = (err: Error | undefined, socket: net.Socket | undefined): void => {
+      if (abandoned) return;
+      abandoned = true;
+      detach?.();
+      callback(err, socket);
+    };
+    const tryAddress = (addresses: ResolvedAddress[], index: number): void => {
+      const { address } = addresses[index] as ResolvedAddress;
+      const socket = this.#connect({ host: address, port: target.port });
+      current = socket;
+      socket.setNoDelay(true);
+      const failed = (err: Error): void => {
+        detach?.();
+        discardSocket(socket);
+        if (index + 1 < addresses.length && isConnectFailure(err)) tryAddress(addresses, index + 1);
+        else finish(err, undefined);
+      };
+      detach = addListeners(socket, {
+        error: failed,
+        connect: () => {
+          detach?.();
+          if (target.tls) this.#startTls(socket, target, finish, (d) => (detach = d), (s) => (current = s));
+          else finish(undefined, socket);
+        },
+      });
+    };
+    this.#resolve(target, (err, addresses) => {
+      if (abandoned) return;
+      if (err !== undefined) return finish(err, undefined);
+      tryAddress(addresses, 0);
+    });
+    return () => {
+      if (abandoned) return;
+      abandoned = true;
+      detach?.();
+      if (current !== undefined) discardSocket(current);
+    };
+  }
+
+  /**
+   * A resolver for code that connects by itself (CONNECT tunnels): it answers with the addresses of `target` that
+   * pass the check, or the refusal, so what the tunnel connects to is what was checked.
+   */
+  checkedLookup(target: DialTarget): LookupFunction {
+    return (_hostname, options, callback) => {
+      this.#resolve(target, (err, addresses) => {
+        const reply = callback as (err: Error | null, address: string | ResolvedAddress[], family?: number) => void;
+        if (err !== undefined) return reply(err, '', 4);
+        if ((options as { all?: boolean }).all === true) return reply(null, addresses);
+        const first = addresses[0] as ResolvedAddress;
+        reply(null, first.address, first.family);
+      });
+    };
+  }
+
+  /** The addresses of `target` that pass the check, in the resolver's order; the first refusal if none does. */
+  #resolve(target: DialTarget, callback: (err: Error | undefined, addresses: ResolvedAddress[]) => void): void {
+    const checked = (resolved: ResolvedAddress[]): void => {
+      const allowed: ResolvedAddress[] = [];
+      let refusal: RejectError | undefined;
+      for (const entry of resolved) {
+        const refused = this.#check(entry.address, target);
+        if (refused === undefined) allowed.push(entry);
+        else refusal ??= refused;
+      }
+      if (allowed.length > 0) callback(undefined, allowed);
+      else callback(refusal ?? notFound(target.host), []);
+    };
+    const family = isIP(target.host);
+    if (family !== 0) {
+      // Asynchronous like a lookup: a caller is never called back before dial() has returned.
+      process.nextTick(checked, [{ address: target.host, family }]);
+      return;
+    }
+    this.#lookup(target.host, { all: true }, (err, addresses) => {
+      if (err) return callback(err, []);
+      checked(Array.isArray(addresses) ? addresses : [{ address: addresses as unknown as string, family: 4 }]);
+    });
+  }
+
+  #startTls(
+    socket: net.Socket,
+    target: DialTarget,
+    finish: DialCallback,
+    setDetach: (detach: () => void) => void,
+    setCurrent: (socket: net.Socket) => void,
+  ): void {
+    const secure = tls.connect({
+      socket,
+      // The name the certificate must carry (the IP address itself for an IP target).
+      host: target.host,
+      // SNI must not carry an IP address (RFC 6066 §3).
+      ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+      secureContext: this.#tls.secureContext,
+      rejectUnauthorized: this.#tls.rejectUnauthorized,
+      ALPNProtocols: ['http/1.1'],
+    });
+    setCurrent(secure);
+    // The TCP socket's own errors reach the TLS socket; this only keeps one arriving late from being unhandled.
+    socket.on('error', ignoreError);
+    setDetach(
+      addListeners(secure, {
+        error: (err: Error) => {
+          discardSocket(secure);
+          finish(err, undefined);
+        },
+        secureConnect: () => finish(undefined, secure),
+      }),
+    );
+  }
+}
+
+/** Failures that are about the address (refused, unreachable): another address of the name may work. */
+function isConnectFailure(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'ETIMEDOUT';
+}
+
+function notFound(host: string): Error {
+  return Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+}
+
+function ignoreError(): void {}
