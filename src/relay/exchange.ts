@@ -32,7 +32,7 @@ import {
 } from '../errors.js';
 import { responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldHasToken, fieldValues, MessageHeadError, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
-import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
+import { MAX_HEAD_BYTES, MessageScanner, type MessageListener } from '../http1/message-scanner.js';
 import type { ExchangeKind, ExchangeObservers } from './exchange-records.js';
 import { responseHeadForClient } from './message-heads.js';
 import type { OriginSlots } from './origin-slots.js';
@@ -93,7 +93,21 @@ const CRLF = '\r\n';
 /** RFC 9110 §9.2.2: methods whose repetition has the effect of one; with no body they are safe to send again. */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-export class Exchange {
+/**
+ * The text of the response head parsed last. The scanner calls the listener's onHead synchronously right after the
+ * parse, so the head being handled is always the one parsed last; a module-level capture spares every exchange
+ * a closure of its own.
+ */
+let parsedResponseText = '';
+
+/** Parses a response head, keeping its text for the rewrite (field lines go on as they arrived). */
+function parseResponse(text: string): ResponseHead {
+  parsedResponseText = text;
+  // One reason-phrase policy: a phrase with control characters is not refused but replaced by the standard one.
+  return parseResponseHead(text, true);
+}
+
+export class Exchange implements MessageListener<ResponseHead> {
   readonly #ctx: ExchangeContext;
   readonly #io: RelayIo;
   readonly head: RequestHead;
@@ -127,8 +141,6 @@ export class Exchange {
   #lastUpstreamActivity: number;
   #upstreamPausedSince: number | undefined;
   #responses: MessageScanner<ResponseHead> | undefined;
-  /** The text of the response head being parsed (captured from the parse, see #parseResponse). */
-  #responseText = '';
 
   // The response side.
   #interim = false;
@@ -209,7 +221,7 @@ export class Exchange {
     this.#upstreamBytes = 0;
     this.#lastUpstreamActivity = this.#ctx.now();
     this.#enter(UpstreamPhase.AwaitingHead);
-    this.#responses = new MessageScanner(this.#parseResponse, this.#responseListener, MAX_HEAD_BYTES);
+    this.#responses = new MessageScanner(parseResponse, this, MAX_HEAD_BYTES);
     const pending = this.#pending as Array<Buffer | string>;
     this.#pending = undefined;
     this.#pendingBytes = 0;
@@ -369,23 +381,10 @@ export class Exchange {
   }
 
   // -------------------------------------------------------------------------------------------------------------
-  // The response scanner's listener
+  // The response scanner's listener (MessageListener): not for anyone else to call
   // -------------------------------------------------------------------------------------------------------------
 
-  /** Parses a response head, keeping its text for the rewrite (field lines go on as they arrived). */
-  readonly #parseResponse = (text: string): ResponseHead => {
-    this.#responseText = text;
-    // One reason-phrase policy: a phrase with control characters is not refused but replaced by the standard one.
-    return parseResponseHead(text, true);
-  };
-
-  readonly #responseListener = {
-    onHead: (head: ResponseHead): BodyFraming => this.#onResponseHead(head),
-    onBody: (data: Buffer): void => this.#onResponseBody(data),
-    onMessageEnd: (): void => this.#onResponseEnd(),
-  };
-
-  #onResponseHead(head: ResponseHead): BodyFraming {
+  onHead(head: ResponseHead): BodyFraming {
     if (this.#phase === UpstreamPhase.Done) return NO_BODY;
     const status = head.statusCode;
     // RFC 9110 §15: a status code is three digits from 100 to 599; anything else cannot be relayed faithfully.
@@ -402,7 +401,7 @@ export class Exchange {
       // RFC 9110 §15.2: a 1xx is not forwarded to an HTTP/1.0 client, which cannot expect one.
       if (clientMinor === 1) {
         this.#answered = true;
-        this.#writeClient(responseHeadForClient(head, this.#responseText, { chunked: false, close: false, upgrade: false }));
+        this.#writeClient(responseHeadForClient(head, parsedResponseText, { chunked: false, close: false, upgrade: false }));
       }
       return NO_BODY;
     }
@@ -422,11 +421,11 @@ export class Exchange {
     this.#enter(UpstreamPhase.ReceivingBody);
     // The head and the body bytes that came with it leave in one write (see upstreamOpened).
     this.#io.corkClient();
-    this.#writeClient(responseHeadForClient(head, this.#responseText, { chunked: this.#rechunk, close: this.#closeClientAfter, upgrade: false }));
+    this.#writeClient(responseHeadForClient(head, parsedResponseText, { chunked: this.#rechunk, close: this.#closeClientAfter, upgrade: false }));
     return framing;
   }
 
-  #onResponseBody(data: Buffer): void {
+  onBody(data: Buffer): void {
     if (this.#phase !== UpstreamPhase.ReceivingBody) return;
     this.#bytesToClient += data.length;
     if (this.#rechunk) {
@@ -439,7 +438,7 @@ export class Exchange {
     this.#writeClient(data);
   }
 
-  #onResponseEnd(): void {
+  onMessageEnd(): void {
     if (this.#interim) {
       this.#interim = false;
       return;
@@ -459,7 +458,7 @@ export class Exchange {
     this.#requestHead = undefined;
     this.#enter(UpstreamPhase.Switched);
     (this.#responses as MessageScanner<ResponseHead>).stop();
-    this.#writeClient(responseHeadForClient(head, this.#responseText, { chunked: false, close: false, upgrade: true }));
+    this.#writeClient(responseHeadForClient(head, parsedResponseText, { chunked: false, close: false, upgrade: true }));
     // The exchange is recorded now; it stays in flight (and its slot held) until the switched connection closes.
     this.#report();
     this.#ctx.owner.switchedProtocols();

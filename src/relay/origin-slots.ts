@@ -9,9 +9,10 @@
  * a waiter whose own client is at its share is passed over, not allowed to block the queue.
  */
 
+/** Read at each acquisition (getters over the live settings: a reload's new limits apply to the next request). */
 export interface SlotLimits {
-  perOrigin: number;
-  perClient: number;
+  readonly perOrigin: number;
+  readonly perClient: number;
 }
 
 interface Waiter {
@@ -26,11 +27,10 @@ interface OriginState {
 }
 
 export class OriginSlots {
-  /** Read at each acquisition: a reload's new limits apply to the next request, not to slots held. */
-  readonly #limits: () => SlotLimits;
+  readonly #limits: SlotLimits;
   readonly #origins = new Map<string, OriginState>();
 
-  constructor(limits: () => SlotLimits) {
+  constructor(limits: SlotLimits) {
     this.#limits = limits;
   }
 
@@ -90,8 +90,8 @@ export class OriginSlots {
   }
 
   #fits(state: OriginState, client: string): boolean {
-    const { perOrigin, perClient } = this.#limits();
-    return state.inUse < perOrigin && (state.byClient.get(client) ?? 0) < perClient;
+    const limits = this.#limits;
+    return state.inUse < limits.perOrigin && (state.byClient.get(client) ?? 0) < limits.perClient;
   }
 
   #take(state: OriginState, client: string): void {

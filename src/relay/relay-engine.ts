@@ -10,6 +10,7 @@
  * (tunnels and interception are its business, not the engine's).
  */
 import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { ConnectionContext } from './guards.js';
 import { OriginSlots } from './origin-slots.js';
@@ -51,11 +52,25 @@ export class RelayEngine implements RelayEnvironment {
     this.settings = options.settings;
     this.tracker = options.tracker;
     this.dialer = options.dialer;
-    const limits = (): RelaySettings['limits'] => this.settings.current.limits;
-    this.slots = new OriginSlots(() => ({ perOrigin: limits().upstreamMaxSocketsPerHost, perClient: limits().upstreamMaxSocketsPerClient }));
-    this.pool = new UpstreamPool(() => ({ maxIdlePerOrigin: limits().upstreamMaxSocketsPerHost, idleTimeoutMs: this.settings.current.timeouts.upstreamKeepAliveMs }));
-    this.sweep = new TimeoutSweep(sweepIntervalFor(timeoutValues(this.settings.current)), options.now);
-    this.now = () => this.sweep.now();
+    const settings = this.settings;
+    this.slots = new OriginSlots({
+      get perOrigin() {
+        return settings.current.limits.upstreamMaxSocketsPerHost;
+      },
+      get perClient() {
+        return settings.current.limits.upstreamMaxSocketsPerClient;
+      },
+    });
+    this.pool = new UpstreamPool({
+      get maxIdlePerOrigin() {
+        return settings.current.limits.upstreamMaxSocketsPerHost;
+      },
+      get idleTimeoutMs() {
+        return settings.current.timeouts.upstreamKeepAliveMs;
+      },
+    });
+    this.now = options.now ?? performance.now.bind(performance);
+    this.sweep = new TimeoutSweep(sweepIntervalFor(timeoutValues(this.settings.current)), this.now);
     this.sweep.add(this.pool);
     this.settings.onReplace((next) => {
       if (this.#running) this.sweep.start(sweepIntervalFor(timeoutValues(next)));

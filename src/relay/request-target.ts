@@ -135,6 +135,9 @@ function isValidHost(host: string): boolean {
  * another's name.
  */
 export function hostFieldNames(value: string, target: ProxyTarget, defaultPort: number): boolean {
+  // The common spellings, without parsing: exactly the authority, or the host alone on the default port.
+  if (value === target.authority) return true;
+  if (target.port === defaultPort && value === (isIP(target.host) === 6 ? `[${target.host}]` : target.host)) return true;
   const hasPort = /:\d*$/.test(value) && !value.endsWith(']');
   let named: ProxyTarget;
   try {

@@ -16,18 +16,18 @@ import type { RelayEngine } from './relay-engine.js';
 import type { RelayIo } from './relay-io.js';
 import type { Route } from './route.js';
 import type { HandOverDecision } from './routing.js';
-import { corkUntilNextTick, discardSocket } from './socket-writes.js';
+import { corkUntilNextTick } from './socket-writes.js';
+import { UpstreamConnection, type UpstreamHolder } from './upstream-connection.js';
 import type { DialTarget } from './upstream-dialer.js';
 
-export class SocketDriver implements RelayIo {
+export class SocketDriver implements RelayIo, UpstreamHolder {
   readonly relay: ConnectionRelay;
   readonly #socket: net.Socket;
   readonly #tcpSocket: net.Socket;
   readonly #client: ConnectionContext;
   readonly #engine: RelayEngine;
   readonly #detachClient: () => void;
-  #upstream: net.Socket | undefined;
-  #detachUpstream: (() => void) | undefined;
+  #upstream: UpstreamConnection | undefined;
   #abandonDial: (() => void) | undefined;
   #origin = '';
 
@@ -110,7 +110,8 @@ export class SocketDriver implements RelayIo {
     if (!fresh) {
       const pooled = this.#engine.pool.take(origin);
       if (pooled !== undefined) {
-        this.#attachUpstream(pooled);
+        pooled.holdBy(this);
+        this.#upstream = pooled;
         this.relay.upstreamOpened(true);
         return;
       }
@@ -121,31 +122,32 @@ export class SocketDriver implements RelayIo {
         this.relay.upstreamFailed(err ?? new Error('no connection'));
         return;
       }
-      this.#attachUpstream(socket);
+      this.#upstream = new UpstreamConnection(socket, this);
       this.relay.upstreamOpened(false);
     });
   }
 
   writeUpstream(data: Buffer | string): boolean {
-    const upstream = this.#upstream;
-    if (upstream === undefined || upstream.destroyed || !upstream.writable) return true;
-    return upstream.write(data, 'latin1');
+    const socket = this.#upstream?.socket;
+    if (socket === undefined || socket.destroyed || !socket.writable) return true;
+    return socket.write(data, 'latin1');
   }
 
   corkUpstream(): void {
-    if (this.#upstream !== undefined) corkUntilNextTick(this.#upstream);
+    if (this.#upstream !== undefined) corkUntilNextTick(this.#upstream.socket);
   }
 
   pauseUpstream(): void {
-    this.#upstream?.pause();
+    this.#upstream?.socket.pause();
   }
 
   resumeUpstream(): void {
-    if (this.#upstream?.destroyed === false) this.#upstream.resume();
+    const socket = this.#upstream?.socket;
+    if (socket !== undefined && !socket.destroyed) socket.resume();
   }
 
   halfCloseUpstream(): void {
-    this.#upstream?.end();
+    this.#upstream?.socket.end();
   }
 
   releaseUpstream(reusable: boolean): void {
@@ -156,21 +158,22 @@ export class SocketDriver implements RelayIo {
     const upstream = this.#upstream;
     if (upstream === undefined) return;
     this.#upstream = undefined;
-    this.#detachUpstream?.();
-    this.#detachUpstream = undefined;
-    upstream.resume();
-    if (!reusable || !this.#engine.pool.park(this.#origin, upstream, this.#engine.now())) discardSocket(upstream);
+    // Parked connections must flow: the pool drops one that says anything between requests.
+    if (upstream.socket.isPaused()) upstream.socket.resume();
+    if (!reusable || !this.#engine.pool.park(this.#origin, upstream, this.#engine.now())) upstream.close();
   }
 
-  #attachUpstream(upstream: net.Socket): void {
-    const relay = this.relay;
-    this.#upstream = upstream;
-    this.#detachUpstream = addListeners(upstream, {
-      data: (data: Buffer) => relay.upstreamData(data),
-      end: () => relay.upstreamEnd(),
-      error: (err: Error) => relay.upstreamClosed(err),
-      close: () => relay.upstreamClosed(undefined),
-      drain: () => relay.upstreamDrained(),
-    });
+  // UpstreamHolder: the events of the upstream connection this driver holds (none from one it has let go).
+  upstreamData(connection: UpstreamConnection, data: Buffer): void {
+    if (connection === this.#upstream) this.relay.upstreamData(data);
+  }
+  upstreamEnd(connection: UpstreamConnection): void {
+    if (connection === this.#upstream) this.relay.upstreamEnd();
+  }
+  upstreamClosed(connection: UpstreamConnection, err: Error | undefined): void {
+    if (connection === this.#upstream) this.relay.upstreamClosed(err);
+  }
+  upstreamDrained(connection: UpstreamConnection): void {
+    if (connection === this.#upstream) this.relay.upstreamDrained();
   }
 }

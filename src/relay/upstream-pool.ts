@@ -9,61 +9,59 @@
  * of idleness (checked by the timeout sweep), most recently parked first. A parked connection that receives
  * anything, ends or fails is dropped: between requests an upstream has nothing to say.
  */
-import type { Socket } from 'node:net';
-import { addListeners } from './listeners.js';
-import { discardSocket } from './socket-writes.js';
 import type { Expiring } from './timeout-sweep.js';
+import type { UpstreamConnection, UpstreamHolder } from './upstream-connection.js';
 
+/** Read at each park and sweep (getters over the live settings: a reload's new limits apply from then on). */
 export interface PoolLimits {
-  maxIdlePerOrigin: number;
-  idleTimeoutMs: number;
+  readonly maxIdlePerOrigin: number;
+  readonly idleTimeoutMs: number;
 }
 
 interface Parked {
-  socket: Socket;
+  connection: UpstreamConnection;
+  origin: string;
   idleSince: number;
-  detach: () => void;
 }
 
-export class UpstreamPool implements Expiring {
-  /** Read at each park and sweep: a reload's new limits apply from then on. */
-  readonly #limits: () => PoolLimits;
+export class UpstreamPool implements Expiring, UpstreamHolder {
+  readonly #limits: PoolLimits;
   readonly #idle = new Map<string, Parked[]>();
+  readonly #parked = new Map<UpstreamConnection, Parked>();
   #closed = false;
 
-  constructor(limits: () => PoolLimits) {
+  constructor(limits: PoolLimits) {
     this.#limits = limits;
   }
 
-  /** An idle connection to `origin`, no longer watched by the pool, or undefined. */
-  take(origin: string): Socket | undefined {
+  /** An idle connection to `origin`, no longer held by the pool (the caller holds it now), or undefined. */
+  take(origin: string): UpstreamConnection | undefined {
     const list = this.#idle.get(origin);
     if (list === undefined) return undefined;
     for (let parked = list.pop(); parked !== undefined; parked = list.pop()) {
-      parked.detach();
-      const { socket } = parked;
-      if (!socket.destroyed && socket.writable && socket.readable) {
+      this.#parked.delete(parked.connection);
+      if (parked.connection.usable) {
         if (list.length === 0) this.#idle.delete(origin);
-        return socket;
+        return parked.connection;
       }
-      discardSocket(socket);
+      parked.connection.close();
     }
     this.#idle.delete(origin);
     return undefined;
   }
 
   /**
-   * Keeps `socket` (with no listeners of its caller left), idle since `idleSince` (the sweep's clock), for the next
-   * request to `origin`; false if the pool is full or closed, and the caller closes it.
+   * Keeps `connection`, idle since `idleSince` (the sweep's clock), for the next request to `origin`; false if the
+   * pool is full or closed, and the caller closes it.
    */
-  park(origin: string, socket: Socket, idleSince: number): boolean {
+  park(origin: string, connection: UpstreamConnection, idleSince: number): boolean {
     const list = this.#idle.get(origin) ?? [];
-    if (this.#closed || list.length >= this.#limits().maxIdlePerOrigin || socket.destroyed) return false;
-    const parked: Parked = { socket, idleSince, detach: noop };
-    const drop = (): void => this.#drop(origin, parked);
-    parked.detach = addListeners(socket, { data: drop, end: drop, error: drop, close: drop });
+    if (this.#closed || list.length >= this.#limits.maxIdlePerOrigin || !connection.usable) return false;
+    const parked: Parked = { connection, origin, idleSince };
+    connection.holdBy(this);
     list.push(parked);
     this.#idle.set(origin, list);
+    this.#parked.set(connection, parked);
     return true;
   }
 
@@ -73,35 +71,44 @@ export class UpstreamPool implements Expiring {
   }
 
   expire(now: number): void {
-    const { idleTimeoutMs } = this.#limits();
-    for (const [origin, list] of this.#idle) {
+    const { idleTimeoutMs } = this.#limits;
+    for (const list of this.#idle.values()) {
       // Oldest first: the list is in parking order.
-      while (list.length > 0 && now - (list[0] as Parked).idleSince >= idleTimeoutMs) this.#drop(origin, list[0] as Parked);
+      while (list.length > 0 && now - (list[0] as Parked).idleSince >= idleTimeoutMs) this.#drop((list[0] as Parked).connection);
     }
   }
 
   /** Closes every idle connection and parks no more (a drain has begun). */
   close(): void {
     this.#closed = true;
-    for (const list of this.#idle.values()) {
-      for (const parked of list.splice(0)) {
-        parked.detach();
-        discardSocket(parked.socket);
-      }
-    }
+    for (const parked of this.#parked.values()) parked.connection.close();
+    this.#parked.clear();
     this.#idle.clear();
   }
 
-  #drop(origin: string, parked: Parked): void {
-    parked.detach();
-    const list = this.#idle.get(origin);
-    if (list !== undefined) {
-      const index = list.indexOf(parked);
-      if (index !== -1) list.splice(index, 1);
-      if (list.length === 0) this.#idle.delete(origin);
+  // Between requests an upstream has nothing to say: anything it does ends its stay.
+  upstreamData(connection: UpstreamConnection): void {
+    this.#drop(connection);
+  }
+  upstreamEnd(connection: UpstreamConnection): void {
+    this.#drop(connection);
+  }
+  upstreamClosed(connection: UpstreamConnection): void {
+    this.#drop(connection);
+  }
+  upstreamDrained(): void {}
+
+  #drop(connection: UpstreamConnection): void {
+    const parked = this.#parked.get(connection);
+    if (parked !== undefined) {
+      this.#parked.delete(connection);
+      const list = this.#idle.get(parked.origin);
+      if (list !== undefined) {
+        const index = list.indexOf(parked);
+        if (index !== -1) list.splice(index, 1);
+        if (list.length === 0) this.#idle.delete(parked.origin);
+      }
     }
-    discardSocket(parked.socket);
+    connection.close();
   }
 }
-
-function noop(): void {}
