@@ -60,7 +60,7 @@ export class UpstreamDialer {
   readonly #check: AddressCheck;
 
   constructor(options: UpstreamDialerOptions) {
-    this.#lookup = options.lookup ?? (dnsLookup as unknown as LookupFunction);
+    this.#lookup = options.lookup ?? dnsLookup;
     this.#connect = options.connect ?? defaultConnect;
     this.#tls = options.upstreamTls;
     this.#check = options.checkAddress;
@@ -120,11 +120,10 @@ export class UpstreamDialer {
   checkedLookup(target: DialTarget): LookupFunction {
     return (_hostname, options, callback) => {
       this.#resolve(target, (err, addresses) => {
-        const reply = callback as (err: Error | null, address: string | ResolvedAddress[], family?: number) => void;
-        if (err !== undefined) return reply(err, '', 4);
-        if ((options as { all?: boolean }).all === true) return reply(null, addresses);
+        if (err !== undefined) return callback(err, '', 4);
+        if (options.all === true) return callback(null, addresses);
         const first = addresses[0] as ResolvedAddress;
-        reply(null, first.address, first.family);
+        callback(null, first.address, first.family);
       });
     };
   }
@@ -150,7 +149,7 @@ export class UpstreamDialer {
     }
     this.#lookup(target.host, { all: true }, (err, addresses) => {
       if (err) return callback(err, []);
-      checked(Array.isArray(addresses) ? addresses : [{ address: addresses as unknown as string, family: 4 }]);
+      checked(Array.isArray(addresses) ? addresses : [{ address: addresses, family: 4 }]);
     });
   }
 

@@ -63,7 +63,7 @@ async function intercepted(port: number): Promise<tls.TLSSocket> {
 
 /** The requests below say `Host: x`; inside a tunnel Host must name the CONNECT authority (issue 9, item 7). */
 function withTunnelHost(secure: tls.TLSSocket, port: number): tls.TLSSocket {
-  const write = secure.write.bind(secure) as (data: string | Buffer) => boolean;
+  const write: (data: string | Buffer) => boolean = secure.write.bind(secure);
   const fix = (text: string): string => text.replaceAll('Host: x\r\n', `Host: 127.0.0.1:${port}\r\n`);
   (secure as { write: (data: string | Buffer) => boolean }).write = (data) =>
     write(typeof data === 'string' ? fix(data) : data.length < 1024 * 1024 ? Buffer.from(fix(data.toString('latin1')), 'latin1') : data);
