@@ -52,6 +52,7 @@ export class ProxyMetrics implements ExchangeObserver {
   readonly #requestDuration: Histogram<'kind' | 'code_class'>;
   readonly #bytes: Counter<'direction' | 'kind'>;
   readonly #upstreamErrors: Counter<'reason'>;
+  readonly #clientFailures: Counter<'reason'>;
   readonly #tunnelsTotal: Counter<'result' | 'intercepted'>;
   readonly #rejects: Counter<'reason'>;
   readonly #clientTlsFailures: Counter<'reason'>;
@@ -110,6 +111,12 @@ export class ProxyMetrics implements ExchangeObserver {
     this.#upstreamErrors = new Counter({
       name: 'egress_proxy_upstream_errors_total',
       help: 'Failures reaching or talking to upstreams, by reason (dns, refused, unreachable, timeout, reset, tls, other).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#clientFailures = new Counter({
+      name: 'egress_proxy_client_failures_total',
+      help: 'Exchanges the client side ended, by reason (headers_timeout, body_timeout, stalled, aborted): never counted as upstream errors.',
       labelNames: ['reason'],
       registers,
     });
@@ -216,6 +223,7 @@ export class ProxyMetrics implements ExchangeObserver {
     this.#bytes.inc({ direction: 'upstream', kind: r.kind }, r.bytesFromClient);
     this.#bytes.inc({ direction: 'downstream', kind: r.kind }, r.bytesToClient);
     if (r.upstreamFailure) this.#upstreamErrors.inc({ reason: r.upstreamFailure });
+    if (r.clientFailure) this.#clientFailures.inc({ reason: r.clientFailure });
   }
 
   onTunnel(r: TunnelRecord): void {
@@ -233,6 +241,7 @@ export class ProxyMetrics implements ExchangeObserver {
   onReject(r: RejectRecord): void {
     this.#rejectTotal.inc({ type: r.reason });
     this.#rejects.inc({ reason: r.reason });
+    if (r.clientFailure) this.#clientFailures.inc({ reason: r.clientFailure });
   }
 
   onClientTlsFailure(reason: string): void {

@@ -81,6 +81,8 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #firstRequest = true;
   #lastClientByte: number;
   #pausedFor = 0;
+  /** Whether the client socket is paused (for any reason in #pausedFor). */
+  #clientPaused = false;
   /** When the client stopped being read for the exchange's sake (paused for the upstream), if it is. */
   #pausedForUpstreamSince: number | undefined;
   /** When the current request's body was complete. */
@@ -428,7 +430,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     // What the client sent behind its upgrade request is the new protocol's.
     const held = this.#held;
     this.#held = undefined;
-    for (const data of held ?? []) if (!this.#io.writeUpstream(data)) this.#pausedFor |= PAUSED_FOR_UPSTREAM;
+    for (const data of held ?? []) if (!this.#io.writeUpstream(data)) this.#pause(PAUSED_FOR_UPSTREAM);
     this.#resume(PAUSED_HOLDING);
   }
 
@@ -441,6 +443,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     this.#requests.resume();
     const held = this.#held;
     this.#held = undefined;
+    // Not resumed yet: the held bytes may hold the client again.
     this.#pausedFor &= ~PAUSED_HOLDING;
     // One scan of all that was held: a request in it holds what follows it again, and a CONNECT in it takes what
     // follows it into the tunnel.
@@ -449,7 +452,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       this.#finish();
       return;
     }
-    this.#resume(0);
+    this.#resume(PAUSED_HOLDING);
   }
 
   /** The client's body went quiet while the proxy was reading it. */
@@ -545,8 +548,10 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   }
 
   #pause(reason: number): void {
-    if (this.#pausedFor === 0) this.#io.pauseClient();
     this.#pausedFor |= reason;
+    if (this.#clientPaused) return;
+    this.#clientPaused = true;
+    this.#io.pauseClient();
   }
 
   #pauseForUpstream(): void {
@@ -560,11 +565,10 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       // The body timer runs from the moment the client is read again, not from its last byte before the pause.
       this.#lastClientByte = this.#env.now();
     }
-    const before = this.#pausedFor;
     this.#pausedFor &= ~reason;
-    if (this.#pausedFor === 0 && (before !== 0 || reason === 0) && this.#phase !== ClientPhase.Closed && this.#phase !== ClientPhase.Closing) {
-      this.#io.resumeClient();
-    }
+    if (this.#pausedFor !== 0 || !this.#clientPaused || this.#phase === ClientPhase.Closed || this.#phase === ClientPhase.Closing) return;
+    this.#clientPaused = false;
+    this.#io.resumeClient();
   }
 }
 

@@ -44,7 +44,9 @@ export class OriginSlots {
       state = { inUse: 0, byClient: new Map(), waiting: [] };
       this.#origins.set(origin, state);
     }
-    if (state.waiting.length === 0 && this.#fits(state, client)) {
+    // First come, first served among those who could use a slot: a waiter kept back by its own client's share does
+    // not hold up a newcomer from another client.
+    if (this.#fits(state, client) && !state.waiting.some((waiter) => this.#fits(state, waiter.client))) {
       this.#take(state, client);
       granted();
       return noop;
