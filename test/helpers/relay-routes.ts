@@ -10,8 +10,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { ProxyAgent, type Dispatcher } from 'undici';
 import type { ProxyConfig } from '../../src/config/proxy-config.js';
 import type { ConfigOverrides } from '../../src/config/resolve-config.js';
+import { RawConversation, tcpUnder } from './http-transcript.js';
 import { echoHandler, startHttpOrigin, startHttpsOrigin, type Handler, type OriginServer } from './origin-servers.js';
 import { openTunnel } from './raw-client.js';
 import { createTestPki, type TestPki } from './test-pki.js';
@@ -44,6 +46,21 @@ export interface RouteHarness {
   httpOrigin(handler?: Handler): Promise<OriginServer>;
   /** A byte-level origin (plain or TLS) for upstreams that misbehave; records what it received. */
   rawOrigin(onConnection: (connection: RawOriginConnection) => void): Promise<RawOrigin>;
+  /**
+   * A request head as the route's clients write it, for `path` on the origin at `port`; `extra` is further header
+   * lines, each ending in CRLF. Host names the origin (what a tunnel requires; forwarding replaces it anyway).
+   */
+  head(port: number, path: string, extra?: string, method?: string, version?: '1.0' | '1.1'): string;
+  /** A conversation with the origin at `port` through the route, keeping the whole transcript. */
+  open(port: number): Promise<RawConversation>;
+  /** Writes `bytes` through the route and collects what comes back until the connection closes or `timeoutMs`. */
+  exchange(port: number, bytes: string | Buffer, timeoutMs?: number): Promise<{ text: string; closedByServer: boolean }>;
+  /** The URL a client library asks for: http:// for forwarding, https:// for MITM. */
+  url(port: number, path: string): string;
+  /** An undici dispatcher that reaches origins through the route (closed by the caller). */
+  dispatcher(connections?: number): Dispatcher;
+  /** curl arguments that ask for `url(port, path)` through the route. */
+  curlArgs(port: number, path: string): string[];
   close(): Promise<void>;
 }
 
@@ -63,21 +80,48 @@ function testPki(): Promise<{ pki: TestPki; cert: { key: string; cert: string } 
   return sharedPki;
 }
 
+/** What both routes' harnesses do the same way, given how each connects and names targets. */
+function common(
+  connect: (port: number) => Promise<net.Socket>,
+  target: (port: number, path: string) => string,
+): Pick<RouteHarness, 'head' | 'open' | 'exchange'> {
+  return {
+    head: (port, path, extra = '', method = 'GET', version = '1.1') =>
+      `${method} ${target(port, path)} HTTP/${version}\r\nHost: 127.0.0.1:${port}\r\n${extra}\r\n`,
+    async open(port) {
+      return new RawConversation(await connect(port));
+    },
+    async exchange(port, bytes, timeoutMs = 3000) {
+      const conversation = new RawConversation(await connect(port));
+      conversation.write(bytes);
+      const closedByServer = await conversation.closedWithin(timeoutMs);
+      conversation.destroy();
+      return { text: conversation.text, closedByServer };
+    },
+  };
+}
+
 /** Starts a proxy for `route` (MITM on, trusting the test PKI, for 'mitm') and returns its harness. */
 export async function startRoute(route: RouteName, options: RouteOptions = {}): Promise<RouteHarness> {
   const cleanups: Array<() => Promise<unknown>> = [];
   if (route === 'forward') {
     const proxy = await startTestProxy(options.overrides ?? {}, options.tweak);
+    const target = (port: number, path: string): string => `http://127.0.0.1:${port}${path}`;
+    const connect = async (port: number): Promise<net.Socket> => {
+      void port;
+      const socket = net.connect({ port: proxy.port, host: '127.0.0.1' });
+      await once(socket, 'connect');
+      return socket;
+    };
     return {
       route,
       proxy,
-      target: (port, path) => `http://127.0.0.1:${port}${path}`,
-      async connect(port) {
-        void port;
-        const socket = net.connect({ port: proxy.port, host: '127.0.0.1' });
-        await once(socket, 'connect');
-        return socket;
-      },
+      target,
+      connect,
+      ...common(connect, target),
+      url: target,
+      dispatcher: (connections) => new ProxyAgent({ uri: proxy.url, proxyTunnel: false, ...(connections ? { connections } : {}) }),
+      curlArgs: (port, path) => ['-x', proxy.url, target(port, path)],
       async httpOrigin(handler = echoHandler) {
         const origin = await startHttpOrigin(handler);
         cleanups.push(() => origin.close());
@@ -102,17 +146,26 @@ export async function startRoute(route: RouteName, options: RouteOptions = {}): 
     { mitm: true, dataDir: join(dir, 'data'), upstreamCaFile: join(dir, 'origin-ca.pem'), ...options.overrides },
     options.tweak,
   );
-  const mitmCaPem = await readFile(join(dir, 'data', 'ca.crt'), 'utf8');
+  const mitmCaFile = join(dir, 'data', 'ca.crt');
+  const mitmCaPem = await readFile(mitmCaFile, 'utf8');
+  const target = (_port: number, path: string): string => path;
+  const connect = async (port: number): Promise<net.Socket> => {
+    const socket = await openTunnel(proxy.port, `127.0.0.1:${port}`);
+    const secure = tls.connect({ socket, ca: mitmCaPem, host: '127.0.0.1' });
+    tcpUnder.set(secure, socket);
+    await once(secure, 'secureConnect');
+    return secure;
+  };
+  const url = (port: number, path: string): string => `https://127.0.0.1:${port}${path}`;
   return {
     route,
     proxy,
-    target: (_port, path) => path,
-    async connect(port) {
-      const socket = await openTunnel(proxy.port, `127.0.0.1:${port}`);
-      const secure = tls.connect({ socket, ca: mitmCaPem, host: '127.0.0.1' });
-      await once(secure, 'secureConnect');
-      return secure;
-    },
+    target,
+    connect,
+    ...common(connect, target),
+    url,
+    dispatcher: (connections) => new ProxyAgent({ uri: proxy.url, requestTls: { ca: mitmCaPem }, ...(connections ? { connections } : {}) }),
+    curlArgs: (port, path) => ['-x', proxy.url, '--cacert', mitmCaFile, url(port, path)],
     async httpOrigin(handler = echoHandler) {
       const origin = await startHttpsOrigin(cert, handler);
       cleanups.push(() => origin.close());

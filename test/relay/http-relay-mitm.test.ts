@@ -1,0 +1,4 @@
+/** The relay's HTTP/1.1 behaviour table (test/helpers/relay-suite.ts), run over the mitm route. */
+import { relaySuite } from '../helpers/relay-suite.js';
+
+relaySuite('mitm');
