@@ -57,8 +57,8 @@ export async function readUntil(socket: net.Socket, predicate: (text: string) =>
 }
 
 /** Opens a CONNECT tunnel through the proxy; resolves with the socket once `200` arrived. */
-export async function openTunnel(proxyPort: number, authority: string, proxyHost = '127.0.0.1'): Promise<net.Socket> {
-  const socket = net.connect({ port: proxyPort, host: proxyHost });
+export async function openTunnel(proxyPort: number, authority: string, proxyHost = '127.0.0.1', localAddress?: string): Promise<net.Socket> {
+  const socket = net.connect({ port: proxyPort, host: proxyHost, ...(localAddress ? { localAddress } : {}) });
   await once(socket, 'connect');
   socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
   const head = await readUntil(socket, (t) => t.includes('\r\n\r\n'));

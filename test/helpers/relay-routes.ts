@@ -26,6 +26,8 @@ export const ROUTES: readonly RouteName[] = ['forward', 'mitm'];
 export interface RawOriginConnection {
   socket: net.Socket;
   received(): Buffer;
+  /** Closes with a TCP reset (under the TLS, for a TLS origin): an origin that crashes mid-response. */
+  reset(): void;
 }
 
 export interface RawOrigin {
@@ -40,8 +42,11 @@ export interface RouteHarness {
   proxy: TestProxy;
   /** The request-target for `path` (starting with `/`) on a local origin port, as the route's clients write it. */
   target(port: number, path: string): string;
-  /** A client connection whose bytes reach `port` through the route: a plain socket, or TLS inside a tunnel. */
-  connect(port: number): Promise<net.Socket>;
+  /**
+   * A client connection whose bytes reach `port` through the route: a plain socket, or TLS inside a tunnel.
+   * `localAddress` makes it come from another loopback address (127.0.0.2, say): another client, to the proxy.
+   */
+  connect(port: number, localAddress?: string): Promise<net.Socket>;
   /** An HTTP origin (plain or TLS, as the route needs) running `handler`; echoes the request by default. */
   httpOrigin(handler?: Handler): Promise<OriginServer>;
   /** A byte-level origin (plain or TLS) for upstreams that misbehave; records what it received. */
@@ -52,7 +57,7 @@ export interface RouteHarness {
    */
   head(port: number, path: string, extra?: string, method?: string, version?: '1.0' | '1.1'): string;
   /** A conversation with the origin at `port` through the route, keeping the whole transcript. */
-  open(port: number): Promise<RawConversation>;
+  open(port: number, localAddress?: string): Promise<RawConversation>;
   /** Writes `bytes` through the route and collects what comes back until the connection closes or `timeoutMs`. */
   exchange(port: number, bytes: string | Buffer, timeoutMs?: number): Promise<{ text: string; closedByServer: boolean }>;
   /** The URL a client library asks for: http:// for forwarding, https:// for MITM. */
@@ -82,14 +87,14 @@ function testPki(): Promise<{ pki: TestPki; cert: { key: string; cert: string } 
 
 /** What both routes' harnesses do the same way, given how each connects and names targets. */
 function common(
-  connect: (port: number) => Promise<net.Socket>,
+  connect: (port: number, localAddress?: string) => Promise<net.Socket>,
   target: (port: number, path: string) => string,
 ): Pick<RouteHarness, 'head' | 'open' | 'exchange'> {
   return {
     head: (port, path, extra = '', method = 'GET', version = '1.1') =>
       `${method} ${target(port, path)} HTTP/${version}\r\nHost: 127.0.0.1:${port}\r\n${extra}\r\n`,
-    async open(port) {
-      return new RawConversation(await connect(port));
+    async open(port, localAddress) {
+      return new RawConversation(await connect(port, localAddress));
     },
     async exchange(port, bytes, timeoutMs = 3000) {
       const conversation = new RawConversation(await connect(port));
@@ -107,9 +112,9 @@ export async function startRoute(route: RouteName, options: RouteOptions = {}): 
   if (route === 'forward') {
     const proxy = await startTestProxy(options.overrides ?? {}, options.tweak);
     const target = (port: number, path: string): string => `http://127.0.0.1:${port}${path}`;
-    const connect = async (port: number): Promise<net.Socket> => {
+    const connect = async (port: number, localAddress?: string): Promise<net.Socket> => {
       void port;
-      const socket = net.connect({ port: proxy.port, host: '127.0.0.1' });
+      const socket = net.connect({ port: proxy.port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
       await once(socket, 'connect');
       return socket;
     };
@@ -149,8 +154,8 @@ export async function startRoute(route: RouteName, options: RouteOptions = {}): 
   const mitmCaFile = join(dir, 'data', 'ca.crt');
   const mitmCaPem = await readFile(mitmCaFile, 'utf8');
   const target = (_port: number, path: string): string => path;
-  const connect = async (port: number): Promise<net.Socket> => {
-    const socket = await openTunnel(proxy.port, `127.0.0.1:${port}`);
+  const connect = async (port: number, localAddress?: string): Promise<net.Socket> => {
+    const socket = await openTunnel(proxy.port, `127.0.0.1:${port}`, '127.0.0.1', localAddress);
     const secure = tls.connect({ socket, ca: mitmCaPem, host: '127.0.0.1' });
     tcpUnder.set(secure, socket);
     await once(secure, 'secureConnect');
@@ -172,7 +177,17 @@ export async function startRoute(route: RouteName, options: RouteOptions = {}): 
       return origin;
     },
     async rawOrigin(onConnection) {
-      const origin = await startRawOrigin((listener) => tls.createServer(cert, listener), onConnection);
+      // TLS over a TCP socket of our own, so a test can reset the TCP connection under it.
+      const origin = await startRawOrigin(
+        (listener) =>
+          net.createServer((raw) => {
+            const secure = new tls.TLSSocket(raw, { isServer: true, ...cert });
+            tcpUnder.set(secure, raw);
+            raw.on('error', () => raw.destroy());
+            listener(secure);
+          }),
+        onConnection,
+      );
       cleanups.push(() => origin.close());
       return origin;
     },
@@ -192,7 +207,14 @@ async function startRawOrigin(
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', () => socket.destroy());
-    const connection = { socket, received: () => Buffer.concat(chunks) };
+    const connection = {
+      socket,
+      received: () => Buffer.concat(chunks),
+      reset: () => {
+        (tcpUnder.get(socket) ?? socket).resetAndDestroy();
+        socket.destroy();
+      },
+    };
     connections.push(connection);
     onConnection(connection);
   });

@@ -22,6 +22,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
+import { curl } from './curl.js';
 import { sample } from './metrics-text.js';
 import { eventually, finalsOf, labelledHandler, parseResponses, RawConversation, statusOf } from './http-transcript.js';
 import { echoHandler, type EchoReply, type OriginServer } from './origin-servers.js';
@@ -1090,6 +1091,186 @@ export function relaySuite(route: RouteName): void {
         client.destroy();
         await draining.close();
       }
+    });
+  });
+
+  describe(`${route}: issue 9 (each test failed before its fix)`, () => {
+    const BODY_TIMEOUT_MS = 400;
+    let i9: RouteHarness;
+    before(async () => {
+      i9 = await startRoute(route, {
+        tweak: (config) => {
+          config.verbose = true;
+          config.timeouts.clientBodyMs = BODY_TIMEOUT_MS;
+          config.timeouts.upstreamResponseMs = 3000;
+          config.timeouts.connectMs = 2000;
+          config.limits.upstreamMaxSocketsPerHost = 3;
+          config.limits.upstreamMaxSocketsPerClient = 2;
+        },
+      });
+    });
+    after(async () => {
+      await i9.close();
+    });
+
+    const metric = async (series: string): Promise<number> => sample(await i9.proxy.metricsText(), series) ?? 0;
+
+    test('1. truncation is never silent: curl fails on a response cut short in any framing, and reads a whole close-delimited one', BOUNDED, async () => {
+      const body = 'x'.repeat(100);
+      const cases = [
+        { name: 'close-delimited, then a reset', head: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n', reset: true },
+        { name: 'Content-Length, then a close', head: 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n', reset: false },
+        { name: 'chunked, then a close', head: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n', reset: false },
+      ];
+      for (const { name, head, reset } of cases) {
+        const origin = await i9.rawOrigin((connection) => {
+          connection.socket.once('data', () => {
+            connection.socket.write(head + body);
+            // A moment later, so the proxy has relayed what came before the cut.
+            setTimeout(() => (reset ? connection.reset() : connection.socket.end()), 100);
+          });
+        });
+        const result = await curl([...i9.curlArgs(origin.port, '/cut'), '--max-time', '10']);
+        assert.notEqual(result.exitCode, 0, `${name}: curl took the cut response for a complete one (${result.stdout.length} bytes)`);
+        assert.ok([18, 56].includes(result.exitCode), `${name}: curl exit ${result.exitCode}: ${result.stderr}`);
+      }
+      // A close-delimited body that does end with a close is complete, and reads as such.
+      const complete = await i9.rawOrigin((connection) => {
+        connection.socket.once('data', () => connection.socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n${body}`));
+      });
+      const whole = await curl([...i9.curlArgs(complete.port, '/whole'), '--max-time', '10']);
+      assert.equal(whole.exitCode, 0, whole.stderr);
+      assert.equal(whole.stdout, body);
+    });
+
+    test('5. a request body that stops arriving gets 408 after client_body, counted as a client timeout, and lets the upstream go', BOUNDED, async () => {
+      let aborted = 0;
+      const origin = await i9.httpOrigin((req) => {
+        req.on('close', () => {
+          if (!req.complete) aborted++;
+        });
+      });
+      const timeoutsBefore = await metric('egress_proxy_upstream_errors_total{reason="timeout"}');
+      const bodyTimeoutsBefore = await metric('egress_proxy_client_failures_total{reason="body_timeout"}');
+      const client = await i9.open(origin.port);
+      await using([client], async () => {
+        const started = Date.now();
+        client.write(`${i9.head(origin.port, '/v1/write/stalled', 'Content-Length: 10\r\n', 'POST')}abc`);
+        const [response] = await client.responses(1, 5000);
+        const elapsed = Date.now() - started;
+        assert.equal(response?.status, 408, response?.head);
+        assert.deepEqual(response?.fields.get('x-egress-proxy-error'), ['EPROXY_CLIENT_BODY_TIMEOUT']);
+        assert.ok(elapsed >= BODY_TIMEOUT_MS - 50 && elapsed < BODY_TIMEOUT_MS + 1500, `answered after ${elapsed} ms`);
+        assert.ok(await client.closedWithin(3000));
+      });
+      assert.ok(await eventually(() => aborted === 1), 'the upstream request was dropped');
+      assert.equal(await metric('egress_proxy_client_failures_total{reason="body_timeout"}'), bodyTimeoutsBefore + 1);
+      assert.equal(await metric('egress_proxy_upstream_errors_total{reason="timeout"}'), timeoutsBefore, 'not an upstream timeout');
+    });
+
+    test('5. one client trickling many request bodies holds only its share of an origin\'s slots; another client is served at once', BOUNDED, async () => {
+      const started: string[] = [];
+      const origin = await i9.httpOrigin((req, res) => {
+        started.push(req.url ?? '');
+        req.resume();
+        req.on('end', () => res.end('done'));
+      });
+      const trickling: RawConversation[] = [];
+      const drips: NodeJS.Timeout[] = [];
+      await using(trickling, async () => {
+        try {
+          // Three uploads from 127.0.0.1, each a byte at a time: as many as the origin has slots.
+          for (let i = 0; i < 3; i++) {
+            const client = await i9.open(origin.port, '127.0.0.1');
+            client.write(`${i9.head(origin.port, `/slow/${i}`, 'Content-Length: 1000\r\n', 'POST')}x`);
+            drips.push(setInterval(() => client.write('x'), 100));
+            trickling.push(client);
+          }
+          assert.ok(await eventually(() => started.length === 2), 'two uploads reach the origin');
+          await delay(200);
+          assert.equal(started.length, 2, 'the third waits: the client is at its share (2)');
+          // Another client (another loopback address) gets the slot the share left free.
+          const other = await i9.open(origin.port, '127.0.0.2');
+          trickling.push(other);
+          other.write(i9.head(origin.port, '/other'));
+          const [response] = await other.responses(1, 1500);
+          assert.equal(response?.status, 200, 'the other client was kept waiting');
+        } finally {
+          for (const drip of drips) clearInterval(drip);
+        }
+      });
+    });
+
+    test('6. a client that leaves mid-upload releases the upstream at once, recorded as aborted, not as an upstream timeout', BOUNDED, async () => {
+      let abortedAt = 0;
+      const origin = await i9.httpOrigin((req) => {
+        req.on('close', () => {
+          if (!req.complete) abortedAt = Date.now();
+        });
+      });
+      assert.equal(await inFlightSettles(i9), 0, 'nothing of the tests before in flight');
+      const abortsBefore = await metric('egress_proxy_client_failures_total{reason="aborted"}');
+      const timeoutsBefore = await metric('egress_proxy_upstream_errors_total{reason="timeout"}');
+      for (const how of ['end', 'reset'] as const) {
+        abortedAt = 0;
+        const client = await i9.open(origin.port);
+        client.write(`${i9.head(origin.port, '/v1/write/upload', 'Content-Length: 100000\r\n', 'POST')}${'y'.repeat(1000)}`);
+        await delay(100);
+        const leftAt = Date.now();
+        if (how === 'end') client.socket.end();
+        else client.reset();
+        assert.ok(await eventually(() => abortedAt !== 0, 1000), `${how}: the origin still holds the request`);
+        assert.ok(abortedAt - leftAt < 500, `${how}: released after ${abortedAt - leftAt} ms`);
+        client.destroy();
+      }
+      assert.equal(await inFlightSettles(i9), 0);
+      assert.equal(await metric('egress_proxy_client_failures_total{reason="aborted"}'), abortsBefore + 2);
+      assert.equal(await metric('egress_proxy_upstream_errors_total{reason="timeout"}'), timeoutsBefore);
+    });
+
+    test('8. a pooled connection the origin has closed: a GET is sent once more on a new connection; a POST with a body is not', BOUNDED, async () => {
+      // The race, made certain: the origin closes a connection when a second request arrives on it, unanswered.
+      const origin = await i9.rawOrigin((connection) => {
+        let requests = 0;
+        connection.socket.on('data', () => {
+          const heads = connection.received().toString('latin1').split('\r\n\r\n').length - 1;
+          if (heads <= requests) return;
+          requests = heads;
+          if (requests === 1) connection.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+          else connection.socket.destroy();
+        });
+      });
+      const client = await i9.open(origin.port);
+      await using([client], async () => {
+        client.write(i9.head(origin.port, '/first'));
+        await client.responses(1);
+        client.write(i9.head(origin.port, '/second'));
+        const [, second] = await client.responses(2);
+        assert.equal(second?.status, 200, 'the GET was replayed');
+        assert.equal(origin.connections.length, 2);
+        client.write(`${i9.head(origin.port, '/upload', 'Content-Length: 5\r\n', 'POST')}hello`);
+        const [, , third] = await client.responses(3);
+        assert.equal(third?.status, 502, 'a POST whose body was sent is never sent twice');
+        assert.equal(origin.connections.length, 2, 'no new connection for it');
+      });
+    });
+
+    test('9. the bytes of a response cut short are counted as they went through, in the record and the metrics', BOUNDED, async () => {
+      const kind = route === 'forward' ? 'forward' : 'mitm';
+      const origin = await answeringOrigin(i9, `HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n${'z'.repeat(40)}`);
+      const bytesBefore = await metric(`egress_proxy_bytes_total{direction="downstream",kind="${kind}"}`);
+      const client = await i9.open(origin.port);
+      await using([client], async () => {
+        client.write(i9.head(origin.port, '/v1/cut-short'));
+        await client.until((t) => t.endsWith('z'.repeat(40)), 'the 40 bytes');
+        origin.connections[0]?.socket.end();
+        assert.ok(await client.closedWithin(2000));
+      });
+      assert.ok(await eventually(() => i9.proxy.logs.some((l) => l.msg === 'request' && String(l.target).endsWith('/v1/cut-short'))));
+      const line = i9.proxy.logs.find((l) => l.msg === 'request' && String(l.target).endsWith('/v1/cut-short'));
+      assert.equal(line?.bytes_out, 40);
+      assert.equal(line?.error, 'EPROXY_UPSTREAM_RESET');
+      assert.equal(await metric(`egress_proxy_bytes_total{direction="downstream",kind="${kind}"}`), bytesBefore + 40);
     });
   });
 

@@ -4,9 +4,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 import { startHttpOrigin, startTcpServer, type OriginServer } from '../helpers/origin-servers.js';
-import { rawExchange, statusOf } from '../helpers/raw-client.js';
+import { rawExchange, readUntil, statusOf } from '../helpers/raw-client.js';
 
 const proxies: TestProxy[] = [];
 let origin: OriginServer | undefined;
@@ -76,4 +78,21 @@ test('an empty allow-list allows every client (the reference behaviour)', async 
   const proxy = await dualStackProxy([]);
   assert.equal((await plainStatus(proxy, '::1')).status, 200);
   assert.equal((await plainStatus(proxy, '127.0.0.1')).status, 200);
+});
+
+test('a denied client gets its 403 at accept, before it sends a byte, and nothing it sends is parsed (issue 9, item 4)', async () => {
+  const proxy = await dualStackProxy(['10.0.0.0/8']);
+  const socket = net.connect(proxy.port, '127.0.0.1');
+  await once(socket, 'connect');
+  // Nothing written: the answer comes anyway, at once.
+  const answer = await readUntil(socket, (t) => t.endsWith('IP access denied\n'), 1000);
+  assert.equal(statusOf(answer), 403);
+  assert.match(answer, /\r\nConnection: close\r\n/);
+  socket.destroy();
+  // A head that would cost a parser something (16 KiB of spaces in one field) is never scanned: 403, not 431.
+  const costly = await rawExchange(proxy.port, `GET ${origin!.url}/ HTTP/1.1\r\nX-Spaces: ${' '.repeat(16 * 1024)}x\r\n\r\n`);
+  assert.equal(statusOf(costly.text), 403, costly.text.slice(0, 100));
+  const metrics = await proxy.metricsText();
+  assert.match(metrics, /datakit_input_proxy_reject_total\{type="ip"\} 2/);
+  assert.doesNotMatch(metrics, /reject_total\{type="bad_request"\}/, 'nothing was read as a request');
 });
