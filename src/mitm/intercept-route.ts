@@ -12,7 +12,7 @@
 import { MalformedRequestError, NotAProxyRequestError, RejectError } from '../errors.js';
 import { fieldValues, type RequestHead } from '../http1/message-head.js';
 import type { ExchangeKind } from '../relay/exchange-records.js';
-import { requestHeadForOrigin } from '../relay/message-heads.js';
+import { requestHeadForOrigin, type ConnectionOptions } from '../relay/message-heads.js';
 import { hostFieldNames, parseAbsoluteTarget, type AbsoluteTarget, type ProxyTarget } from '../relay/request-target.js';
 import type { Route } from '../relay/route.js';
 import type { ForwardDecision } from '../relay/routing.js';
@@ -39,8 +39,8 @@ export class InterceptRoute implements Route {
     return { kind: 'forward', target: this.#targetOf(head.target) };
   }
 
-  requestHead(head: RequestHead, text: string, target: AbsoluteTarget, upgrade: boolean): string {
-    return requestHeadForOrigin(head, text, { originForm: target.pathWithQuery, host: undefined, upgrade });
+  requestHead(head: RequestHead, text: string, options: ConnectionOptions, target: AbsoluteTarget, upgrade: boolean): string {
+    return requestHeadForOrigin(head, text, options, { originForm: target.pathWithQuery, host: undefined, upgrade });
   }
 
   #targetOf(requestTarget: string): AbsoluteTarget {

@@ -34,10 +34,11 @@ import {
   type ProxyError,
 } from '../errors.js';
 import { requestBodyFraming, type BodyFraming } from '../http1/body-framing.js';
-import { fieldHasToken, fieldValues, HeadTooLargeError, MessageHeadError, parseRequestHead, type RequestHead } from '../http1/message-head.js';
+import { fieldValues, HeadTooLargeError, MessageHeadError, parseRequestHead, type RequestHead } from '../http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
 import { errorAnswer } from './error-response.js';
 import { Exchange, UpstreamPhase, type ExchangeOwner } from './exchange.js';
+import { connectionOptions } from './message-heads.js';
 import type { ConnectionContext } from './guards.js';
 import type { RelayEnvironment } from './relay-environment.js';
 import type { RelayEvents, RelayIo } from './relay-io.js';
@@ -100,6 +101,8 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #clientWantsClose = false;
   #closeWhenIdle = false;
   #lastSwitchedActivity = 0;
+  /** The time of the event being handled (the sweep's clock), read once per event. */
+  #time: number;
 
   constructor(route: Route, client: ConnectionContext, io: RelayIo, env: RelayEnvironment) {
     this.#route = route;
@@ -107,7 +110,8 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     this.#io = io;
     this.#env = env;
     this.#settings = env.settings.current;
-    this.#phaseSince = env.now();
+    this.#time = env.now();
+    this.#phaseSince = this.#time;
     this.#lastClientByte = this.#phaseSince;
     this.#requests = new MessageScanner(this.#parseRequest, this.#requestListener, MAX_HEAD_BYTES);
     env.sweep.add(this);
@@ -119,6 +123,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
 
   /** Closes the connection now if it is between requests, or else once the response in flight has ended (a drain). */
   closeWhenIdle(): void {
+    this.#stamp();
     this.#closeWhenIdle = true;
     // A request whose head is arriving may still come in; one that has not begun cannot.
     if (this.#phase === ClientPhase.Idle) this.#finish();
@@ -129,12 +134,13 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   // -------------------------------------------------------------------------------------------------------------
 
   clientData(data: Buffer): void {
+    const now = this.#stamp();
     switch (this.#phase) {
       case ClientPhase.Closing:
       case ClientPhase.Closed:
         return;
       case ClientPhase.Switched:
-        this.#lastSwitchedActivity = this.#env.now();
+        this.#lastSwitchedActivity = now;
         if (!this.#io.writeUpstream(data)) this.#pause(PAUSED_FOR_UPSTREAM);
         return;
       case ClientPhase.Waiting:
@@ -146,11 +152,12 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       default:
         break;
     }
-    this.#lastClientByte = this.#env.now();
+    this.#lastClientByte = now;
     this.#scan(data);
   }
 
   clientEnd(): void {
+    this.#stamp();
     switch (this.#phase) {
       case ClientPhase.Switched:
         this.#io.halfCloseUpstream();
@@ -173,6 +180,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   }
 
   clientClosed(): void {
+    this.#stamp();
     const phase = this.#phase;
     this.#phase = ClientPhase.Closed;
     this.#env.sweep.delete(this);
@@ -181,6 +189,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   }
 
   clientDrained(): void {
+    this.#stamp();
     if (this.#phase === ClientPhase.Switched) this.#io.resumeUpstream();
     this.#exchange?.clientDrained();
   }
@@ -190,19 +199,23 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   // -------------------------------------------------------------------------------------------------------------
 
   upstreamOpened(reused: boolean): void {
+    this.#stamp();
     this.#exchange?.upstreamOpened(reused);
   }
 
   upstreamFailed(err: Error): void {
+    this.#stamp();
     this.#exchange?.upstreamFailed(err);
   }
 
   upstreamData(data: Buffer): void {
-    if (this.#phase === ClientPhase.Switched) this.#lastSwitchedActivity = this.#env.now();
+    const now = this.#stamp();
+    if (this.#phase === ClientPhase.Switched) this.#lastSwitchedActivity = now;
     this.#exchange?.upstreamData(data);
   }
 
   upstreamEnd(): void {
+    this.#stamp();
     if (this.#phase === ClientPhase.Switched) {
       this.#io.halfCloseClient();
       return;
@@ -211,6 +224,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   }
 
   upstreamClosed(err: Error | undefined): void {
+    this.#stamp();
     if (this.#phase === ClientPhase.Switched) {
       // After a 101 the two sides are one connection: an upstream gone takes the client with it.
       this.#closeSwitched();
@@ -220,6 +234,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   }
 
   upstreamDrained(): void {
+    this.#stamp();
     if (this.#phase === ClientPhase.Switched) this.#resume(PAUSED_FOR_UPSTREAM);
     else this.#exchange?.upstreamDrained();
   }
@@ -229,6 +244,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   // -------------------------------------------------------------------------------------------------------------
 
   expire(now: number): void {
+    this.#time = now;
     const { timeouts } = this.#settings;
     switch (this.#phase) {
       case ClientPhase.Idle:
@@ -321,32 +337,34 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     }
     // A head whose framing is ambiguous throws MessageHeadError: answered 400.
     const framing = requestBodyFraming(head.minorVersion, head.headers);
+    const options = connectionOptions(head.headers);
     // RFC 9112 §9.3: HTTP/1.0 connections close after the response unless the client asked otherwise, and we do
     // not keep 1.0 ones alive at all (their responses may end with the close).
-    this.#clientWantsClose = head.minorVersion === 0 || fieldHasToken(head.headers, 'connection', 'close');
-    const upgrade = isUpgradeRequest(head);
-    const requestHead = this.#route.requestHead(head, this.#headText, decision.target, upgrade);
+    this.#clientWantsClose = head.minorVersion === 0 || options.close;
+    // RFC 9110 §7.8: an HTTP/1.1 request asking to switch protocols (Upgrade, listed in Connection).
+    const upgrade = options.upgrade && head.minorVersion === 1 && fieldValues(head.headers, 'upgrade').length > 0;
+    const requestHead = this.#route.requestHead(head, this.#headText, options, decision.target, upgrade);
+    this.#enter(ClientPhase.Body);
+    this.#lastClientByte = this.#phaseSince;
     const exchange = new Exchange(
       {
         io: this.#io,
         owner: this,
         settings,
         slots: this.#env.slots,
+        tracker: this.#env.tracker,
         observers: settings.observers,
         kind: this.#route.exchangeKind,
         clientIp: this.#client.clientIp,
-        now: this.#env.now,
-        done: this.#env.tracker.trackRequest(),
       },
       head,
       requestHead,
       decision.target,
       upgrade,
       framing.kind === 'none',
+      this.#phaseSince,
     );
     this.#exchange = exchange;
-    this.#enter(ClientPhase.Body);
-    this.#lastClientByte = this.#phaseSince;
     exchange.start();
     return framing;
   }
@@ -359,7 +377,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #onRequestEnd(): void {
     if (this.#handOver !== undefined) return;
     this.#exchange?.endRequest();
-    this.#requestCompleteAt = this.#env.now();
+    this.#requestCompleteAt = this.#time;
     // The exchange may be over already (answered before the body was all in: the connection closes with it).
     if (this.#phase === ClientPhase.Body) this.#enter(ClientPhase.Waiting);
     this.#requests.stop();
@@ -381,6 +399,14 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   // -------------------------------------------------------------------------------------------------------------
   // ExchangeOwner: what the exchange tells this side
   // -------------------------------------------------------------------------------------------------------------
+
+  get time(): number {
+    return this.#time;
+  }
+
+  stamp(): number {
+    return this.#stamp();
+  }
 
   closesAfterResponse(): boolean {
     return this.#clientWantsClose || this.#closeWhenIdle || this.#env.isDraining();
@@ -544,7 +570,13 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
 
   #enter(phase: ClientPhase): void {
     this.#phase = phase;
-    this.#phaseSince = this.#env.now();
+    this.#phaseSince = this.#time;
+  }
+
+  /** Reads the clock once for the event being handled: everything it sets off shares that time. */
+  #stamp(): number {
+    this.#time = this.#env.now();
+    return this.#time;
   }
 
   #pause(reason: number): void {
@@ -555,7 +587,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   }
 
   #pauseForUpstream(): void {
-    if ((this.#pausedFor & PAUSED_FOR_UPSTREAM) === 0) this.#pausedForUpstreamSince = this.#env.now();
+    if ((this.#pausedFor & PAUSED_FOR_UPSTREAM) === 0) this.#pausedForUpstreamSince = this.#time;
     this.#pause(PAUSED_FOR_UPSTREAM);
   }
 
@@ -563,18 +595,13 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     if (reason === PAUSED_FOR_UPSTREAM && this.#pausedForUpstreamSince !== undefined) {
       this.#pausedForUpstreamSince = undefined;
       // The body timer runs from the moment the client is read again, not from its last byte before the pause.
-      this.#lastClientByte = this.#env.now();
+      this.#lastClientByte = this.#time;
     }
     this.#pausedFor &= ~reason;
     if (this.#pausedFor !== 0 || !this.#clientPaused || this.#phase === ClientPhase.Closed || this.#phase === ClientPhase.Closing) return;
     this.#clientPaused = false;
     this.#io.resumeClient();
   }
-}
-
-/** RFC 9110 §7.8: an HTTP/1.1 request asking to switch protocols (Upgrade, listed in Connection). */
-function isUpgradeRequest(head: RequestHead): boolean {
-  return head.minorVersion === 1 && fieldValues(head.headers, 'upgrade').length > 0 && fieldHasToken(head.headers, 'connection', 'upgrade');
 }
 
 /** What a scan that threw is answered with. */

@@ -44,16 +44,15 @@ export class ConnectionTracker {
     };
   }
 
-  /** Returns the function to call once the request's response is finished or abandoned. */
-  trackRequest(): () => void {
+  /** A request is in flight until requestEnded() is called for it, once. */
+  requestStarted(): void {
     this.#requestsInFlight++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.#requestsInFlight--;
-      this.#notifyIfIdle();
-    };
+  }
+
+  /** A request's response is finished or abandoned (call once per requestStarted()). */
+  requestEnded(): void {
+    this.#requestsInFlight--;
+    this.#notifyIfIdle();
   }
 
   /** Resolves when no request and no tunnel is in flight. */

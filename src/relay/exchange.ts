@@ -33,9 +33,10 @@ import {
 import { responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldHasToken, fieldValues, MessageHeadError, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner, type MessageListener } from '../http1/message-scanner.js';
+import type { ConnectionTracker } from './connection-tracker.js';
 import type { ExchangeKind, ExchangeObservers } from './exchange-records.js';
-import { responseHeadForClient } from './message-heads.js';
-import type { OriginSlots } from './origin-slots.js';
+import { connectionOptions, responseHeadForClient, type ConnectionOptions } from './message-heads.js';
+import type { OriginSlots, SlotHolder } from './origin-slots.js';
 import type { RelayIo } from './relay-io.js';
 import type { RelaySettings } from './relay-settings.js';
 import type { AbsoluteTarget } from './request-target.js';
@@ -56,8 +57,12 @@ export const enum UpstreamPhase {
   Done,
 }
 
-/** What the exchange tells the client side. */
+/** What the exchange tells the client side, and asks it. */
 export interface ExchangeOwner {
+  /** The time of the event being handled (the sweep's clock), read once per event by the owner. */
+  readonly time: number;
+  /** Reads the clock afresh, for what happens outside the owner's own events (a slot given back by another). */
+  stamp(): number;
   /** Whether the client connection is to close after this response (asked for, HTTP/1.0, or draining). */
   closesAfterResponse(): boolean;
   /** The upstream takes request body bytes again (after sendBody returned false). */
@@ -77,12 +82,11 @@ export interface ExchangeContext {
   owner: ExchangeOwner;
   settings: RelaySettings;
   slots: OriginSlots;
+  /** Counts the exchange as in flight (requests_in_flight, drain) from its start until it is over. */
+  tracker: ConnectionTracker;
   observers: ExchangeObservers;
   kind: ExchangeKind;
   clientIp: string;
-  now(): number;
-  /** Called once when the exchange no longer counts as in flight (requests_in_flight, drain). */
-  done: () => void;
 }
 
 /** Request bytes held per request while it waits for a slot or a connection; then the client is paused. */
@@ -107,7 +111,7 @@ function parseResponse(text: string): ResponseHead {
   return parseResponseHead(text, true);
 }
 
-export class Exchange implements MessageListener<ResponseHead> {
+export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
   readonly #ctx: ExchangeContext;
   readonly #io: RelayIo;
   readonly head: RequestHead;
@@ -132,7 +136,8 @@ export class Exchange implements MessageListener<ResponseHead> {
 
   // The upstream connection.
   #slotHeld = false;
-  #withdrawSlot: (() => void) | undefined;
+  #waitingForSlot = false;
+  #inFlight = true;
   #hasConnection = false;
   #reused = false;
   #retried = false;
@@ -157,18 +162,20 @@ export class Exchange implements MessageListener<ResponseHead> {
   #failure: ProxyError | undefined;
   #bytesToClient = 0;
 
-  constructor(ctx: ExchangeContext, head: RequestHead, requestHead: string, target: AbsoluteTarget, upgradeRequested: boolean, bodyless: boolean) {
+  /** `started`: when the request head was read (the caller's clock reading, spared a second one). */
+  constructor(ctx: ExchangeContext, head: RequestHead, requestHead: string, target: AbsoluteTarget, upgradeRequested: boolean, bodyless: boolean, started: number) {
     this.#ctx = ctx;
     this.#io = ctx.io;
     this.head = head;
     this.#target = target;
     this.#origin = `${target.protocol}//${target.authority}`;
     this.#dialTarget = { host: target.host, port: target.port, authority: target.authority, tls: target.protocol === 'https:' };
-    this.#started = ctx.now();
-    this.#phaseSince = this.#started;
+    this.#started = started;
+    this.#phaseSince = started;
+    ctx.tracker.requestStarted();
     this.#lastUpstreamActivity = this.#started;
     this.upgradeRequested = upgradeRequested;
-    this.expectsContinue = head.minorVersion === 1 && fieldHasToken(head.headers, 'expect', '100-continue');
+    this.expectsContinue = head.minorVersion === 1 && hasField(head, 'expect') && fieldHasToken(head.headers, 'expect', '100-continue');
     this.#replayable = bodyless && !upgradeRequested && (IDEMPOTENT_METHODS.has(head.method) || hasIdempotencyKey(head));
     if (this.#replayable) this.#requestHead = requestHead;
     this.#pending = [requestHead];
@@ -198,15 +205,22 @@ export class Exchange implements MessageListener<ResponseHead> {
 
   /** Asks for a slot, then a connection; the head and whatever body has arrived by then go out once there is one. */
   start(): void {
-    this.#withdrawSlot = this.#ctx.slots.acquire(this.#origin, this.#ctx.clientIp, this.#onSlot);
+    if (this.#ctx.slots.acquire(this.#origin, this.#ctx.clientIp, this)) this.#granted();
+    else this.#waitingForSlot = true;
   }
 
-  readonly #onSlot = (): void => {
-    this.#withdrawSlot = undefined;
+  /** SlotHolder: a slot another request gave back is this exchange's. */
+  slotGranted(): void {
+    this.#ctx.owner.stamp();
+    this.#granted();
+  }
+
+  #granted(): void {
+    this.#waitingForSlot = false;
     this.#slotHeld = true;
     if (this.#phase === UpstreamPhase.Done) this.#releaseSlot();
     else this.#open(false);
-  };
+  }
 
   #open(fresh: boolean): void {
     this.#enter(UpstreamPhase.Connecting);
@@ -219,8 +233,8 @@ export class Exchange implements MessageListener<ResponseHead> {
     if (this.#phase !== UpstreamPhase.Connecting) return;
     this.#reused = reused;
     this.#upstreamBytes = 0;
-    this.#lastUpstreamActivity = this.#ctx.now();
     this.#enter(UpstreamPhase.AwaitingHead);
+    this.#lastUpstreamActivity = this.#phaseSince;
     this.#responses = new MessageScanner(parseResponse, this, MAX_HEAD_BYTES);
     const pending = this.#pending as Array<Buffer | string>;
     this.#pending = undefined;
@@ -263,7 +277,7 @@ export class Exchange implements MessageListener<ResponseHead> {
 
   upstreamData(data: Buffer): void {
     if (this.#phase === UpstreamPhase.Done) return;
-    this.#lastUpstreamActivity = this.#ctx.now();
+    this.#lastUpstreamActivity = this.#ctx.owner.time;
     this.#upstreamBytes += data.length;
     if (this.#phase === UpstreamPhase.Switched) {
       this.#writeClient(data);
@@ -374,10 +388,10 @@ export class Exchange implements MessageListener<ResponseHead> {
   /** After a 101: the connection is over for this exchange's part (the relay closes both sides). */
   closeSwitched(): void {
     if (this.#phase !== UpstreamPhase.Switched) return;
-    this.#enter(UpstreamPhase.Done);
+    this.#phase = UpstreamPhase.Done;
     this.#io.releaseUpstream(false);
     this.#releaseSlot();
-    this.#ctx.done();
+    this.#notInFlight();
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -401,7 +415,7 @@ export class Exchange implements MessageListener<ResponseHead> {
       // RFC 9110 §15.2: a 1xx is not forwarded to an HTTP/1.0 client, which cannot expect one.
       if (clientMinor === 1) {
         this.#answered = true;
-        this.#writeClient(responseHeadForClient(head, parsedResponseText, { chunked: false, close: false, upgrade: false }));
+        this.#writeClient(responseHeadForClient(head, parsedResponseText, connectionOptions(head.headers), { chunked: false, close: false, upgrade: false }));
       }
       return NO_BODY;
     }
@@ -409,7 +423,8 @@ export class Exchange implements MessageListener<ResponseHead> {
     const framing = responseBodyFraming(this.head.method, status, head.minorVersion, head.headers);
     // A 1.1 origin must not chunk its answer to a 1.0 request (RFC 9112 §6.1), which is what went upstream.
     if (framing.kind === 'chunked' && clientMinor === 0) throw new MessageHeadError('chunked response to an HTTP/1.0 request');
-    if (!isPersistent(head) || framing.kind === 'close') this.#reusable = false;
+    const options = connectionOptions(head.headers);
+    if (!isPersistent(head, options) || framing.kind === 'close') this.#reusable = false;
     this.#rechunk = framing.kind === 'close' && clientMinor === 1;
     // A response that comes before the request's body is done: the rest of that body is never read, so the
     // connection's framing ends with this response.
@@ -418,10 +433,11 @@ export class Exchange implements MessageListener<ResponseHead> {
     this.#requestHead = undefined;
     this.#answered = true;
     this.#responseStarted = true;
-    this.#enter(UpstreamPhase.ReceivingBody);
+    // No deadline of its own: the upstream's silence is measured from its last byte.
+    this.#phase = UpstreamPhase.ReceivingBody;
     // The head and the body bytes that came with it leave in one write (see upstreamOpened).
     this.#io.corkClient();
-    this.#writeClient(responseHeadForClient(head, parsedResponseText, { chunked: this.#rechunk, close: this.#closeClientAfter, upgrade: false }));
+    this.#writeClient(responseHeadForClient(head, parsedResponseText, options, { chunked: this.#rechunk, close: this.#closeClientAfter, upgrade: false }));
     return framing;
   }
 
@@ -456,9 +472,9 @@ export class Exchange implements MessageListener<ResponseHead> {
     this.#responseStarted = true;
     this.#responseComplete = true;
     this.#requestHead = undefined;
-    this.#enter(UpstreamPhase.Switched);
+    this.#phase = UpstreamPhase.Switched;
     (this.#responses as MessageScanner<ResponseHead>).stop();
-    this.#writeClient(responseHeadForClient(head, parsedResponseText, { chunked: false, close: false, upgrade: true }));
+    this.#writeClient(responseHeadForClient(head, parsedResponseText, connectionOptions(head.headers), { chunked: false, close: false, upgrade: true }));
     // The exchange is recorded now; it stays in flight (and its slot held) until the switched connection closes.
     this.#report();
     this.#ctx.owner.switchedProtocols();
@@ -468,7 +484,7 @@ export class Exchange implements MessageListener<ResponseHead> {
 
   #writeClient(data: Buffer | string): void {
     if (this.#io.writeClient(data) || this.#upstreamPausedSince !== undefined || !this.#hasConnection) return;
-    this.#upstreamPausedSince = this.#ctx.now();
+    this.#upstreamPausedSince = this.#ctx.owner.time;
     this.#io.pauseUpstream();
   }
 
@@ -526,9 +542,11 @@ export class Exchange implements MessageListener<ResponseHead> {
 
   /** Ends the exchange once: the upstream connection back to the pool or closed, the slot given back, the record. */
   #finish(responseComplete: boolean): void {
-    this.#enter(UpstreamPhase.Done);
-    this.#withdrawSlot?.();
-    this.#withdrawSlot = undefined;
+    this.#phase = UpstreamPhase.Done;
+    if (this.#waitingForSlot) {
+      this.#waitingForSlot = false;
+      this.#ctx.slots.withdraw(this.#origin, this);
+    }
     if (this.#hasConnection) {
       this.#hasConnection = false;
       if (this.#upstreamPausedSince !== undefined) {
@@ -539,8 +557,14 @@ export class Exchange implements MessageListener<ResponseHead> {
     }
     this.#releaseSlot();
     this.#report();
-    this.#ctx.done();
+    this.#notInFlight();
     if (responseComplete) this.#ctx.owner.exchangeEnded(this.#closeClientAfter);
+  }
+
+  #notInFlight(): void {
+    if (!this.#inFlight) return;
+    this.#inFlight = false;
+    this.#ctx.tracker.requestEnded();
   }
 
   #releaseSlot(): void {
@@ -551,7 +575,7 @@ export class Exchange implements MessageListener<ResponseHead> {
 
   #enter(phase: UpstreamPhase): void {
     this.#phase = phase;
-    this.#phaseSince = this.#ctx.now();
+    this.#phaseSince = this.#ctx.owner.time;
   }
 
   #report(): void {
@@ -568,15 +592,20 @@ export class Exchange implements MessageListener<ResponseHead> {
       clientFailure: failure instanceof ClientFailureError ? failure.reason : undefined,
       bytesFromClient: this.#bodyBytesFromClient,
       bytesToClient: this.#bytesToClient,
-      durationSeconds: (this.#ctx.now() - this.#started) / 1000,
+      durationSeconds: (this.#ctx.owner.time - this.#started) / 1000,
     });
   }
 }
 
 /** RFC 9112 §9.3: whether the origin keeps the connection open after this response. */
-function isPersistent(head: ResponseHead): boolean {
-  if (fieldHasToken(head.headers, 'connection', 'close')) return false;
-  return head.minorVersion === 1 || fieldHasToken(head.headers, 'connection', 'keep-alive');
+function isPersistent(head: ResponseHead, options: ConnectionOptions): boolean {
+  if (options.close) return false;
+  return head.minorVersion === 1 || options.keepAlive;
+}
+
+function hasField(head: RequestHead, name: string): boolean {
+  for (const field of head.headers) if (field.name === name) return true;
+  return false;
 }
 
 /** An explicit promise that the request may be repeated (the header Go's Transport honours). */

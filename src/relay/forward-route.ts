@@ -7,7 +7,7 @@
 import { MalformedRequestError, NotAProxyRequestError } from '../errors.js';
 import { fieldValues, type RequestHead } from '../http1/message-head.js';
 import type { ExchangeKind } from './exchange-records.js';
-import { hostFieldValue, requestHeadForOrigin } from './message-heads.js';
+import { hostFieldValue, requestHeadForOrigin, type ConnectionOptions } from './message-heads.js';
 import type { RelaySettings } from './relay-settings.js';
 import { parseAbsoluteTarget, parseConnectAuthority, type AbsoluteTarget } from './request-target.js';
 import type { Route } from './route.js';
@@ -30,8 +30,8 @@ export class ForwardRoute implements Route {
     return { kind: 'forward', target: parseAbsoluteTarget(text) };
   }
 
-  requestHead(head: RequestHead, text: string, target: AbsoluteTarget, upgrade: boolean): string {
-    return requestHeadForOrigin(head, text, { originForm: target.pathWithQuery, host: hostFieldValue(target), upgrade });
+  requestHead(head: RequestHead, text: string, options: ConnectionOptions, target: AbsoluteTarget, upgrade: boolean): string {
+    return requestHeadForOrigin(head, text, options, { originForm: target.pathWithQuery, host: hostFieldValue(target), upgrade });
   }
 }
 

@@ -38,6 +38,41 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
  */
 const FRAMING_FIELDS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding']);
 
+/** What a message's Connection fields say (RFC 9110 §7.6.1), read once per head. */
+export interface ConnectionOptions {
+  close: boolean;
+  keepAlive: boolean;
+  upgrade: boolean;
+  /** Field names listed that are to be dropped with it, besides the hop-by-hop ones (undefined: none). */
+  named: ReadonlySet<string> | undefined;
+}
+
+const NO_OPTIONS: ConnectionOptions = { close: false, keepAlive: false, upgrade: false, named: undefined };
+
+/**
+ * The options of the Connection fields of `headers`. Content-Length and Transfer-Encoding are never among the
+ * fields it names: they frame the body that is relayed as it is (listing them is an attempt at request smuggling).
+ */
+export function connectionOptions(headers: readonly HeaderField[]): ConnectionOptions {
+  let found = false;
+  let close = false;
+  let keepAlive = false;
+  let upgrade = false;
+  let named: Set<string> | undefined;
+  for (const field of headers) {
+    if (field.name !== 'connection') continue;
+    found = true;
+    for (const item of field.value.includes(',') ? field.value.split(',') : [field.value]) {
+      const token = item.trim().toLowerCase();
+      if (token === 'close') close = true;
+      else if (token === 'keep-alive') keepAlive = true;
+      else if (token === 'upgrade') upgrade = true;
+      else if (token !== '' && !HOP_BY_HOP.has(token) && !FRAMING_FIELDS.has(token)) (named ??= new Set()).add(token);
+    }
+  }
+  return found ? { close, keepAlive, upgrade, named } : NO_OPTIONS;
+}
+
 /** What the request head for the origin is made of, besides the fields that arrived. */
 export interface RequestHeadRewrite {
   /** The request-target in origin-form (`/path?query`), as the origin gets it. */
@@ -53,11 +88,11 @@ export interface RequestHeadRewrite {
  * parse. The version is the client's: an HTTP/1.0 request stays one, so the origin answers in a form an HTTP/1.0
  * client can read (no chunked coding, RFC 9112 §6.1) and closes after it.
  */
-export function requestHeadForOrigin(head: RequestHead, text: string, rewrite: RequestHeadRewrite): string {
+export function requestHeadForOrigin(head: RequestHead, text: string, options: ConnectionOptions, rewrite: RequestHeadRewrite): string {
   const version = head.minorVersion === 0 ? '1.0' : '1.1';
   let out = `${head.method} ${rewrite.originForm} HTTP/${version}\r\n`;
   if (rewrite.host !== undefined) out += `Host: ${rewrite.host}\r\n`;
-  out += keptFieldLines(text, head.headers, rewrite.host !== undefined, rewrite.upgrade);
+  out += keptFieldLines(text, head.headers, options.named, rewrite.host !== undefined, rewrite.upgrade);
   if (rewrite.upgrade) out += 'Connection: Upgrade\r\n';
   return `${out}Via: ${version} ${VIA_PSEUDONYM}\r\n\r\n`;
 }
@@ -77,10 +112,10 @@ export interface ResponseHeadRewrite {
  * (101) response alike. One reason-phrase policy for both routes: the origin's phrase when it is clean text, the
  * standard one when the parser found control characters in it (it then reports none).
  */
-export function responseHeadForClient(head: ResponseHead, text: string, rewrite: ResponseHeadRewrite): string {
+export function responseHeadForClient(head: ResponseHead, text: string, options: ConnectionOptions, rewrite: ResponseHeadRewrite): string {
   const reason = head.reason ?? STATUS_CODES[head.statusCode] ?? '';
   let out = `HTTP/1.1 ${head.statusCode} ${reason}\r\n`;
-  out += keptFieldLines(text, head.headers, false, rewrite.upgrade);
+  out += keptFieldLines(text, head.headers, options.named, false, rewrite.upgrade);
   if (rewrite.chunked) out += 'Transfer-Encoding: chunked\r\n';
   out += `Via: 1.${head.minorVersion} ${VIA_PSEUDONYM}\r\n`;
   if (rewrite.upgrade) out += 'Connection: Upgrade\r\n';
@@ -100,8 +135,13 @@ export function hostFieldValue(target: AbsoluteTarget): string {
  * the (i+1)th line of `text` (line 0 is the start line); runs of kept lines are copied as one slice. Should the
  * parse ever not map one field per line, the fields are written from the parse instead.
  */
-function keptFieldLines(text: string, headers: readonly HeaderField[], dropHost: boolean, keepUpgrade: boolean): string {
-  const named = connectionNamedFields(headers);
+function keptFieldLines(
+  text: string,
+  headers: readonly HeaderField[],
+  named: ReadonlySet<string> | undefined,
+  dropHost: boolean,
+  keepUpgrade: boolean,
+): string {
   let out = '';
   let at = text.indexOf('\r\n') + 2;
   if (at === 1) return headers.length === 0 ? '' : fieldsFromParse(headers, dropHost, keepUpgrade, named);
@@ -128,22 +168,36 @@ function fieldsFromParse(headers: readonly HeaderField[], dropHost: boolean, kee
   return out;
 }
 
+/**
+ * Whether a field (lower-case name) stays behind. By length first: the parser makes a new string for every name,
+ * and hashing each one for a Set lookup cost more than these few comparisons (two heads per request).
+ */
 function isDropped(name: string, dropHost: boolean, keepUpgrade: boolean, named: ReadonlySet<string> | undefined): boolean {
-  if (HOP_BY_HOP.has(name)) return !(keepUpgrade && name === 'upgrade');
-  if (named?.has(name) === true) return !(keepUpgrade && name === 'upgrade');
-  return dropHost && name === 'host';
-}
-
-/** The field names a Connection header lists (RFC 9110 §7.6.1), minus those that frame the body. */
-function connectionNamedFields(headers: readonly HeaderField[]): Set<string> | undefined {
-  let named: Set<string> | undefined;
-  for (const field of headers) {
-    if (field.name !== 'connection') continue;
-    named ??= new Set();
-    for (const token of field.value.split(',')) {
-      const name = token.trim().toLowerCase();
-      if (name !== '' && !FRAMING_FIELDS.has(name)) named.add(name);
-    }
+  switch (name.length) {
+    case 2:
+      if (name === 'te') return true;
+      break;
+    case 4:
+      if (name === 'host') return dropHost;
+      break;
+    case 7:
+      if (name === 'trailer') return true;
+      if (name === 'upgrade') return !keepUpgrade;
+      break;
+    case 10:
+      if (name === 'connection' || name === 'keep-alive') return true;
+      break;
+    case 16:
+      if (name === 'proxy-connection') return true;
+      break;
+    case 18:
+      if (name === 'proxy-authenticate') return true;
+      break;
+    case 19:
+      if (name === 'proxy-authorization') return true;
+      break;
+    default:
+      break;
   }
-  return named;
+  return named?.has(name) === true;
 }

@@ -7,7 +7,11 @@
  *
  * A request over either cap waits, first come first served among the requests that could use the slot given back:
  * a waiter whose own client is at its share is passed over, not allowed to block the queue.
+ *
+ * The bookkeeping of an origin (and of a client within it) stays while it is in use and is dropped by the timeout
+ * sweep once idle: allocating and dropping it around every request was a measurable part of a small request.
  */
+import type { Expiring } from './timeout-sweep.js';
 
 /** Read at each acquisition (getters over the live settings: a reload's new limits apply to the next request). */
 export interface SlotLimits {
@@ -15,9 +19,14 @@ export interface SlotLimits {
   readonly perClient: number;
 }
 
+/** Who waits for a slot: told once it has one. */
+export interface SlotHolder {
+  slotGranted(): void;
+}
+
 interface Waiter {
   client: string;
-  granted: () => void;
+  holder: SlotHolder;
 }
 
 interface OriginState {
@@ -26,7 +35,7 @@ interface OriginState {
   waiting: Waiter[];
 }
 
-export class OriginSlots {
+export class OriginSlots implements Expiring {
   readonly #limits: SlotLimits;
   readonly #origins = new Map<string, OriginState>();
 
@@ -35,10 +44,10 @@ export class OriginSlots {
   }
 
   /**
-   * Calls `granted` once a slot for `origin` is this client's: at once when one is free within both caps, else when
-   * one is given back. Returns what withdraws a request still waiting (a no-op once granted).
+   * A slot for `origin` for this client: true when it is `holder`'s at once, else false and `holder.slotGranted()`
+   * is called once one is given back (unless withdrawn first).
    */
-  acquire(origin: string, client: string, granted: () => void): () => void {
+  acquire(origin: string, client: string, holder: SlotHolder): boolean {
     let state = this.#origins.get(origin);
     if (state === undefined) {
       state = { inUse: 0, byClient: new Map(), waiting: [] };
@@ -46,19 +55,19 @@ export class OriginSlots {
     }
     // First come, first served among those who could use a slot: a waiter kept back by its own client's share does
     // not hold up a newcomer from another client.
-    if (this.#fits(state, client) && !state.waiting.some((waiter) => this.#fits(state, waiter.client))) {
+    if (this.#fits(state, client) && (state.waiting.length === 0 || !state.waiting.some((waiter) => this.#fits(state, waiter.client)))) {
       this.#take(state, client);
-      granted();
-      return noop;
+      return true;
     }
-    const waiter: Waiter = { client, granted };
-    state.waiting.push(waiter);
-    const queue = state.waiting;
-    return () => {
-      const index = queue.indexOf(waiter);
-      if (index !== -1) queue.splice(index, 1);
-      this.#forget(origin);
-    };
+    state.waiting.push({ client, holder });
+    return false;
+  }
+
+  /** Withdraws a request still waiting (nothing if it was granted or never waited). */
+  withdraw(origin: string, holder: SlotHolder): void {
+    const waiting = this.#origins.get(origin)?.waiting;
+    const index = waiting?.findIndex((waiter) => waiter.holder === holder) ?? -1;
+    if (index !== -1) waiting?.splice(index, 1);
   }
 
   /** Gives a slot back, then grants slots to the waiters that now fit, oldest first. */
@@ -66,9 +75,7 @@ export class OriginSlots {
     const state = this.#origins.get(origin);
     if (state === undefined) return;
     state.inUse--;
-    const held = (state.byClient.get(client) ?? 1) - 1;
-    if (held <= 0) state.byClient.delete(client);
-    else state.byClient.set(client, held);
+    state.byClient.set(client, (state.byClient.get(client) ?? 1) - 1);
     for (let i = 0; i < state.waiting.length; ) {
       const waiter = state.waiting[i] as Waiter;
       if (!this.#fits(state, waiter.client)) {
@@ -77,11 +84,10 @@ export class OriginSlots {
       }
       state.waiting.splice(i, 1);
       this.#take(state, waiter.client);
-      waiter.granted();
+      waiter.holder.slotGranted();
       // The grant may have given a slot straight back (a request that failed at once): look again from the start.
       i = 0;
     }
-    this.#forget(origin);
   }
 
   /** Slots in use for `origin`, and by `client` when given (for tests and the curious). */
@@ -89,6 +95,17 @@ export class OriginSlots {
     const state = this.#origins.get(origin);
     if (state === undefined) return 0;
     return client === undefined ? state.inUse : (state.byClient.get(client) ?? 0);
+  }
+
+  /** Drops the bookkeeping of origins and clients holding nothing and waiting for nothing. */
+  expire(): void {
+    for (const [origin, state] of this.#origins) {
+      if (state.inUse === 0 && state.waiting.length === 0) {
+        this.#origins.delete(origin);
+        continue;
+      }
+      for (const [client, held] of state.byClient) if (held <= 0) state.byClient.delete(client);
+    }
   }
 
   #fits(state: OriginState, client: string): boolean {
@@ -100,11 +117,4 @@ export class OriginSlots {
     state.inUse++;
     state.byClient.set(client, (state.byClient.get(client) ?? 0) + 1);
   }
-
-  #forget(origin: string): void {
-    const state = this.#origins.get(origin);
-    if (state !== undefined && state.inUse === 0 && state.waiting.length === 0) this.#origins.delete(origin);
-  }
 }
-
-function noop(): void {}

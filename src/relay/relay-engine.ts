@@ -72,6 +72,7 @@ export class RelayEngine implements RelayEnvironment {
     this.now = options.now ?? performance.now.bind(performance);
     this.sweep = new TimeoutSweep(sweepIntervalFor(timeoutValues(this.settings.current)), this.now);
     this.sweep.add(this.pool);
+    this.sweep.add(this.slots);
     this.settings.onReplace((next) => {
       if (this.#running) this.sweep.start(sweepIntervalFor(timeoutValues(next)));
     });

@@ -8,6 +8,7 @@
  */
 import type { RequestHead } from '../http1/message-head.js';
 import type { ExchangeKind } from './exchange-records.js';
+import type { ConnectionOptions } from './message-heads.js';
 import type { RelaySettings } from './relay-settings.js';
 import type { AbsoluteTarget } from './request-target.js';
 import type { ForwardDecision, HandOverDecision } from './routing.js';
@@ -20,8 +21,8 @@ export interface Route {
   /** What the head asks for, before the guards; throws a RejectError for what cannot be served at all. */
   resolve(head: RequestHead, settings: RelaySettings): ForwardDecision | HandOverDecision;
   /**
-   * The head for the origin. `text` is the head as it arrived (what the parser read); `upgrade` says the request
-   * asks to switch protocols and the switch may go on.
+   * The head for the origin. `text` is the head as it arrived (what the parser read), `options` what its Connection
+   * fields say; `upgrade` says the request asks to switch protocols and the switch may go on.
    */
-  requestHead(head: RequestHead, text: string, target: AbsoluteTarget, upgrade: boolean): string;
+  requestHead(head: RequestHead, text: string, options: ConnectionOptions, target: AbsoluteTarget, upgrade: boolean): string;
 }

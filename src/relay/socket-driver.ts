@@ -160,7 +160,7 @@ export class SocketDriver implements RelayIo, UpstreamHolder {
     this.#upstream = undefined;
     // Parked connections must flow: the pool drops one that says anything between requests.
     if (upstream.socket.isPaused()) upstream.socket.resume();
-    if (!reusable || !this.#engine.pool.park(this.#origin, upstream, this.#engine.now())) upstream.close();
+    if (!reusable || !this.#engine.pool.park(this.#origin, upstream, this.relay.time)) upstream.close();
   }
 
   // UpstreamHolder: the events of the upstream connection this driver holds (none from one it has let go).

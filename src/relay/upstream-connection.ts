@@ -25,6 +25,9 @@ const NOBODY: UpstreamHolder = {
 export class UpstreamConnection {
   readonly socket: Socket;
   #holder: UpstreamHolder;
+  /** While parked: the pool's list it is in, and since when it is idle (the pool's bookkeeping). */
+  parkedIn: UpstreamConnection[] | undefined;
+  idleSince = 0;
 
   constructor(socket: Socket, holder: UpstreamHolder) {
     this.socket = socket;

@@ -12,22 +12,18 @@
 import type { Expiring } from './timeout-sweep.js';
 import type { UpstreamConnection, UpstreamHolder } from './upstream-connection.js';
 
+/** An origin's idle connections, most recently parked last. Kept while the origin is in use (see expire). */
+type IdleList = UpstreamConnection[];
+
 /** Read at each park and sweep (getters over the live settings: a reload's new limits apply from then on). */
 export interface PoolLimits {
   readonly maxIdlePerOrigin: number;
   readonly idleTimeoutMs: number;
 }
 
-interface Parked {
-  connection: UpstreamConnection;
-  origin: string;
-  idleSince: number;
-}
-
 export class UpstreamPool implements Expiring, UpstreamHolder {
   readonly #limits: PoolLimits;
-  readonly #idle = new Map<string, Parked[]>();
-  readonly #parked = new Map<UpstreamConnection, Parked>();
+  readonly #idle = new Map<string, IdleList>();
   #closed = false;
 
   constructor(limits: PoolLimits) {
@@ -38,15 +34,11 @@ export class UpstreamPool implements Expiring, UpstreamHolder {
   take(origin: string): UpstreamConnection | undefined {
     const list = this.#idle.get(origin);
     if (list === undefined) return undefined;
-    for (let parked = list.pop(); parked !== undefined; parked = list.pop()) {
-      this.#parked.delete(parked.connection);
-      if (parked.connection.usable) {
-        if (list.length === 0) this.#idle.delete(origin);
-        return parked.connection;
-      }
-      parked.connection.close();
+    for (let connection = list.pop(); connection !== undefined; connection = list.pop()) {
+      connection.parkedIn = undefined;
+      if (connection.usable) return connection;
+      connection.close();
     }
-    this.#idle.delete(origin);
     return undefined;
   }
 
@@ -55,13 +47,16 @@ export class UpstreamPool implements Expiring, UpstreamHolder {
    * pool is full or closed, and the caller closes it.
    */
   park(origin: string, connection: UpstreamConnection, idleSince: number): boolean {
-    const list = this.#idle.get(origin) ?? [];
-    if (this.#closed || list.length >= this.#limits.maxIdlePerOrigin || !connection.usable) return false;
-    const parked: Parked = { connection, origin, idleSince };
+    let list = this.#idle.get(origin);
+    if (this.#closed || (list !== undefined && list.length >= this.#limits.maxIdlePerOrigin) || !connection.usable) return false;
+    if (list === undefined) {
+      list = [];
+      this.#idle.set(origin, list);
+    }
     connection.holdBy(this);
-    list.push(parked);
-    this.#idle.set(origin, list);
-    this.#parked.set(connection, parked);
+    connection.parkedIn = list;
+    connection.idleSince = idleSince;
+    list.push(connection);
     return true;
   }
 
@@ -72,17 +67,17 @@ export class UpstreamPool implements Expiring, UpstreamHolder {
 
   expire(now: number): void {
     const { idleTimeoutMs } = this.#limits;
-    for (const list of this.#idle.values()) {
+    for (const [origin, list] of this.#idle) {
       // Oldest first: the list is in parking order.
-      while (list.length > 0 && now - (list[0] as Parked).idleSince >= idleTimeoutMs) this.#drop((list[0] as Parked).connection);
+      while (list.length > 0 && now - (list[0] as UpstreamConnection).idleSince >= idleTimeoutMs) this.#drop(list[0] as UpstreamConnection);
+      if (list.length === 0) this.#idle.delete(origin);
     }
   }
 
   /** Closes every idle connection and parks no more (a drain has begun). */
   close(): void {
     this.#closed = true;
-    for (const parked of this.#parked.values()) parked.connection.close();
-    this.#parked.clear();
+    for (const list of this.#idle.values()) for (const connection of list.splice(0)) connection.close();
     this.#idle.clear();
   }
 
@@ -99,16 +94,10 @@ export class UpstreamPool implements Expiring, UpstreamHolder {
   upstreamDrained(): void {}
 
   #drop(connection: UpstreamConnection): void {
-    const parked = this.#parked.get(connection);
-    if (parked !== undefined) {
-      this.#parked.delete(connection);
-      const list = this.#idle.get(parked.origin);
-      if (list !== undefined) {
-        const index = list.indexOf(parked);
-        if (index !== -1) list.splice(index, 1);
-        if (list.length === 0) this.#idle.delete(parked.origin);
-      }
-    }
+    const list = connection.parkedIn;
+    connection.parkedIn = undefined;
+    const index = list?.indexOf(connection) ?? -1;
+    if (index !== -1) list?.splice(index, 1);
     connection.close();
   }
 }
