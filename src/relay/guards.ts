@@ -64,14 +64,7 @@ export class ClientAllowList {
    */
   allows(address: string | undefined): boolean {
     if (!this.#blockList) return true;
-    if (!address) return false;
-    const family = isIP(address);
-    if (family === 0) return false;
-    try {
-      return this.#blockList.check(address, family === 6 ? 'ipv6' : 'ipv4');
-    } catch {
-      return false;
-    }
+    return address !== undefined && inBlockList(this.#blockList, address);
   }
 }
 
@@ -130,13 +123,7 @@ export class SelfLoopGuard implements RequestGuard {
 
   /** Whether an IP address is one of this host's (IPv4-mapped IPv6 forms included). */
   isOwnAddress(address: string): boolean {
-    const family = isIP(address);
-    if (family === 0) return false;
-    try {
-      return this.#ownAddresses.check(address, family === 6 ? 'ipv6' : 'ipv4');
-    } catch {
-      return false;
-    }
+    return inBlockList(this.#ownAddresses, address);
   }
 
   checkRequest(context: RequestContext): RejectError | undefined {
@@ -155,6 +142,20 @@ export class SelfLoopGuard implements RequestGuard {
   #addOwnAddress(address: string): void {
     const family = isIP(address);
     if (family !== 0) this.#ownAddresses.addAddress(address, family === 6 ? 'ipv6' : 'ipv4');
+  }
+}
+
+/**
+ * Whether `address` is in `list`; false for anything that is not an IP address. BlockList matches IPv4-mapped IPv6
+ * (::ffff:10.1.2.3) against IPv4 subnets, but only when told the family: without it IPv6 addresses never match.
+ */
+function inBlockList(list: BlockList, address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  try {
+    return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  } catch {
+    return false;
   }
 }
 
