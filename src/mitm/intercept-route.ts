@@ -13,7 +13,7 @@ import { MalformedRequestError, NotAProxyRequestError, RejectError } from '../er
 import { fieldValues, type RequestHead } from '../http1/message-head.js';
 import type { ExchangeKind } from '../relay/exchange-records.js';
 import { requestHeadForOrigin, type ConnectionOptions } from '../relay/message-heads.js';
-import { hostFieldNames, parseAbsoluteTarget, type AbsoluteTarget, type ProxyTarget } from '../relay/request-target.js';
+import { checkOriginForm, hostFieldNames, parseAbsoluteTarget, type AbsoluteTarget, type ProxyTarget } from '../relay/request-target.js';
 import type { Route } from '../relay/route.js';
 import type { ForwardDecision } from '../relay/routing.js';
 
@@ -47,6 +47,7 @@ export class InterceptRoute implements Route {
     const tunnel = this.#tunnel;
     let pathWithQuery: string;
     if (requestTarget.startsWith('/')) {
+      checkOriginForm(requestTarget);
       pathWithQuery = requestTarget;
     } else if (requestTarget === '*') {
       throw new NotAProxyRequestError();

@@ -431,11 +431,11 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     if (this.#phase === ClientPhase.Closed || this.#phase === ClientPhase.Closing) return;
     if (error instanceof RejectError) this.#recordReject(error);
     if (closeClient || this.#closeWhenIdle || this.#clientWantsClose || this.#env.isDraining()) {
-      this.#io.writeClient(errorAnswer(error, true));
+      this.#io.writeClient(errorAnswer(error, true, this.#method));
       this.#finish();
       return;
     }
-    this.#io.writeClient(errorAnswer(error, false));
+    this.#io.writeClient(errorAnswer(error, false, this.#method));
     this.#nextRequest();
   }
 
@@ -466,6 +466,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #nextRequest(): void {
     this.#enter(ClientPhase.Idle);
     this.#clientWantsClose = false;
+    this.#method = '';
     this.#requests.resume();
     const held = this.#held;
     this.#held = undefined;
@@ -493,7 +494,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     }
     this.#exchange = undefined;
     exchange.abort(error, true);
-    this.#io.writeClient(errorAnswer(error, true));
+    this.#io.writeClient(errorAnswer(error, true, this.#method));
     this.#finish();
   }
 
@@ -509,7 +510,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       return;
     }
     exchange?.abort(error, true);
-    this.#io.writeClient(errorAnswer(error, true));
+    this.#io.writeClient(errorAnswer(error, true, this.#method));
     this.#finish();
   }
 

@@ -9,7 +9,8 @@ import { RejectError, type ProxyError } from '../errors.js';
 
 /**
  * A complete HTTP/1.1 error response; `closeConnection` adds `Connection: close`, `fields` any header fields the
- * refusal carries (a 407's `Proxy-Authenticate`).
+ * refusal carries (a 407's `Proxy-Authenticate`). `headRequest`: the answer to a HEAD has no body (RFC 9110
+ * §9.3.2), whatever its Content-Length says; a client would read one as the start of the next response.
  */
 export function errorResponseText(
   statusCode: number,
@@ -17,6 +18,7 @@ export function errorResponseText(
   code: string | undefined,
   closeConnection: boolean,
   fields: ReadonlyArray<readonly [string, string]> = [],
+  headRequest = false,
 ): string {
   const body = `${message}\n`;
   let extra = '';
@@ -29,13 +31,13 @@ export function errorResponseText(
     extra +
     (closeConnection ? 'Connection: close\r\n' : '') +
     '\r\n' +
-    body
+    (headRequest ? '' : body)
   );
 }
 
-/** The answer to a client for one of our errors. */
-export function errorAnswer(error: ProxyError, closeConnection: boolean): string {
-  return errorResponseText(error.statusCode, error.publicMessage, error.code, closeConnection, error instanceof RejectError ? error.responseFields : []);
+/** The answer to a client for one of our errors (`method`: of the request it answers, when there was one). */
+export function errorAnswer(error: ProxyError, closeConnection: boolean, method = ''): string {
+  return errorResponseText(error.statusCode, error.publicMessage, error.code, closeConnection, error instanceof RejectError ? error.responseFields : [], method === 'HEAD');
 }
 
 /** How long a rejected socket may linger, reading and discarding, so our answer is not lost to a TCP reset. */

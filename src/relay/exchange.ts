@@ -404,6 +404,9 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     // RFC 9110 §15: a status code is three digits from 100 to 599; anything else cannot be relayed faithfully.
     if (status < 100 || status > 599) throw new MessageHeadError('status code out of range');
     const clientMinor = this.head.minorVersion;
+    // Framing first, for every response: it also refuses what no response may be (a 1xx that ends the connection,
+    // ambiguous framing fields even where there is no body).
+    const framing = responseBodyFraming(this.head.method, status, head.minorVersion, head.headers);
     if (status === 101) {
       // Only a switch that was asked for, and passed on: anything else means the origin and we disagree.
       if (!this.upgradeRequested) throw new MessageHeadError('switched protocols without being asked');
@@ -420,7 +423,6 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
       return NO_BODY;
     }
     this.#interim = false;
-    const framing = responseBodyFraming(this.head.method, status, head.minorVersion, head.headers);
     // A 1.1 origin must not chunk its answer to a 1.0 request (RFC 9112 §6.1), which is what went upstream.
     if (framing.kind === 'chunked' && clientMinor === 0) throw new MessageHeadError('chunked response to an HTTP/1.0 request');
     const options = connectionOptions(head.headers);

@@ -92,8 +92,16 @@ function rawPathAndQuery(url: string): string {
   const fragment = path.indexOf('#');
   if (fragment !== -1) path = path.slice(0, fragment);
   if (!path.startsWith('/')) path = `/${path}`;
-  if (!PATH_AND_QUERY.test(path)) throw new MalformedRequestError('invalid characters in the request target');
+  checkOriginForm(path);
   return path;
+}
+
+/**
+ * Refuses an origin-form target (`/path?query`) with characters a parser could read as another path: the same rule
+ * for a path taken from an absolute URI and for one sent in origin-form inside an intercepted tunnel.
+ */
+export function checkOriginForm(path: string): void {
+  if (!PATH_AND_QUERY.test(path)) throw new MalformedRequestError('invalid characters in the request target');
 }
 
 export function formatAuthority(host: string, port: number): string {
