@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { InterceptRoute } from '../../src/mitm/intercept-route.js';
 import { FORWARD_ROUTE } from '../../src/relay/forward-route.js';
 import { ClientPhase } from '../../src/relay/connection-relay.js';
-import { ConnectPortGuard, SelfLoopGuard } from '../../src/relay/guards.js';
+import { RejectError } from '../../src/errors.js';
+import { ConnectPortGuard, SelfLoopGuard, type RequestContext, type RequestGuard } from '../../src/relay/guards.js';
 import type { Route } from '../../src/relay/route.js';
 import { RelayScript, ScriptEnvironment } from '../helpers/relay-script.js';
 
@@ -400,6 +401,35 @@ describe('the relay machine: routing decisions', () => {
     assert.match(effects[0] ?? '', /^writeClient HTTP\/1\.1 508 [^]*Connection: close\r\n/);
     assert.equal(effects[1], 'finishClient');
     assert.equal(self.env.rejects[0]?.reason, 'loop');
+  });
+
+  test('a guard sees the request as it would be served, and its refusal can carry header fields (a 407\'s challenge)', () => {
+    // Issue 10's proxy authentication, in miniature: the shape every guard has.
+    class ChallengeError extends RejectError {
+      readonly code = 'EPROXY_TEST_CHALLENGE';
+      readonly statusCode = 407;
+      readonly reason = 'method';
+      readonly publicMessage = 'Proxy authentication required';
+      override readonly responseFields = [['Proxy-Authenticate', 'Basic realm="egress-proxy"']] as const;
+    }
+    const seen: RequestContext[] = [];
+    const challenge: RequestGuard = {
+      checkRequest: (context) => {
+        seen.push(context);
+        return context.head.headers.some((f) => f.name === 'proxy-authorization') ? undefined : new ChallengeError();
+      },
+    };
+    const s = new RelayScript({ route: FORWARD_ROUTE, requestGuards: [challenge] });
+    s.client('CONNECT origin.example:443 HTTP/1.1\r\nHost: origin.example:443\r\n\r\n');
+    assert.match(s.io.clientText(), /^HTTP\/1\.1 407 Proxy Authentication Required\r\n[^]*\r\nProxy-Authenticate: Basic realm="egress-proxy"\r\n/);
+    assert.deepEqual(
+      { ip: seen[0]?.clientIp, method: seen[0]?.method, route: seen[0]?.route, target: seen[0]?.target.authority, intercepted: seen[0]?.intercepted },
+      { ip: '192.0.2.1', method: 'CONNECT', route: 'tunnel', target: 'origin.example:443', intercepted: false },
+    );
+    const allowed = new RelayScript({ route: FORWARD_ROUTE, requestGuards: [challenge] });
+    allowed.client('GET http://origin.example/x HTTP/1.1\r\nHost: origin.example\r\nProxy-Authorization: Basic dTpw\r\n\r\n');
+    const sent = allowed.io.take().find((e) => e.startsWith('writeUpstream')) ?? '';
+    assert.doesNotMatch(sent, /Proxy-Authorization/i, 'credentials for the proxy never reach the origin');
   });
 
   test('inside a tunnel, Host must be there once and name the CONNECT authority; absolute forms naming it become origin-form', () => {
