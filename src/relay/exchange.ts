@@ -400,9 +400,8 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
 
   onHead(head: ResponseHead): BodyFraming {
     if (this.#phase === UpstreamPhase.Done) return NO_BODY;
+    // The parser has refused status codes outside 100-599 (RFC 9110 §15): the relay answers those 502.
     const status = head.statusCode;
-    // RFC 9110 §15: a status code is three digits from 100 to 599; anything else cannot be relayed faithfully.
-    if (status < 100 || status > 599) throw new MessageHeadError('status code out of range');
     const clientMinor = this.head.minorVersion;
     // Framing first, for every response: it also refuses what no response may be (a 1xx that ends the connection,
     // ambiguous framing fields even where there is no body).
