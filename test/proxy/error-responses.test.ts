@@ -138,7 +138,9 @@ test('a request aimed at the proxy itself is refused (508), not looped', async (
 
 // Without allowed_connect_ports, so CONNECTs reach the loop guard.
 async function unrestrictedProxy(): Promise<TestProxy> {
-  const p = await startTestProxy({}, undefined, { lookup: testLookup });
+  // A connect timeout well past what the tests wait, but short: a dial to a stalled name that outlives the proxy
+  // (the tunnel's connect timer) keeps the test process alive until it fires.
+  const p = await startTestProxy({}, (config) => (config.timeouts.connectMs = 3000), { lookup: testLookup });
   extraProxies.push(p);
   return p;
 }
