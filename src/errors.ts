@@ -6,7 +6,19 @@
  */
 
 /** Why a request was refused before any upstream work: the `type` label of the reject counters. */
-export type RejectReason = 'ip' | 'method' | 'port' | 'loop' | 'bad_request' | 'not_proxy_request' | 'unsupported_transfer_coding';
+export type RejectReason =
+  | 'ip'
+  | 'method'
+  | 'port'
+  | 'loop'
+  | 'bad_request'
+  | 'not_proxy_request'
+  | 'unsupported_transfer_coding'
+  | 'destination'
+  | 'proxy_auth'
+  | 'proxy_auth_rate_limited'
+  | 'proxy_auth_busy'
+  | 'client_limit';
 
 /**
  * Why an exchange ended on the client's side: the `reason` label of the client failure counter. Kept apart from
@@ -29,7 +41,7 @@ export abstract class RejectError extends ProxyError {
   abstract readonly reason: RejectReason;
   /**
    * Header fields the refusal carries besides our own (a 407 needs `Proxy-Authenticate`): name and value, written
-   * as given. Empty for every refusal today.
+   * as given. Empty for most refusals.
    */
   readonly responseFields: ReadonlyArray<readonly [string, string]> = [];
 }
@@ -115,17 +127,114 @@ export class MethodNotAllowedError extends RejectError {
   }
 }
 
-/** CONNECT to a port outside `allowed_connect_ports`. */
+/**
+ * A destination port outside the port policy: `destinations.connect_ports` for CONNECT (tunnelled or decrypted) and
+ * `https://` URIs, `destinations.http_ports` for `http://` URIs. `setting` names the list, so the answer says what
+ * would allow the port.
+ */
 export class PortDeniedError extends RejectError {
   override readonly name = 'PortDeniedError';
   readonly code = 'EPROXY_PORT_DENIED';
   readonly statusCode = 403;
   readonly reason = 'port';
   readonly publicMessage: string;
-  constructor(port: number) {
-    super(`port ${port} is not allowed`);
-    this.publicMessage = `Port ${port} is not allowed by this proxy`;
+  constructor(port: number, setting?: string) {
+    super(`port ${port} is not allowed${setting === undefined ? '' : ` by ${setting}`}`);
+    this.publicMessage =
+      setting === undefined ? `Port ${port} is not allowed by this proxy` : `Port ${port} is not allowed by this proxy (${setting})`;
   }
+}
+
+/** Which rule of the destination policy refused: the allow-list, or a category of special addresses. */
+export type DestinationRule = 'not_allowed' | 'loopback' | 'unspecified' | 'link_local' | 'metadata' | 'multicast' | 'broadcast' | 'reserved';
+
+/**
+ * The destination policy refused the address that would be dialled (`destinations.allow`,
+ * `destinations.block_special_ranges`). The message names the rule and the setting that would allow it.
+ */
+export class DestinationDeniedError extends RejectError {
+  override readonly name = 'DestinationDeniedError';
+  readonly code = 'EPROXY_DESTINATION_DENIED';
+  readonly statusCode = 403;
+  readonly reason = 'destination';
+  readonly rule: DestinationRule;
+  readonly publicMessage: string;
+  constructor(rule: DestinationRule, message: string) {
+    super(message);
+    this.rule = rule;
+    this.publicMessage = `Destination not allowed: ${message}`;
+  }
+}
+
+/**
+ * Proxy authentication is on (`proxy_auth.users`) and the request carries no valid `Proxy-Authorization`. One
+ * answer for every failure (missing, malformed, unknown user, wrong password): which part was wrong is not the
+ * client's business (RFC 7235 §3.2).
+ */
+export class ProxyAuthRequiredError extends RejectError {
+  override readonly name = 'ProxyAuthRequiredError';
+  readonly code = 'EPROXY_PROXY_AUTH_REQUIRED';
+  readonly statusCode = 407;
+  readonly reason = 'proxy_auth';
+  readonly publicMessage = 'Proxy authentication required';
+  override readonly responseFields: ReadonlyArray<readonly [string, string]>;
+  constructor(challenge: string) {
+    super('proxy authentication required');
+    this.responseFields = [['Proxy-Authenticate', challenge]];
+  }
+}
+
+/**
+ * A client failed proxy authentication more often than `proxy_auth.max_failures_per_minute` allows: its further
+ * attempts are refused without being checked until its budget refills, so guessing passwords costs it time and
+ * costs us nothing (RFC 6585 §4).
+ */
+export class ProxyAuthRateLimitedError extends RejectError {
+  override readonly name = 'ProxyAuthRateLimitedError';
+  readonly code = 'EPROXY_PROXY_AUTH_RATE_LIMITED';
+  readonly statusCode = 429;
+  readonly reason = 'proxy_auth_rate_limited';
+  readonly publicMessage = 'Too many failed proxy authentication attempts; try again later';
+  override readonly responseFields: ReadonlyArray<readonly [string, string]>;
+  constructor(retryAfterSeconds: number) {
+    super('too many failed proxy authentication attempts');
+    this.responseFields = [['Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds)))]];
+  }
+}
+
+/** Too many new credentials are waiting for their (deliberately slow) password check: try again in a second. */
+export class ProxyAuthBusyError extends RejectError {
+  override readonly name = 'ProxyAuthBusyError';
+  readonly code = 'EPROXY_PROXY_AUTH_BUSY';
+  readonly statusCode = 503;
+  readonly reason = 'proxy_auth_busy';
+  readonly publicMessage = 'Too many logins being checked; try again in a second';
+  override readonly responseFields: ReadonlyArray<readonly [string, string]> = [['Retry-After', '1']];
+}
+
+/**
+ * The client already holds `limits.max_connections_per_client` connections: refused at accept, so one client cannot
+ * take the connections every other client needs.
+ */
+export class ClientConnectionLimitError extends RejectError {
+  override readonly name = 'ClientConnectionLimitError';
+  readonly code = 'EPROXY_CLIENT_CONNECTION_LIMIT';
+  readonly statusCode = 503;
+  readonly reason = 'client_limit';
+  readonly publicMessage = 'Too many connections from this client';
+  override readonly responseFields: ReadonlyArray<readonly [string, string]> = [['Retry-After', '1']];
+}
+
+/**
+ * The request already carries this proxy's Via token: it has been through this proxy before, so two proxies (or a
+ * proxy and a redirecting origin) are passing it round in a circle (RFC 9110 §7.6.3, RFC 5842 §7.2's 508).
+ */
+export class ViaLoopDetectedError extends RejectError {
+  override readonly name = 'ViaLoopDetectedError';
+  readonly code = 'EPROXY_VIA_LOOP';
+  readonly statusCode = 508;
+  readonly reason = 'loop';
+  readonly publicMessage = 'Loop detected: this request has already passed through this proxy';
 }
 
 /** The target is this proxy itself: forwarding would loop until sockets run out. */
