@@ -17,7 +17,7 @@ import { startupFailureLine } from './startup-failure.js';
 import { workerCount } from '../cluster/worker-count.js';
 
 /** The boolean flags of `run`: each may also be written `--flag=true|false` (see boolean-flags.ts). */
-const BOOLEAN_FLAGS = ['verbose', 'mitm', 'no-admin', 'upstream-insecure'] as const;
+const BOOLEAN_FLAGS = ['verbose', 'mitm', 'no-admin', 'upstream-insecure', 'no-block-special-destinations', 'log-full-paths'] as const;
 
 /** What `run` needs of a started proxy, single process or cluster primary alike. */
 interface ServingProxy {
@@ -36,6 +36,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const noAdmin = booleans.values.get('no-admin');
+  const noBlockSpecial = booleans.values.get('no-block-special-destinations');
   const overrides: ConfigOverrides = {
     configFile: values.config,
     bind: values.bind,
@@ -51,6 +52,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     upstreamCaFile: values['upstream-ca'],
     upstreamInsecure: booleans.values.get('upstream-insecure'),
     drainSeconds: numberFlag(values['drain-timeout'], '--drain-timeout'),
+    destinationsAllow: values['dest-allow'],
+    blockSpecialDestinations: noBlockSpecial === undefined ? undefined : !noBlockSpecial,
+    connectPorts: values['connect-port'],
+    httpPorts: values['http-port'],
+    maxConnectionsPerClient: numberFlag(values['max-connections-per-client'], '--max-connections-per-client'),
+    logFullPaths: booleans.values.get('log-full-paths'),
   };
   // Listen for SIGTERM/SIGINT before starting anything: a supervisor may signal at any time, during the start
   // too, and a signal with no handler kills the process without draining.
@@ -149,6 +156,10 @@ function parseRunArgs(argv: string[]) {
         'data-dir': { type: 'string' },
         'upstream-ca': { type: 'string' },
         'drain-timeout': { type: 'string' },
+        'dest-allow': { type: 'string', multiple: true },
+        'connect-port': { type: 'string', multiple: true },
+        'http-port': { type: 'string', multiple: true },
+        'max-connections-per-client': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });

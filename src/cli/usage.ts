@@ -35,6 +35,19 @@ Options:
   --upstream-ca FILE    extra CA (PEM) trusted for upstream TLS
   --upstream-insecure   do not verify upstream TLS certificates (not recommended)
   --drain-timeout SEC   on SIGTERM/SIGINT, time given to requests and tunnels in flight (default 10)
+  --dest-allow DEST     allowed destination: host, *.suffix, IP or CIDR, optionally :PORT or :FROM-TO;
+                        repeatable (default: any but special ranges)   env EGRESS_PROXY_DEST_ALLOW (comma-separated)
+  --no-block-special-destinations
+                        also dial loopback, link-local, metadata, multicast and reserved addresses
+                                                                           env EGRESS_PROXY_BLOCK_SPECIAL_DESTINATIONS=false
+  --connect-port P      port or FROM-TO range for CONNECT and https:// URIs; repeatable (default 443)
+                                                                           env EGRESS_PROXY_CONNECT_PORTS (comma-separated)
+  --http-port P         port or FROM-TO range for http:// URIs; repeatable (default squid's Safe_ports)
+                                                                           env EGRESS_PROXY_HTTP_PORTS (comma-separated)
+  --max-connections-per-client N
+                        connections one client address may hold (default 1000)
+                                                                           env EGRESS_PROXY_MAX_CONNECTIONS_PER_CLIENT
+  --log-full-paths      access-log paths as sent, identifiers included     env EGRESS_PROXY_LOG_FULL_PATHS
   -h, --help            show this help
 
 Boolean flags also take a value: --verbose=false, --mitm=true (true, false, 1, 0, yes, no).
@@ -57,7 +70,7 @@ export const PASSWD_USAGE = `Usage: egress-proxy passwd USER
 
 Prints the config entry for USER with an scrypt hash of a password, on one line:
   { name = "USER", password_hash = "$scrypt$ln=15,r=8,p=3$..." }
-Put it in the admin listener's user list ([admin] users = [ ... ]).
+Put it in a user list: the admin listener's ([admin] users = [ ... ]) or the proxy's ([proxy_auth] users = [ ... ]).
 
 The password is read from standard input when that is not a terminal (one line; a final newline is dropped),
 otherwise prompted for twice without echo. It is never taken from the command line.

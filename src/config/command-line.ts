@@ -6,6 +6,9 @@ import { originsOfSetValues, type PartialConfig } from './partial-config.js';
 import {
   booleanSchema,
   cidrListSchema,
+  destinationListSchema,
+  integerSchema,
+  portRangeListSchema,
   listenAddressSchema,
   pathSchema,
   portSchema,
@@ -30,6 +33,12 @@ export interface ConfigOverrides {
   upstreamInsecure?: boolean;
   dataDir?: string;
   drainSeconds?: number;
+  destinationsAllow?: string[];
+  blockSpecialDestinations?: boolean;
+  connectPorts?: string[];
+  httpPorts?: string[];
+  maxConnectionsPerClient?: number;
+  logFullPaths?: boolean;
 }
 
 export const COMMAND_LINE_SOURCE = 'command line';
@@ -50,6 +59,12 @@ export const FLAG_NAMES: Record<keyof ConfigOverrides, string> = {
   upstreamInsecure: '--upstream-insecure',
   dataDir: '--data-dir',
   drainSeconds: '--drain-timeout',
+  destinationsAllow: '--dest-allow',
+  blockSpecialDestinations: '--no-block-special-destinations',
+  connectPorts: '--connect-port',
+  httpPorts: '--http-port',
+  maxConnectionsPerClient: '--max-connections-per-client',
+  logFullPaths: '--log-full-paths',
 };
 
 function flag<T extends z.ZodType>(flags: ConfigOverrides, name: keyof ConfigOverrides, schema: T) {
@@ -73,9 +88,17 @@ export function readCommandLine(flags: ConfigOverrides): PartialConfig {
     port: values.port,
     allowedClientCidrs: flag(flags, 'allow', cidrListSchema),
     verbose: flag(flags, 'verbose', booleanSchema),
+    logFullPaths: flag(flags, 'logFullPaths', booleanSchema),
     mitm: flag(flags, 'mitm', booleanSchema),
     workers: flag(flags, 'workers', workersSchema),
     timeouts: { drainMs: drainSeconds === undefined ? undefined : secondsToMs(drainSeconds) },
+    limits: { maxConnectionsPerClient: flag(flags, 'maxConnectionsPerClient', integerSchema(1, 1_000_000)) },
+    destinations: {
+      allow: flag(flags, 'destinationsAllow', destinationListSchema),
+      blockSpecialRanges: flag(flags, 'blockSpecialDestinations', booleanSchema),
+      connectPorts: flag(flags, 'connectPorts', portRangeListSchema),
+      httpPorts: flag(flags, 'httpPorts', portRangeListSchema),
+    },
     admin: {
       enabled: flag(flags, 'adminEnabled', booleanSchema),
       bind: values.adminBind,

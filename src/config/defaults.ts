@@ -3,6 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { ConfigOrigins, ProxyConfig } from './proxy-config.js';
+import { DEFAULT_CONNECT_PORTS, DEFAULT_HTTP_PORTS } from '../policy/port-ranges.js';
 
 const APP_DIR_NAME = 'egress-proxy';
 
@@ -57,6 +58,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     port: 9530,
     allowedClientCidrs: [],
     verbose: false,
+    logFullPaths: false,
     mitm: false,
     workers: 1,
     timeouts: {
@@ -75,6 +77,18 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
       upstreamMaxSocketsPerHost: 256,
       upstreamMaxSocketsPerClient: 64,
       allowedConnectPorts: [],
+      maxConnectionsPerClient: 1000,
+    },
+    destinations: {
+      allow: [],
+      blockSpecialRanges: true,
+      connectPorts: [...DEFAULT_CONNECT_PORTS],
+      httpPorts: [...DEFAULT_HTTP_PORTS],
+    },
+    proxyAuth: {
+      users: [],
+      realm: 'egress-proxy',
+      maxFailuresPerMinute: 10,
     },
     admin: {
       enabled: true,

@@ -3,12 +3,16 @@
 
 import { ConfigError } from '../errors.js';
 import { originsOfSetValues, type PartialConfig } from './partial-config.js';
+import type { z } from 'zod';
 import {
   BOOLEAN_WORDS_PHRASE,
   booleanFromWord,
   cidrListSchema,
+  destinationListSchema,
+  integerSchema,
   listenAddressSchema,
   pathSchema,
+  portRangeListSchema,
   portSchema,
   workersSchema,
 } from './value-schemas.js';
@@ -27,6 +31,12 @@ export const ENVIRONMENT_VARIABLES = {
   adminBind: 'EGRESS_PROXY_ADMIN_BIND',
   adminPort: 'EGRESS_PROXY_ADMIN_PORT',
   dataDir: 'EGRESS_PROXY_DATA_DIR',
+  destinationsAllow: 'EGRESS_PROXY_DEST_ALLOW',
+  blockSpecialDestinations: 'EGRESS_PROXY_BLOCK_SPECIAL_DESTINATIONS',
+  connectPorts: 'EGRESS_PROXY_CONNECT_PORTS',
+  httpPorts: 'EGRESS_PROXY_HTTP_PORTS',
+  maxConnectionsPerClient: 'EGRESS_PROXY_MAX_CONNECTIONS_PER_CLIENT',
+  logFullPaths: 'EGRESS_PROXY_LOG_FULL_PATHS',
 } as const;
 
 type VariableName = (typeof ENVIRONMENT_VARIABLES)[keyof typeof ENVIRONMENT_VARIABLES];
@@ -70,15 +80,23 @@ function listenAddressVariable(env: NodeJS.ProcessEnv, name: VariableName): stri
   return text === undefined ? undefined : parseValue(listenAddressSchema, text, ENVIRONMENT_SOURCE, name);
 }
 
-/** Comma-separated; set but empty means an empty list, which turns the file's allow-list off. */
-function cidrListVariable(env: NodeJS.ProcessEnv, name: VariableName): string[] | undefined {
+/**
+ * A comma-separated list; set but empty means an empty list (which turns the file's allow-list off, or lets a
+ * port list allow any port).
+ */
+function listVariable<T extends z.ZodType>(env: NodeJS.ProcessEnv, name: VariableName, schema: T): z.output<T> | undefined {
   const text = env[name];
   if (text === undefined) return undefined;
   const entries = text
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '');
-  return parseValue(cidrListSchema, entries, ENVIRONMENT_SOURCE, name);
+  return parseValue(schema, entries, ENVIRONMENT_SOURCE, name);
+}
+
+function integerVariable(env: NodeJS.ProcessEnv, name: VariableName, min: number, max: number): number | undefined {
+  const text = reading(env, name);
+  return text === undefined ? undefined : parseValue(integerSchema(min, max), integerFromText(text), ENVIRONMENT_SOURCE, name);
 }
 
 /** The config file named by EGRESS_PROXY_CONFIG, used when no --config flag is given. */
@@ -99,10 +117,18 @@ export function readEnvironment(env: NodeJS.ProcessEnv): PartialConfig {
   return {
     bind: values.bind,
     port: values.port,
-    allowedClientCidrs: cidrListVariable(env, ENVIRONMENT_VARIABLES.allowedClientCidrs),
+    allowedClientCidrs: listVariable(env, ENVIRONMENT_VARIABLES.allowedClientCidrs, cidrListSchema),
     verbose: booleanVariable(env, ENVIRONMENT_VARIABLES.verbose),
+    logFullPaths: booleanVariable(env, ENVIRONMENT_VARIABLES.logFullPaths),
     mitm: booleanVariable(env, ENVIRONMENT_VARIABLES.mitm),
     workers: workersVariable(env, ENVIRONMENT_VARIABLES.workers),
+    limits: { maxConnectionsPerClient: integerVariable(env, ENVIRONMENT_VARIABLES.maxConnectionsPerClient, 1, 1_000_000) },
+    destinations: {
+      allow: listVariable(env, ENVIRONMENT_VARIABLES.destinationsAllow, destinationListSchema),
+      blockSpecialRanges: booleanVariable(env, ENVIRONMENT_VARIABLES.blockSpecialDestinations),
+      connectPorts: listVariable(env, ENVIRONMENT_VARIABLES.connectPorts, portRangeListSchema),
+      httpPorts: listVariable(env, ENVIRONMENT_VARIABLES.httpPorts, portRangeListSchema),
+    },
     admin: { bind: values.adminBind, port: values.adminPort },
     mitmOptions: { dataDir: values.dataDir },
     origins: originsOfSetValues(values, ENVIRONMENT_SOURCE, {

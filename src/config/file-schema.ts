@@ -7,12 +7,15 @@ import {
   booleanSchema,
   cidrListSchema,
   connectPortSchema,
+  destinationListSchema,
   hostPatternListSchema,
   integerSchema,
   listenAddressSchema,
   nonEmptyStringSchema,
   pathSchema,
+  portRangeListSchema,
   portSchema,
+  realmSchema,
   secondsSchema,
   userListSchema,
   WHOLE_PROBLEM_PARAMS,
@@ -48,6 +51,7 @@ const proxySection = table('[proxy]', {
   port: portSchema.optional(),
   allowed_client_cidrs: cidrListSchema.optional(),
   verbose: booleanSchema.optional(),
+  log_full_paths: booleanSchema.optional(),
   mitm: booleanSchema.optional(),
   workers: workersSchema.optional(),
 });
@@ -71,7 +75,24 @@ const limitsSection = table('[limits]', {
   max_client_connections: integerSchema(1, 1_000_000).optional(),
   upstream_max_sockets_per_host: integerSchema(1, 100_000).optional(),
   upstream_max_sockets_per_client: integerSchema(1, 100_000).optional(),
+  // Deprecated spelling of destinations.connect_ports (see DEPRECATED_LIMITS_KEYS).
   allowed_connect_ports: z.array(connectPortSchema, { error: 'an array of ports from 1 to 65535' }).optional(),
+  max_connections_per_client: integerSchema(1, 1_000_000).optional(),
+});
+
+/** Where the proxy may connect: src/policy/. */
+const destinationsSection = table('[destinations]', {
+  allow: destinationListSchema.optional(),
+  block_special_ranges: booleanSchema.optional(),
+  connect_ports: portRangeListSchema.optional(),
+  http_ports: portRangeListSchema.optional(),
+});
+
+/** Optional Basic proxy authentication. */
+const proxyAuthSection = table('[proxy_auth]', {
+  users: userListSchema.optional(),
+  realm: realmSchema.optional(),
+  max_failures_per_minute: integerSchema(1, 10_000).optional(),
 });
 
 const adminSection = table('[admin]', {
@@ -123,7 +144,16 @@ export const DEPRECATED_MITM_KEYS = {
   upstream_insecure: 'upstream_tls.insecure',
 } as const;
 
-export const NATIVE_SECTIONS = ['proxy', 'timeouts', 'limits', 'admin', 'metrics', 'mitm', 'upstream_tls'] as const;
+/**
+ * `limits.allowed_connect_ports` became `destinations.connect_ports`, the port policy's list for CONNECT and every
+ * other TLS destination (a decrypted CONNECT, an `https://` URI): the old spelling still loads, with a warning, and
+ * keeps its meaning (the ports CONNECT may reach; empty = any).
+ */
+export const DEPRECATED_LIMITS_KEYS = {
+  allowed_connect_ports: 'destinations.connect_ports',
+} as const;
+
+export const NATIVE_SECTIONS = ['proxy', 'timeouts', 'limits', 'destinations', 'proxy_auth', 'admin', 'metrics', 'mitm', 'upstream_tls'] as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -155,6 +185,8 @@ export const configFileSchema = oneFormOnly.pipe(
       proxy: proxySection.optional(),
       timeouts: timeoutsSection.optional(),
       limits: limitsSection.optional(),
+      destinations: destinationsSection.optional(),
+      proxy_auth: proxyAuthSection.optional(),
       admin: adminSection.optional(),
       metrics: metricsSection.optional(),
       mitm: mitmSection.optional(),

@@ -3,7 +3,13 @@
 
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { DEPRECATED_DATAKIT_KEYS, DEPRECATED_MITM_KEYS, type ConfigFile, type DatakitProxyTable } from './file-schema.js';
+import {
+  DEPRECATED_DATAKIT_KEYS,
+  DEPRECATED_LIMITS_KEYS,
+  DEPRECATED_MITM_KEYS,
+  type ConfigFile,
+  type DatakitProxyTable,
+} from './file-schema.js';
 import { originsOfSetValues, type PartialConfig } from './partial-config.js';
 import { secondsToMs } from './value-schemas.js';
 import { tomlKeyName } from './validation-error.js';
@@ -31,25 +37,42 @@ function datakitValues(proxyTable: DatakitProxyTable, fileLabel: string): FileVa
   };
 }
 
+/** A key that moved: its old and new names, and why (for the warning). */
+interface MovedKey {
+  oldKey: string;
+  newKey: string;
+  why: string;
+}
+
 /**
- * A moved key, from its new place or (with a warning) its old one in `[mitm]`. Both at once is an error: which one
- * was meant would be a guess.
+ * A moved key, from its new place or (with a warning) its old one. Both at once is an error: which one was meant
+ * would be a guess.
  */
-function movedMitmKey<K extends keyof typeof DEPRECATED_MITM_KEYS, T>(
-  oldKey: K,
+function movedKey<T>(
+  moved: MovedKey,
   oldValue: T | undefined,
   newValue: T | undefined,
   fileLabel: string,
   warnings: string[],
 ): { value: T | undefined; key: string } {
-  const newKey = DEPRECATED_MITM_KEYS[oldKey];
+  const { oldKey, newKey, why } = moved;
   if (oldValue === undefined) return { value: newValue, key: newKey };
   if (newValue !== undefined) {
-    throw new ConfigError(fileLabel, `mitm.${oldKey}`, `is the deprecated spelling of ${newKey}, which is set too: keep only ${newKey}`);
+    throw new ConfigError(fileLabel, oldKey, `is the deprecated spelling of ${newKey}, which is set too: keep only ${newKey}`);
   }
-  warnings.push(`${fileLabel}: mitm.${oldKey} is deprecated (it governs forwarding too): write it as ${newKey}`);
-  return { value: oldValue, key: `mitm.${oldKey}` };
+  warnings.push(`${fileLabel}: ${oldKey} is deprecated (${why}): write it as ${newKey}`);
+  return { value: oldValue, key: oldKey };
 }
+
+function movedMitmKey(oldKey: keyof typeof DEPRECATED_MITM_KEYS): MovedKey {
+  return { oldKey: `mitm.${oldKey}`, newKey: DEPRECATED_MITM_KEYS[oldKey], why: 'it governs forwarding too' };
+}
+
+const MOVED_CONNECT_PORTS: MovedKey = {
+  oldKey: 'limits.allowed_connect_ports',
+  newKey: DEPRECATED_LIMITS_KEYS.allowed_connect_ports,
+  why: 'the port policy covers every TLS destination now',
+};
 
 function optionalSeconds(seconds: number | undefined): number | undefined {
   return seconds === undefined ? undefined : secondsToMs(seconds);
@@ -64,11 +87,13 @@ function pathFromFile(filePath: string | undefined, fileDir: string): string | u
 }
 
 function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): FileValues {
-  const { proxy, timeouts, limits, admin, metrics, mitm } = file;
+  const { proxy, timeouts, limits, destinations, admin, metrics, mitm } = file;
   const upstreamTls = file.upstream_tls;
+  const proxyAuth = file.proxy_auth;
   const warnings: string[] = [];
-  const caFile = movedMitmKey('upstream_ca_file', mitm?.upstream_ca_file, upstreamTls?.ca_file, fileLabel, warnings);
-  const insecure = movedMitmKey('upstream_insecure', mitm?.upstream_insecure, upstreamTls?.insecure, fileLabel, warnings);
+  const caFile = movedKey(movedMitmKey('upstream_ca_file'), mitm?.upstream_ca_file, upstreamTls?.ca_file, fileLabel, warnings);
+  const insecure = movedKey(movedMitmKey('upstream_insecure'), mitm?.upstream_insecure, upstreamTls?.insecure, fileLabel, warnings);
+  const connectPorts = movedKey(MOVED_CONNECT_PORTS, limits?.allowed_connect_ports, destinations?.connect_ports, fileLabel, warnings);
   const tracked = {
     bind: proxy?.bind,
     port: proxy?.port,
@@ -85,6 +110,7 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
       port: proxy?.port,
       allowedClientCidrs: proxy?.allowed_client_cidrs,
       verbose: proxy?.verbose,
+      logFullPaths: proxy?.log_full_paths,
       mitm: proxy?.mitm,
       workers: proxy?.workers,
       timeouts: {
@@ -103,6 +129,18 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
         upstreamMaxSocketsPerHost: limits?.upstream_max_sockets_per_host,
         upstreamMaxSocketsPerClient: limits?.upstream_max_sockets_per_client,
         allowedConnectPorts: limits?.allowed_connect_ports,
+        maxConnectionsPerClient: limits?.max_connections_per_client,
+      },
+      destinations: {
+        allow: destinations?.allow,
+        blockSpecialRanges: destinations?.block_special_ranges,
+        connectPorts: connectPorts.value,
+        httpPorts: destinations?.http_ports,
+      },
+      proxyAuth: {
+        users: proxyAuth?.users,
+        realm: proxyAuth?.realm,
+        maxFailuresPerMinute: proxyAuth?.max_failures_per_minute,
       },
       admin: {
         enabled: admin?.enabled,

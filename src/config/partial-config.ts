@@ -4,6 +4,8 @@
 import type {
   AdminConfig,
   ConfigOrigins,
+  DestinationsConfig,
+  ProxyAuthConfig,
   OriginKey,
   UpstreamTlsConfig,
   LimitsConfig,
@@ -19,9 +21,12 @@ export interface PartialConfig {
   port?: number | undefined;
   allowedClientCidrs?: string[] | undefined;
   verbose?: boolean | undefined;
+  logFullPaths?: boolean | undefined;
   mitm?: boolean | undefined;
   timeouts?: Partial<TimeoutsConfig> | undefined;
   limits?: Partial<LimitsConfig> | undefined;
+  destinations?: Partial<DestinationsConfig> | undefined;
+  proxyAuth?: Partial<ProxyAuthConfig> | undefined;
   admin?: Partial<AdminConfig> | undefined;
   metrics?: Partial<MetricsConfig> | undefined;
   workers?: number | 'auto' | undefined;
@@ -42,11 +47,13 @@ function withDefinedValues<T extends object>(base: T, layer: Partial<T> | undefi
 
 /** `base` with every value `layer` sets replaced; `base` is not modified. */
 export function mergeConfig(base: ProxyConfig, layer: PartialConfig): ProxyConfig {
-  const { timeouts, limits, admin, metrics, mitmOptions, upstreamTls, origins, ...topLevel } = layer;
+  const { timeouts, limits, destinations, proxyAuth, admin, metrics, mitmOptions, upstreamTls, origins, ...topLevel } = layer;
   return {
     ...withDefinedValues(base, topLevel),
     timeouts: withDefinedValues(base.timeouts, timeouts),
     limits: withDefinedValues(base.limits, limits),
+    destinations: withDefinedValues(base.destinations, destinations),
+    proxyAuth: withDefinedValues(base.proxyAuth, proxyAuth),
     admin: withDefinedValues(base.admin, admin),
     metrics: withDefinedValues(base.metrics, metrics),
     mitmOptions: withDefinedValues(base.mitmOptions, mitmOptions),

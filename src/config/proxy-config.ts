@@ -51,8 +51,52 @@ export interface LimitsConfig {
    * quarter of the default per-host cap): one client opening many slow requests cannot take every slot.
    */
   upstreamMaxSocketsPerClient: number;
-  /** Ports CONNECT may reach. Empty: any port. */
+  /**
+   * Ports CONNECT may reach. Empty: any port. What the pre-engine admission guard reads; `destinations.connectPorts`
+   * is the port policy's list (the file's `limits.allowed_connect_ports` sets both), and replaces this once the
+   * relay engine's guards check ports.
+   */
   allowedConnectPorts: number[];
+  /**
+   * Connections one client address may hold open at once (tunnels and idle keep-alive connections included); a
+   * further one is answered 503 at accept. Default 1000, a tenth of the default `maxClientConnections`: one client
+   * (or an attacker with one address) cannot take every connection. Per worker process.
+   */
+  maxConnectionsPerClient: number;
+}
+
+/** The destination policy (src/policy/): where the proxy may connect, whatever the mode. */
+export interface DestinationsConfig {
+  /**
+   * Host names, `*.suffix`, IPs and CIDRs, each optionally `:PORT` or `:FROM-TO`, as written. Empty (default): any
+   * destination not refused by `blockSpecialRanges`.
+   */
+  allow: string[];
+  /**
+   * Refuse loopback, unspecified, link-local, cloud metadata, multicast, broadcast and reserved addresses unless an
+   * `allow` entry names them. Default true; private ranges stay allowed.
+   */
+  blockSpecialRanges: boolean;
+  /**
+   * Ports reached over TLS or a tunnel: CONNECT (tunnelled or decrypted) and `https://` URIs. Ports and `"FROM-TO"`
+   * ranges; empty: any. Default [443] (squid's SSL_ports). `limits.allowed_connect_ports` is the older spelling.
+   */
+  connectPorts: Array<number | string>;
+  /** Ports of `http://` URIs. Empty: any. Default squid's Safe_ports (80, 21, 443, 70, 210, 1025-65535, ...). */
+  httpPorts: Array<number | string>;
+}
+
+/** Optional proxy authentication (Basic `Proxy-Authorization`). */
+export interface ProxyAuthConfig {
+  /** Empty (default): no authentication. Entries from `egress-proxy passwd USER`. */
+  users: AdminUser[];
+  /** The realm of the 407's challenge. Default "egress-proxy". */
+  realm: string;
+  /**
+   * Failed attempts one client address may make per minute (in a burst of as many) before further attempts are
+   * answered 429 unchecked. Default 10.
+   */
+  maxFailuresPerMinute: number;
 }
 
 export interface AdminUser {
@@ -142,6 +186,11 @@ export interface ProxyConfig {
   allowedClientCidrs: string[];
   /** One access-log line per request and per tunnel. */
   verbose: boolean;
+  /**
+   * Access-log lines carry request paths as they are. Default false: path segments that look like identifiers or
+   * tokens are written `:id`, by the same rule as the `api` label. Query strings and userinfo are never logged.
+   */
+  logFullPaths: boolean;
   /** Decrypt CONNECT traffic with the local CA to record per-API metrics. */
   mitm: boolean;
   /**
@@ -151,6 +200,8 @@ export interface ProxyConfig {
   workers: number | 'auto';
   timeouts: TimeoutsConfig;
   limits: LimitsConfig;
+  destinations: DestinationsConfig;
+  proxyAuth: ProxyAuthConfig;
   admin: AdminConfig;
   metrics: MetricsConfig;
   mitmOptions: MitmConfig;

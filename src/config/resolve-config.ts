@@ -45,12 +45,20 @@ function checkMergedConfig(config: ProxyConfig): void {
 
 function mergedConfigWarnings(config: ProxyConfig): string[] {
   const warnings: string[] = [];
-  // The reference's deployment advice is an allow-list plus a firewall; a reachable proxy with neither is an open
-  // relay into whatever network it sits in.
-  if (config.allowedClientCidrs.length === 0 && !isLoopbackBind(config.bind)) {
+  // The reference's deployment advice is an allow-list plus a firewall; a reachable proxy with neither (nor proxy
+  // authentication) is an open relay into whatever network it sits in.
+  const exposed = !isLoopbackBind(config.bind);
+  if (config.allowedClientCidrs.length === 0 && config.proxyAuth.users.length === 0 && exposed) {
     warnings.push(
       `the proxy listens on ${config.bind} with an empty allowed_client_cidrs: ` +
         `every client that can reach port ${config.port} may use it`,
+    );
+  }
+  // With the special ranges open, any client reaches this host's own services and the cloud metadata endpoint.
+  if (!config.destinations.blockSpecialRanges && exposed) {
+    warnings.push(
+      `the proxy listens on ${config.bind} with destinations.block_special_ranges off: its clients can reach this ` +
+        `host's loopback services and the cloud metadata address through it; name what they need in destinations.allow instead`,
     );
   }
   // /metrics names clients and API paths, and the dashboard shows the config: not for everyone on the network.

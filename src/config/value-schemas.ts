@@ -10,6 +10,8 @@ import { z } from 'zod';
 import { parseCidr } from './cidr.js';
 import { userNameProblem } from '../auth/basic-credentials.js';
 import { parsePasswordHash } from '../auth/password-hash.js';
+import { parseDestinationEntry } from '../policy/destination-entry.js';
+import { parsePortRange } from '../policy/port-ranges.js';
 
 /** Issue params marking a message that is a complete problem statement, not an "expected" phrase. */
 export const WHOLE_PROBLEM_PARAMS = { wholeProblem: true } as const;
@@ -113,6 +115,36 @@ export const hostPatternListSchema = z.array(
   hostPatternSchema,
   expecting('an array of host names or *.suffix patterns'),
 );
+
+/** One `destinations.allow` entry: host, `*.suffix`, IP or CIDR, optionally `:PORT` or `:FROM-TO`. */
+export const destinationEntrySchema = z
+  .string(expecting('a string holding a host name, *.suffix, IP address or CIDR, optionally with :PORT'))
+  .superRefine((value, ctx) => {
+    const result = parseDestinationEntry(value);
+    if (!result.ok) ctx.addIssue({ code: 'custom', message: result.problem, params: WHOLE_PROBLEM_PARAMS });
+  });
+
+export const destinationListSchema = z.array(destinationEntrySchema, expecting('an array of destinations (host, *.suffix, IP or CIDR, optionally :PORT)'));
+
+/**
+ * A port (1-65535) or a `"FROM-TO"` range, as port lists hold them. A port written as text (an environment
+ * variable, a flag, `"443"` in a file) becomes a number, so every layer yields the same value.
+ */
+export const portRangeSchema = z
+  .union([z.number(), z.string()], expecting('a port number or a "FROM-TO" range'))
+  .superRefine((value, ctx) => {
+    const result = parsePortRange(value);
+    if (!result.ok) ctx.addIssue({ code: 'custom', message: result.problem, params: WHOLE_PROBLEM_PARAMS });
+  })
+  .transform((value) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : typeof value === 'string' ? value.trim() : value));
+
+export const portRangeListSchema = z.array(portRangeSchema, expecting('an array of ports and "FROM-TO" ranges'));
+
+/** The realm of an authentication challenge: printable ASCII, so every client shows it as written. */
+export const realmSchema = (() => {
+  const expected = expecting('1 to 100 printable ASCII characters');
+  return z.string(expected).regex(/^[\x20-\x7e]{1,100}$/, expected);
+})();
 
 /** A file or directory path. */
 export const pathSchema = nonEmptyStringSchema('a non-empty path');

@@ -64,8 +64,22 @@ export function parseDestinationEntry(written: string): DestinationEntryParseRes
     if (!HOST_NAME.test(suffix.slice(1))) return { ok: false, problem: notAnEntry };
     return { ok: true, entry: withPorts({ text, name: { kind: 'suffix' as const, value: suffix } }) };
   }
-  if (!HOST_NAME.test(name) || /^[\d.]+$/.test(name)) return { ok: false, problem: notAnEntry };
+  if (!HOST_NAME.test(name)) return { ok: false, problem: notAnEntry };
+  // `127.1`, `2130706433`, `0x7f000001`: resolvers read these as IPv4 addresses, so as names they would match
+  // nothing a client sends (the request-target parser turns them into dotted quads first).
+  const asIp = ipv4Shorthand(name);
+  if (asIp !== undefined) return { ok: false, problem: `${notAnEntry}: write the address as ${asIp}` };
   return { ok: true, entry: withPorts({ text, name: { kind: 'exact' as const, value: name } }) };
+}
+
+/** The dotted quad a WHATWG URL parser (and inet_aton) reads `name` as, if it reads it as an IPv4 address. */
+function ipv4Shorthand(name: string): string | undefined {
+  try {
+    const host = new URL(`http://${name}/`).hostname;
+    return isIP(host) === 4 ? host : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Names compare case-insensitively and without the root's trailing dot (`LocalHost.` is `localhost`). */

@@ -124,6 +124,7 @@ bind = "0.0.0.0"
 port = 3128
 allowed_client_cidrs = ["10.0.0.0/8", "fd00::/8"]
 verbose = true
+log_full_paths = true
 mitm = true
 workers = 3
 
@@ -142,7 +143,18 @@ startup = 5
 max_client_connections = 500
 upstream_max_sockets_per_host = 32
 upstream_max_sockets_per_client = 8
-allowed_connect_ports = [443, 8443]
+max_connections_per_client = 40
+
+[destinations]
+allow = ["openway.guance.com:443", "*.guance.com", "10.1.2.0/24:9528", "[fd00::/8]:8000-8999"]
+block_special_ranges = false
+connect_ports = [443, "8443", "9000-9100"]
+http_ports = []
+
+[proxy_auth]
+users = [{ name = "datakit", password_hash = "$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU" }]
+realm = "egress"
+max_failures_per_minute = 3
 
 [admin]
 enabled = false
@@ -182,6 +194,7 @@ describe('native form', () => {
       port: 3128,
       allowedClientCidrs: ['10.0.0.0/8', 'fd00::/8'],
       verbose: true,
+      logFullPaths: true,
       mitm: true,
       timeouts: {
         connectMs: 5000,
@@ -194,7 +207,18 @@ describe('native form', () => {
         drainMs: 250,
         startupMs: 5000,
       },
-      limits: { maxClientConnections: 500, upstreamMaxSocketsPerHost: 32, upstreamMaxSocketsPerClient: 8, allowedConnectPorts: [443, 8443] },
+      limits: { maxClientConnections: 500, upstreamMaxSocketsPerHost: 32, upstreamMaxSocketsPerClient: 8, allowedConnectPorts: undefined, maxConnectionsPerClient: 40 },
+      destinations: {
+        allow: ['openway.guance.com:443', '*.guance.com', '10.1.2.0/24:9528', '[fd00::/8]:8000-8999'],
+        blockSpecialRanges: false,
+        connectPorts: [443, 8443, '9000-9100'],
+        httpPorts: [],
+      },
+      proxyAuth: {
+        users: [{ name: 'datakit', passwordHash: '$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU' }],
+        realm: 'egress',
+        maxFailuresPerMinute: 3,
+      },
       admin: { enabled: false, bind: '::1', port: 0, dashboard: false, users: [{ name: 'ops', passwordHash: '$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU' }] },
       metrics: { maxApiLabels: 50, maxClientIpLabels: 20 },
       mitmOptions: {
@@ -234,6 +258,31 @@ describe('native form', () => {
       `${file}: mitm.upstream_ca_file is deprecated (it governs forwarding too): write it as upstream_tls.ca_file`,
       `${file}: mitm.upstream_insecure is deprecated (it governs forwarding too): write it as upstream_tls.insecure`,
     ]);
+  });
+
+  it('reads limits.allowed_connect_ports as destinations.connect_ports, with a warning naming the new key', async () => {
+    const file = files.write('old-ports.toml', '[limits]\nallowed_connect_ports = [443, 8443]\n');
+    const { values, warnings } = await loadConfigFile(file);
+    assert.deepEqual(values.destinations?.connectPorts, [443, 8443]);
+    assert.deepEqual(values.limits?.allowedConnectPorts, [443, 8443]);
+    assert.deepEqual(warnings, [
+      `${file}: limits.allowed_connect_ports is deprecated (the port policy covers every TLS destination now): write it as destinations.connect_ports`,
+    ]);
+    await assertFileError(
+      '[limits]\nallowed_connect_ports = [443]\n[destinations]\nconnect_ports = [8443]\n',
+      'limits.allowed_connect_ports: is the deprecated spelling of destinations.connect_ports, which is set too: keep only destinations.connect_ports',
+    );
+  });
+
+  it('refuses bad destinations, port lists, realms and user lists, naming the entry', async () => {
+    await assertFileError('[destinations]\nallow = ["ok.example", "127.1"]\n', 'destinations.allow[1]: "127.1" is not a destination (a host name, *.suffix, IP address or CIDR, optionally followed by :PORT or :FROM-TO): write the address as 127.0.0.1');
+    await assertFileError('[destinations]\nallow = ["10.0.0.0/33"]\n', 'destinations.allow[0]: "10.0.0.0/33" is not an IPv4/IPv6 address or CIDR: the prefix length must be 0 to 32 for IPv4');
+    await assertFileError('[destinations]\nconnect_ports = [443, "9-1"]\n', 'destinations.connect_ports[1]: "9-1": the range starts after it ends');
+    await assertFileError('[destinations]\nhttp_ports = [0]\n', 'destinations.http_ports[0]: "0" is not a port (1-65535) or a port range (FROM-TO)');
+    await assertFileError('[destinations]\nblock_special_ranges = "no"\n', 'destinations.block_special_ranges: expected true or false, got "no"');
+    await assertFileError('[proxy_auth]\nrealm = "a\\u0007b"\n', 'proxy_auth.realm: expected 1 to 100 printable ASCII characters, got "a\\u0007b"');
+    await assertFileError('[proxy_auth]\nusers = [{ name = "dk", password_hash = "secret" }]\n', 'proxy_auth.users[0].password_hash: not an scrypt hash: expected "$scrypt$ln=..,r=..,p=..$salt$hash" (make one with `egress-proxy passwd USER`)');
+    await assertFileError('[limits]\nmax_connections_per_client = 0\n', 'limits.max_connections_per_client: expected an integer from 1 to 1000000, got 0');
   });
 
   it('refuses a moved key written in both places', async () => {

@@ -46,7 +46,15 @@ describe('defaults', () => {
       drainMs: 10_000,
       startupMs: 90_000,
     });
-    assert.deepEqual(config.limits, { maxClientConnections: 10_000, upstreamMaxSocketsPerHost: 256, upstreamMaxSocketsPerClient: 64, allowedConnectPorts: [] });
+    assert.deepEqual(config.limits, { maxClientConnections: 10_000, upstreamMaxSocketsPerHost: 256, upstreamMaxSocketsPerClient: 64, allowedConnectPorts: [], maxConnectionsPerClient: 1000 });
+    assert.deepEqual(config.destinations, {
+      allow: [],
+      blockSpecialRanges: true,
+      connectPorts: [443],
+      httpPorts: [80, 21, 443, 70, 210, '1025-65535', 280, 488, 591, 777],
+    });
+    assert.deepEqual(config.proxyAuth, { users: [], realm: 'egress-proxy', maxFailuresPerMinute: 10 });
+    assert.equal(config.logFullPaths, false);
     assert.deepEqual(config.metrics, { maxApiLabels: 300, maxClientIpLabels: 300 });
     assert.equal(config.mitmOptions.caCommonName, defaultCaCommonName(os.hostname()));
     assert.equal(config.mitmOptions.dataDir, path.join(os.homedir(), '.local', 'share', 'egress-proxy'));
@@ -68,7 +76,11 @@ describe('defaults', () => {
   it('return a fresh object each time', () => {
     const first = defaultConfig({});
     first.limits.allowedConnectPorts.push(443);
+    first.destinations.connectPorts.push(8443);
+    first.destinations.allow.push('x');
     assert.deepEqual(defaultConfig({}).limits.allowedConnectPorts, []);
+    assert.deepEqual(defaultConfig({}).destinations.connectPorts, [443]);
+    assert.deepEqual(defaultConfig({}).destinations.allow, []);
   });
 
   it('find the data directory in EGRESS_PROXY_DATA_DIR, then XDG_DATA_HOME, then the home directory', () => {
@@ -147,6 +159,55 @@ describe('precedence: defaults < file < environment < flags', () => {
     assert.equal(config.timeouts.drainMs, 2500);
     const { config: withFlag } = await resolveConfig({ dataDir: '/flag' }, { EGRESS_PROXY_DATA_DIR: '/env' });
     assert.equal(withFlag.mitmOptions.dataDir, '/flag');
+  });
+
+  it('the destination, per-client and log variables and flags reach their settings, flags over variables', async () => {
+    const env = {
+      EGRESS_PROXY_DEST_ALLOW: 'openway.guance.com:443, 10.1.2.0/24:9528',
+      EGRESS_PROXY_BLOCK_SPECIAL_DESTINATIONS: 'false',
+      EGRESS_PROXY_CONNECT_PORTS: '443,8443-8449',
+      EGRESS_PROXY_HTTP_PORTS: '',
+      EGRESS_PROXY_MAX_CONNECTIONS_PER_CLIENT: '50',
+      EGRESS_PROXY_LOG_FULL_PATHS: 'yes',
+    };
+    const fromEnv = (await resolveConfig({}, env)).config;
+    assert.deepEqual(fromEnv.destinations, {
+      allow: ['openway.guance.com:443', '10.1.2.0/24:9528'],
+      blockSpecialRanges: false,
+      connectPorts: [443, '8443-8449'],
+      httpPorts: [],
+    });
+    assert.equal(fromEnv.limits.maxConnectionsPerClient, 50);
+    assert.equal(fromEnv.logFullPaths, true);
+    const fromFlags = (
+      await resolveConfig(
+        {
+          destinationsAllow: ['127.0.0.1:54321'],
+          blockSpecialDestinations: true,
+          connectPorts: ['1-65535'],
+          httpPorts: ['80', '8080'],
+          maxConnectionsPerClient: 7,
+          logFullPaths: false,
+        },
+        env,
+      )
+    ).config;
+    assert.deepEqual(fromFlags.destinations, { allow: ['127.0.0.1:54321'], blockSpecialRanges: true, connectPorts: ['1-65535'], httpPorts: [80, 8080] });
+    assert.equal(fromFlags.limits.maxConnectionsPerClient, 7);
+    assert.equal(fromFlags.logFullPaths, false);
+  });
+
+  it('a bad destination or port names the variable or flag', async () => {
+    await assertConfigError({}, { EGRESS_PROXY_DEST_ALLOW: 'ok.example,0x7f000001' }, {
+      source: 'environment',
+      key: 'EGRESS_PROXY_DEST_ALLOW',
+      message: 'environment: EGRESS_PROXY_DEST_ALLOW: "0x7f000001" is not a destination (a host name, *.suffix, IP address or CIDR, optionally followed by :PORT or :FROM-TO): write the address as 127.0.0.1',
+    });
+    await assertConfigError({ connectPorts: ['443', 'https'] }, {}, {
+      source: 'command line',
+      key: '--connect-port',
+      message: 'command line: --connect-port: "https" is not a port (1-65535) or a port range (FROM-TO)',
+    });
   });
 
   it('EGRESS_PROXY_CONFIG names the file when --config is absent, and --config wins over it', async () => {
@@ -293,6 +354,22 @@ describe('checks on the merged configuration', () => {
       assert.deepEqual((await resolveConfig({ bind }, {})).warnings, [], bind);
     }
     assert.deepEqual((await resolveConfig({ bind: '::', allow: ['10.0.0.0/8'] }, {})).warnings, []);
+  });
+
+  it('does not warn about an empty allow-list when proxy authentication is on', async () => {
+    const file = files.write(
+      'auth.toml',
+      '[proxy]\nbind = "0.0.0.0"\n[proxy_auth]\nusers = [{ name = "dk", password_hash = "$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU" }]\n',
+    );
+    assert.deepEqual((await resolveConfig({ configFile: file }, {})).warnings, []);
+  });
+
+  it('warns about special destinations opened on a proxy open to the network', async () => {
+    const { warnings } = await resolveConfig({ bind: '0.0.0.0', allow: ['10.0.0.0/8'], blockSpecialDestinations: false }, {});
+    assert.deepEqual(warnings, [
+      "the proxy listens on 0.0.0.0 with destinations.block_special_ranges off: its clients can reach this host's loopback services and the cloud metadata address through it; name what they need in destinations.allow instead",
+    ]);
+    assert.deepEqual((await resolveConfig({ blockSpecialDestinations: false }, {})).warnings, [], 'on loopback only local users can');
   });
 
   it('warns that upstream_ca_file means nothing with upstream_insecure', async () => {

@@ -103,11 +103,13 @@ test('allow entries: names, wildcards, IPs, CIDRs, with ports and ranges; bad on
   assert.equal(ok('[::1]:54321').prefix?.length, 128);
   assert.equal(ok('[::1]').ports, undefined);
   assert.equal(ok('localhost:54321').name?.value, 'localhost');
-  for (const bad of ['', 'host:', 'host:0', 'host:http', '*.', '*', '127.1', '2130706433', '10.0.0.0/33', '[10.0.0.1]:80', 'a b', 'http://host/', 'host:1-2-3']) {
+  for (const bad of ['', 'host:', 'host:0', 'host:http', '*.', '*', '127.1', '2130706433', '0x7f000001', '0177.0.0.1:80', '10.0.0.0/33', '[10.0.0.1]:80', 'a b', 'http://host/', 'host:1-2-3']) {
     const parsed = parseDestinationEntry(bad);
     assert.equal(parsed.ok, false, bad);
     assert.ok(!parsed.ok && parsed.problem.includes(bad), `the problem quotes the entry: ${bad}`);
   }
+  const shorthand = parseDestinationEntry('0x7f000001:80');
+  assert.ok(!shorthand.ok && shorthand.problem.endsWith('write the address as 127.0.0.1'));
 });
 
 test('default policy: private and public destinations pass, every special range is refused with its rule and the way to allow it', () => {
