@@ -8,6 +8,10 @@
  * looking it up leaks nothing through timing. Concurrent requests with the same new credentials (a browser fetching
  * a page and its assets) share one verification. The number of scrypt computations running at once is capped,
  * so a flood of wrong passwords occupies at most that many thread-pool threads (which DNS lookups also use).
+ *
+ * `check` answers synchronously whenever it can (bad syntax, or an outcome already known), and with a promise only
+ * for credentials being verified: proxy authentication runs on every request, and a known DataKit's credentials
+ * must not cost it a turn of the event loop each time.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -45,12 +49,18 @@ export interface CredentialVerifierOptions {
 
 type Outcome = { ok: true; user: string } | { ok: false; reason: 'unknown_user' | 'wrong_password' };
 
+/** A verification, shared by concurrent identical credentials; `settled` once its outcome is known. */
+interface Remembered {
+  readonly outcome: Promise<Outcome>;
+  settled: Outcome | undefined;
+}
+
 export class CredentialVerifier {
   readonly #users: Map<string, PasswordHash>;
   /** Stands in for an unknown user's hash, with the parameters of a real one. */
   readonly #decoy: PasswordHash;
   readonly #cacheKey = randomBytes(32);
-  readonly #outcomes: LRUCache<string, Promise<Outcome>>;
+  readonly #outcomes: LRUCache<string, Remembered>;
   readonly #successTtlMs: number;
   readonly #failureTtlMs: number;
   readonly #maxConcurrent: number;
@@ -80,27 +90,49 @@ export class CredentialVerifier {
 
   /** Checks the value of an `Authorization` or `Proxy-Authorization` field. */
   async verifyField(fieldValue: string | undefined): Promise<VerificationResult> {
+    return this.check(fieldValue);
+  }
+
+  /** As verifyField, but the result itself (no promise) when it is known at once. */
+  check(fieldValue: string | undefined): VerificationResult | Promise<VerificationResult> {
     const credentials = parseBasicCredentials(fieldValue);
     if (!credentials.ok) return credentials;
-    return this.verify(credentials.username, credentials.password);
+    return this.#check(credentials.username, credentials.password);
+  }
+
+  /** The outcome for these credentials if it is already known (bad syntax, or verified before), without verifying. */
+  known(fieldValue: string | undefined): VerificationResult | undefined {
+    const credentials = parseBasicCredentials(fieldValue);
+    if (!credentials.ok) return credentials;
+    return this.#outcomes.get(this.#key(credentials.username, credentials.password))?.settled;
   }
 
   async verify(username: string, password: string): Promise<VerificationResult> {
-    // A user name never contains a colon (RFC 7617 §2), so the pair is unambiguous.
-    const key = createHmac('sha256', this.#cacheKey).update(`${username}:${password}`).digest('base64');
+    return this.#check(username, password);
+  }
+
+  #check(username: string, password: string): VerificationResult | Promise<VerificationResult> {
+    const key = this.#key(username, password);
     const remembered = this.#outcomes.get(key);
-    if (remembered !== undefined) return remembered;
+    if (remembered !== undefined) return remembered.settled ?? remembered.outcome;
     if (this.#running >= this.#maxConcurrent && this.#waiting.length >= this.#maxWaiting) return { ok: false, reason: 'busy' };
     const outcome = this.#compute(username, password);
+    const entry: Remembered = { outcome, settled: undefined };
     // Pending outcomes are shared and never expire; settled ones get their TTL once known.
-    this.#outcomes.set(key, outcome, { ttl: 0 });
+    this.#outcomes.set(key, entry, { ttl: 0 });
     void outcome.then(
       (settled) => {
-        if (this.#outcomes.get(key) === outcome) this.#outcomes.set(key, outcome, { ttl: settled.ok ? this.#successTtlMs : this.#failureTtlMs });
+        entry.settled = settled;
+        if (this.#outcomes.get(key) === entry) this.#outcomes.set(key, entry, { ttl: settled.ok ? this.#successTtlMs : this.#failureTtlMs });
       },
       () => this.#outcomes.delete(key),
     );
     return outcome;
+  }
+
+  #key(username: string, password: string): string {
+    // A user name never contains a colon (RFC 7617 §2), so the pair is unambiguous.
+    return createHmac('sha256', this.#cacheKey).update(`${username}:${password}`).digest('base64');
   }
 
   async #compute(username: string, password: string): Promise<Outcome> {
