@@ -4,7 +4,6 @@
  * operators need and the reference lacks. Fed by exchange records (see exchange-records.ts), never by the
  * forwarding code directly.
  */
-import { STATUS_CODES } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 import type {
   ExchangeObserver,
@@ -13,6 +12,7 @@ import type {
   TunnelRecord,
 } from '../relay/exchange-records.js';
 import { apiPathLabel } from './api-path-label.js';
+import { methodLabel, statusTextLabel } from './bounded-labels.js';
 import { LabelValueLimiter } from './label-value-limiter.js';
 import { registerEventLoopDelayGauges } from './event-loop-delay.js';
 
@@ -213,11 +213,10 @@ export class ProxyMetrics implements ExchangeObserver {
 
   onHttpExchange(r: HttpExchangeRecord): void {
     const api = this.#apiLabels.value(apiPathLabel(r.path));
-    this.#apiTotal.inc({ api, method: r.method });
+    const method = methodLabel(r.method);
+    this.#apiTotal.inc({ api, method });
     this.#clientRequests.inc({ client_ip: this.#requestClientIpLabels.value(r.clientIp) });
-    // The reference labels a missing response `nil response`, and otherwise the status text (`OK`).
-    const status = r.statusCode === undefined ? 'nil response' : (STATUS_CODES[r.statusCode] ?? String(r.statusCode));
-    this.#apiLatency.observe({ api, method: r.method, status }, r.durationSeconds);
+    this.#apiLatency.observe({ api, method, status: statusTextLabel(r.statusCode) }, r.durationSeconds);
     const codeClass = r.statusCode === undefined ? 'none' : `${Math.floor(r.statusCode / 100)}xx`;
     this.#requestDuration.observe({ kind: r.kind, code_class: codeClass }, r.durationSeconds);
     this.#bytes.inc({ direction: 'upstream', kind: r.kind }, r.bytesFromClient);
