@@ -68,11 +68,10 @@ export async function startEgressProxy(
     maxClientConnections: config.limits.maxClientConnections,
     gauges: { activeTunnels: () => tracker.activeTunnels, requestsInFlight: () => tracker.requestsInFlight, clientConnections: () => tracker.clientConnections },
   });
-  const accessLog = new AccessLog(logger);
   const loopGuard = new SelfLoopGuard();
   /** The settings a reload may change, built the same way at start and at each reconfigure. */
   const relaySettings = (next: ProxyConfig): RelaySettings => {
-    const observerList: ExchangeObserver[] = next.verbose ? [metrics, accessLog] : [metrics];
+    const observerList: ExchangeObserver[] = next.verbose ? [metrics, new AccessLog(logger, { fullPaths: next.logFullPaths })] : [metrics];
     return {
       timeouts: next.timeouts,
       limits: next.limits,

@@ -1,15 +1,19 @@
 /**
  * Verbose mode's access log: one structured line per HTTP exchange and per tunnel, written when the exchange ends.
- * Query strings are never logged: DataKit puts its workspace token there.
+ * Every target goes through log-redaction.ts: no query strings (DataKit puts its workspace token there), no
+ * userinfo, identifier-like path segments as `:id` unless `proxy.log_full_paths`.
  */
 import type { Logger } from './logger.js';
+import { pathForLog, targetForLog, type TargetRedaction } from './log-redaction.js';
 import type { ExchangeObserver, HttpExchangeRecord, RejectRecord, TunnelRecord } from '../relay/exchange-records.js';
 
 export class AccessLog implements ExchangeObserver {
   readonly #log: Logger;
+  readonly #redaction: TargetRedaction;
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, redaction: TargetRedaction = { fullPaths: false }) {
     this.#log = logger.child({ log: 'access' });
+    this.#redaction = redaction;
   }
 
   onHttpExchange(r: HttpExchangeRecord): void {
@@ -18,7 +22,7 @@ export class AccessLog implements ExchangeObserver {
         kind: r.kind,
         client: r.clientIp,
         method: r.method,
-        target: r.origin + r.path,
+        target: r.origin + pathForLog(r.path, this.#redaction),
         status: r.statusCode ?? null,
         error: r.errorCode,
         bytes_in: r.bytesFromClient,
@@ -35,7 +39,7 @@ export class AccessLog implements ExchangeObserver {
         kind: r.intercepted ? 'mitm-tunnel' : 'tunnel',
         client: r.clientIp,
         method: 'CONNECT',
-        target: r.target,
+        target: targetForLog(r.target, this.#redaction),
         status: r.statusCode,
         error: r.errorCode,
         bytes_in: r.bytesFromClient,
@@ -48,7 +52,7 @@ export class AccessLog implements ExchangeObserver {
 
   onReject(r: RejectRecord): void {
     this.#log.info(
-      { kind: 'reject', client: r.clientIp, method: r.method, target: r.target, status: r.statusCode, reason: r.reason },
+      { kind: 'reject', client: r.clientIp, method: r.method, target: targetForLog(r.target, this.#redaction), status: r.statusCode, reason: r.reason },
       'rejected',
     );
   }
