@@ -23,6 +23,9 @@ import type { AdminServer } from './admin/admin-server.js';
 import { adminServerFromConfig } from './admin/admin-from-config.js';
 import { registryMetricsSource } from './admin/metrics-source.js';
 import { ListenerStartError } from './errors.js';
+import { planConnectionCap, readOpenFilesLimit } from './system/open-files-limit.js';
+import { DEFAULT_SOURCE } from './config/defaults.js';
+import { describeOrigin } from './config/value-origin.js';
 
 export interface RunningProxy {
   proxyAddress: AddressInfo;
@@ -55,11 +58,12 @@ export interface StartOptions {
 }
 
 export async function startEgressProxy(
-  config: ProxyConfig,
+  resolvedConfig: ProxyConfig,
   logger: Logger,
   options: StartOptions = {},
 ): Promise<RunningProxy> {
   const version = await packageVersion();
+  const { config, reportCap } = await fitConnectionCap(resolvedConfig, logger);
   const tracker = new ConnectionTracker();
   const metrics = new ProxyMetrics({
     maxApiLabels: config.metrics.maxApiLabels,
@@ -119,6 +123,7 @@ export async function startEgressProxy(
     await admin?.close().catch(() => undefined);
     throw err;
   }
+  reportCap();
   if (adminAddress) loopGuard.addOwnListener(config.admin.bind, adminAddress.port);
   for (const listener of options.externalListeners ?? []) loopGuard.addOwnListener(listener.bind, listener.port);
 
@@ -133,7 +138,7 @@ export async function startEgressProxy(
     },
     reconfigure(next) {
       settings.replace(relaySettings(next));
-      return { restartNeeded: restartNeededKeys(config, next) };
+      return { restartNeeded: restartNeededKeys(resolvedConfig, next) };
     },
     stop(drainMs = config.timeouts.drainMs) {
       stopping ??= (async () => {
@@ -143,6 +148,23 @@ export async function startEgressProxy(
       })();
       return stopping;
     },
+  };
+}
+
+/**
+ * The config with the client-connection cap lowered to what the open-files limit allows (open-files-limit.ts), and
+ * what says so once the proxy listens (a start that fails says only why it failed): a warning when the user set the
+ * cap, an info line for the default.
+ */
+async function fitConnectionCap(config: ProxyConfig, logger: Logger): Promise<{ config: ProxyConfig; reportCap: () => void }> {
+  const origin = config.origins.maxClientConnections;
+  const byDefault = origin.source === DEFAULT_SOURCE;
+  const plan = planConnectionCap(config.limits.maxClientConnections, await readOpenFilesLimit(), byDefault ? `${origin.key} (default)` : describeOrigin(origin));
+  const message = plan.message;
+  if (message === undefined) return { config, reportCap: () => undefined };
+  return {
+    config: { ...config, limits: { ...config.limits, maxClientConnections: plan.maxClientConnections } },
+    reportCap: () => (byDefault ? logger.info(message) : logger.warn(message)),
   };
 }
 

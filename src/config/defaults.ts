@@ -48,6 +48,7 @@ function defaultOrigins(env: NodeJS.ProcessEnv): ConfigOrigins {
     caCertFile: origin('mitm.ca_cert_file'),
     caKeyFile: origin('mitm.ca_key_file'),
     upstreamCaFile: origin('upstream_tls.ca_file'),
+    maxClientConnections: origin('limits.max_client_connections'),
   };
 }
 

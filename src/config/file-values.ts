@@ -103,6 +103,7 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
     caCertFile: pathFromFile(mitm?.ca_cert_file, fileDir),
     caKeyFile: pathFromFile(mitm?.ca_key_file, fileDir),
     upstreamCaFile: pathFromFile(caFile.value, fileDir),
+    maxClientConnections: limits?.max_client_connections,
   };
   return {
     values: {
@@ -175,6 +176,7 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
         caCertFile: 'mitm.ca_cert_file',
         caKeyFile: 'mitm.ca_key_file',
         upstreamCaFile: caFile.key,
+        maxClientConnections: 'limits.max_client_connections',
       }),
     },
     warnings,

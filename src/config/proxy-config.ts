@@ -174,7 +174,17 @@ export interface ValueOrigin {
  * cannot be read or a directory that cannot be written): their origins, so that the failure names the place the
  * user wrote the value, not just the value.
  */
-export type OriginKey = 'bind' | 'port' | 'adminBind' | 'adminPort' | 'dataDir' | 'caCertFile' | 'caKeyFile' | 'upstreamCaFile';
+export type OriginKey =
+  | 'bind'
+  | 'port'
+  | 'adminBind'
+  | 'adminPort'
+  | 'dataDir'
+  | 'caCertFile'
+  | 'caKeyFile'
+  | 'upstreamCaFile'
+  // Not a failure at startup, but a value the open-files limit may not hold: the warning names where it was set.
+  | 'maxClientConnections';
 export type ConfigOrigins = Record<OriginKey, ValueOrigin>;
 
 export interface ProxyConfig {

@@ -6,7 +6,9 @@
  *
  * So at start the client-connection cap is compared with the limit: if `limits.max_client_connections` tunnels
  * (two descriptors each, plus a reserve for listeners, the admin listener's connections, logs and Node's own) would
- * not fit, the cap in force is lowered to what fits and a warning says so and how to raise the limit. The admin
+ * not fit, the cap in force is lowered to what fits and one line says so and how to raise the limit: a warning when
+ * the cap was set by the user, an info line when it is the default (a common soft limit, 1024 or 20,000, does not
+ * hold the default's 10,000 tunnels, and a warning at every start would teach people to ignore warnings). The admin
  * listener then always has descriptors left to answer with. Node has no getrlimit(); the limit is read from
  * /proc/self/limits (Linux); elsewhere nothing is checked.
  */
@@ -43,20 +45,23 @@ export interface ConnectionCapPlan {
   /** The cap in force: the configured one, or what the limit allows. */
   maxClientConnections: number;
   /** Set when the configured cap was lowered: one line saying why and what to do. */
-  warning: string | undefined;
+  message: string | undefined;
 }
 
-/** The client-connection cap that fits in the open-files limit. */
-export function planConnectionCap(configured: number, limit: OpenFilesLimit | undefined): ConnectionCapPlan {
-  if (limit === undefined || !Number.isFinite(limit.soft)) return { maxClientConnections: configured, warning: undefined };
+/**
+ * The client-connection cap that fits in the open-files limit. `setting` names where the configured cap was written
+ * (`FILE: limits.max_client_connections`, or the key alone for the default).
+ */
+export function planConnectionCap(configured: number, limit: OpenFilesLimit | undefined, setting = 'limits.max_client_connections'): ConnectionCapPlan {
+  if (limit === undefined || !Number.isFinite(limit.soft)) return { maxClientConnections: configured, message: undefined };
   const needed = configured * DESCRIPTORS_PER_CONNECTION + RESERVED_DESCRIPTORS;
-  if (needed <= limit.soft) return { maxClientConnections: configured, warning: undefined };
+  if (needed <= limit.soft) return { maxClientConnections: configured, message: undefined };
   const fits = Math.max(1, Math.floor((limit.soft - RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_CONNECTION));
   const raise = limit.hard >= needed ? ` (the hard limit, ${limit.hard}, allows it)` : '';
   return {
     maxClientConnections: fits,
-    warning:
-      `limits.max_client_connections = ${configured} needs up to ${needed} file descriptors (two per tunnel, and ` +
+    message:
+      `${setting} = ${configured} needs up to ${needed} file descriptors (two per tunnel, and ` +
       `${RESERVED_DESCRIPTORS} for the rest), but the open-files limit is ${limit.soft}: at most ${fits} client ` +
       `connections are accepted, so the admin listener keeps answering; raise the limit to ${needed}${raise} ` +
       `(LimitNOFILE= in systemd, --ulimit nofile= in Docker, ulimit -n) or lower limits.max_client_connections`,

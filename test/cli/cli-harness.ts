@@ -68,6 +68,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Hard limit: the child is SIGKILLed after this long. */
   lifetimeMs?: number;
+  /** The child's open-files limit (`ulimit -n`), set by a shell that then execs node in its place. */
+  openFilesLimit?: number;
 }
 
 export interface CliProcess {
@@ -135,7 +137,12 @@ function describeOutput(stdout: string, stderr: string): string {
 export function spawnCli(args: readonly string[], options: SpawnOptions = {}): CliProcess {
   // The node flags of the start command (package.json `start`, the Dockerfile, the service files): the tests run
   // the proxy as users do, from the sources through tsx instead of dist/.
-  const child = spawn(process.execPath, [...START_NODE_FLAGS, '--import', 'tsx', CLI_ENTRY, ...args], {
+  const nodeArgs = [...START_NODE_FLAGS, '--import', 'tsx', CLI_ENTRY, ...args];
+  const [command, commandArgs] =
+    options.openFilesLimit === undefined
+      ? [process.execPath, nodeArgs]
+      : ['/bin/sh', ['-c', `ulimit -n ${options.openFilesLimit} && exec "$0" "$@"`, process.execPath, ...nodeArgs]];
+  const child = spawn(command, commandArgs, {
     cwd: PROJECT_ROOT,
     env: childEnvironment(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -244,6 +244,7 @@ describe('native form', () => {
         caCertFile: { source: file, key: 'mitm.ca_cert_file' },
         caKeyFile: { source: file, key: 'mitm.ca_key_file' },
         upstreamCaFile: { source: file, key: 'upstream_tls.ca_file' },
+        maxClientConnections: { source: file, key: 'limits.max_client_connections' },
       },
     });
   });

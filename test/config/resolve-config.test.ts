@@ -432,6 +432,7 @@ describe('origins: where the values that can fail at startup were written', () =
       caCertFile: { source: 'built-in default', key: 'mitm.ca_cert_file' },
       caKeyFile: { source: 'built-in default', key: 'mitm.ca_key_file' },
       upstreamCaFile: { source: 'command line', key: '--upstream-ca' },
+      maxClientConnections: { source: 'built-in default', key: 'limits.max_client_connections' },
     });
     assert.equal(config.admin.bind, '127.0.0.3');
     assert.equal(config.upstreamTls.caFile, '/flag.pem');

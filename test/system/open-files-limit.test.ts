@@ -29,15 +29,15 @@ test('reads the soft and hard limits from /proc/self/limits; undefined where the
 });
 
 test('a cap whose tunnels fit is kept; one that does not is lowered, with one line saying what to do', () => {
-  assert.deepEqual(planConnectionCap(10_000, { soft: 1_048_576, hard: 1_048_576 }), { maxClientConnections: 10_000, warning: undefined });
-  assert.deepEqual(planConnectionCap(10_000, undefined), { maxClientConnections: 10_000, warning: undefined });
-  assert.deepEqual(planConnectionCap(10_000, { soft: Infinity, hard: Infinity }), { maxClientConnections: 10_000, warning: undefined });
-  assert.equal(planConnectionCap(10_000, { soft: 20_064, hard: 20_064 }).warning, undefined, 'exactly enough');
-  const low = planConnectionCap(10_000, { soft: 1024, hard: 524_288 });
+  assert.deepEqual(planConnectionCap(10_000, { soft: 1_048_576, hard: 1_048_576 }), { maxClientConnections: 10_000, message: undefined });
+  assert.deepEqual(planConnectionCap(10_000, undefined), { maxClientConnections: 10_000, message: undefined });
+  assert.deepEqual(planConnectionCap(10_000, { soft: Infinity, hard: Infinity }), { maxClientConnections: 10_000, message: undefined });
+  assert.equal(planConnectionCap(10_000, { soft: 20_064, hard: 20_064 }).message, undefined, 'exactly enough');
+  const low = planConnectionCap(10_000, { soft: 1024, hard: 524_288 }, '/etc/p.toml: limits.max_client_connections');
   assert.equal(low.maxClientConnections, 480);
   assert.equal(
-    low.warning,
-    'limits.max_client_connections = 10000 needs up to 20064 file descriptors (two per tunnel, and 64 for the rest), ' +
+    low.message,
+    '/etc/p.toml: limits.max_client_connections = 10000 needs up to 20064 file descriptors (two per tunnel, and 64 for the rest), ' +
       'but the open-files limit is 1024: at most 480 client connections are accepted, so the admin listener keeps ' +
       'answering; raise the limit to 20064 (the hard limit, 524288, allows it) (LimitNOFILE= in systemd, --ulimit ' +
       'nofile= in Docker, ulimit -n) or lower limits.max_client_connections',
