@@ -13,7 +13,17 @@ import { ProxyServer } from './proxy/proxy-server.js';
 import { tunnelRelay } from './proxy/tunnel-relay-selection.js';
 import { ConnectionTracker } from './relay/connection-tracker.js';
 import { ExchangeObservers, type ExchangeObserver } from './relay/exchange-records.js';
-import { ClientAllowListGuard, ConnectPortGuard, SelfLoopGuard } from './relay/guards.js';
+import { ClientAllowListGuard, SelfLoopGuard, type RequestGuard } from './relay/guards.js';
+import { ClientConnectionLimitGuard, PortPolicyGuard, ProxyAuthGuard, ViaLoopGuard } from './relay/security-guards.js';
+import { ProxyAuthenticator } from './auth/proxy-authenticator.js';
+import { DestinationDeniedError } from './errors.js';
+import { RateLimitedLog } from './logging/rate-limited-log.js';
+import { ClientConnectionLimit } from './policy/client-connection-limit.js';
+import { DestinationPolicy } from './policy/destination-policy.js';
+import { PortPolicy } from './policy/port-policy.js';
+import { ViaLoopDetector } from './policy/via-loop.js';
+import { viaPseudonym } from './policy/via-token.js';
+import { DescriptorExhaustionLog } from './system/descriptor-exhaustion.js';
 import { RelayEngine } from './relay/relay-engine.js';
 import { LiveSettings, type RelaySettings } from './relay/relay-settings.js';
 import { UpstreamDialer, type ConnectFunction } from './relay/upstream-dialer.js';
@@ -35,6 +45,8 @@ export interface RunningProxy {
   admin: AdminServer | undefined;
   /** Whether the proxy listener is accepting (false once a stop has begun). */
   readonly accepting: boolean;
+  /** This proxy's Via pseudonym (src/policy/via-token.ts), as it adds it to every message it relays. */
+  readonly via: string;
   /**
    * Applies a new config to every connection and request that starts from now on (allow-list, guards, timeouts,
    * limits, verbose, MITM host lists); what is in flight keeps what it began with. Returns the keys whose new
@@ -73,20 +85,47 @@ export async function startEgressProxy(
     gauges: { activeTunnels: () => tracker.activeTunnels, requestsInFlight: () => tracker.requestsInFlight, clientConnections: () => tracker.clientConnections },
   });
   const loopGuard = new SelfLoopGuard();
+  // Warnings traffic can cause, at most one a minute per reason (an attacker must not be able to flood the log).
+  const trafficLog = new RateLimitedLog(logger, { onSuppressed: (reason) => metrics.onLogLineSuppressed(reason) });
+  const descriptors = new DescriptorExhaustionLog(trafficLog, () => metrics.onDescriptorsExhausted('accept'));
+  const via = await viaPseudonym(config.mitmOptions.dataDir, config.bind, config.port);
+  logger.debug({ via: via.pseudonym, ...via.source }, 'Via pseudonym');
+  const viaLoops = new ViaLoopGuard(new ViaLoopDetector(via.pseudonym));
+  // Counts open connections across reloads: a new cap applies to the connections as they are.
+  const connectionsPerClient = new ClientConnectionLimit(() => settings.current.limits.maxConnectionsPerClient);
   /** The settings a reload may change, built the same way at start and at each reconfigure. */
   const relaySettings = (next: ProxyConfig): RelaySettings => {
-    const observerList: ExchangeObserver[] = next.verbose ? [metrics, new AccessLog(logger, { fullPaths: next.logFullPaths })] : [metrics];
+    const observerList: ExchangeObserver[] = [metrics, descriptors];
+    if (next.verbose) observerList.push(new AccessLog(logger, { fullPaths: next.logFullPaths }));
+    // In this order: ports, the self-loop, Via loops, then who is asking (the destination is the dialer's).
+    const requestGuards: RequestGuard[] = [
+      new PortPolicyGuard(new PortPolicy({ connectPorts: next.destinations.connectPorts, httpPorts: next.destinations.httpPorts, allow: next.destinations.allow })),
+      loopGuard,
+      viaLoops,
+    ];
+    if (next.proxyAuth.users.length > 0) requestGuards.push(new ProxyAuthGuard(proxyAuthenticator(next)));
     return {
       timeouts: next.timeouts,
       limits: next.limits,
-      connectionGuards: [new ClientAllowListGuard(next.allowedClientCidrs)],
-      // In this order: client, then ports, then the self-loop (issue 10 adds destinations, auth and Via loops).
-      requestGuards: [new ConnectPortGuard(next.limits.allowedConnectPorts), loopGuard],
+      connectionGuards: [new ClientAllowListGuard(next.allowedClientCidrs), new ClientConnectionLimitGuard(connectionsPerClient)],
+      requestGuards,
       observers: new ExchangeObservers(observerList, (err) => logger.error({ err }, 'metrics or access-log observer failed')),
       interception: config.mitm ? interceptionPolicy(next.mitmOptions) : undefined,
+      destinations: new DestinationPolicy({ allow: next.destinations.allow, blockSpecialRanges: next.destinations.blockSpecialRanges }),
+      via: via.pseudonym,
     };
   };
-  const settings = new LiveSettings(relaySettings(config));
+  const proxyAuthenticator = (next: ProxyConfig): ProxyAuthenticator =>
+    new ProxyAuthenticator({
+      users: next.proxyAuth.users,
+      realm: next.proxyAuth.realm,
+      maxFailuresPerMinute: next.proxyAuth.maxFailuresPerMinute,
+      onFailure: (reason, clientIp) => {
+        metrics.onProxyAuthFailure(reason);
+        if (reason === 'rate_limited') trafficLog.warn('proxy_auth_rate_limited', { client: clientIp }, 'proxy authentication: a client failed too often and is refused unchecked for a while');
+      },
+    });
+  const settings: LiveSettings = new LiveSettings(relaySettings(config));
 
   if (config.upstreamTls.insecure) {
     logger.warn('upstream TLS verification is OFF (upstream_tls.insecure = true): upstream certificates are not checked');
@@ -96,7 +135,19 @@ export async function startEgressProxy(
     extraCaFileOrigin: config.origins.upstreamCaFile,
     insecure: config.upstreamTls.insecure,
   });
-  const dialer = new UpstreamDialer({ lookup: options.lookup, connect: options.connect, upstreamTls, checkAddress: loopGuard.checkAddress });
+  const dialer = new UpstreamDialer({
+    lookup: options.lookup,
+    connect: options.connect,
+    upstreamTls,
+    // The destination policy of the moment, on every address dialled; the self-loop first (its 508 says more).
+    checkAddress: (address, target) => loopGuard.checkAddress(address, target) ?? settings.current.destinations.checkAddress(address, target),
+    checkName: (target) => settings.current.destinations.checkName(target),
+    onRefused: (refusal, target) => {
+      if (!(refusal instanceof DestinationDeniedError)) return;
+      metrics.onDestinationRefusal(refusal.rule);
+      trafficLog.warn(`destination_${refusal.rule}`, { target: target.authority, rule: refusal.rule }, `destination refused: ${refusal.message}`);
+    },
+  });
   const engine = new RelayEngine({ settings, tracker, dialer });
   const interceptor = config.mitm
     ? // Loaded only with MITM on: the X.509 stack is a third of the heap, and every major GC walks the whole heap.
@@ -105,7 +156,16 @@ export async function startEgressProxy(
 
   const relay = tunnelRelay();
   logger.info({ tunnel_relay: relay.name, detail: relay.detail }, 'tunnel relay');
-  const proxy = new ProxyServer({ config, engine, tracker, loopGuard, interceptor });
+  const proxy = new ProxyServer({
+    config,
+    engine,
+    tracker,
+    loopGuard,
+    interceptor,
+    onAcceptError: (err) => {
+      if (!descriptors.acceptFailed(err, 'proxy')) logger.error({ err }, 'proxy listener error');
+    },
+  });
   let proxyAddress: AddressInfo | undefined;
   let adminAddress: AddressInfo | undefined;
   const admin = adminServerFromConfig(config, {
@@ -113,6 +173,9 @@ export async function startEgressProxy(
     isReady: () => proxy.accepting,
     logger,
     listening: () => ({ proxyPort: proxyAddress?.port, adminPort: adminAddress?.port }),
+    onListenerError: (err) => {
+      if (!descriptors.acceptFailed(err, 'admin')) logger.error({ err }, 'admin listener error');
+    },
   });
   try {
     // Either listener failing (port taken, address not local) must release the other, or the open one keeps
@@ -133,6 +196,7 @@ export async function startEgressProxy(
     adminAddress,
     metrics,
     admin,
+    via: via.pseudonym,
     get accepting() {
       return proxy.accepting;
     },

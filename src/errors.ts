@@ -27,7 +27,7 @@ export type RejectReason =
 export type ClientFailureReason = 'headers_timeout' | 'body_timeout' | 'stalled' | 'aborted';
 
 /** Why talking to the upstream failed: the `reason` label of the upstream error counter. */
-export type UpstreamFailureReason = 'dns' | 'refused' | 'timeout' | 'reset' | 'tls' | 'unreachable' | 'other';
+export type UpstreamFailureReason = 'dns' | 'refused' | 'timeout' | 'reset' | 'tls' | 'unreachable' | 'fd_exhausted' | 'other';
 
 export abstract class ProxyError extends Error {
   abstract readonly code: string;
@@ -366,6 +366,20 @@ export class UpstreamTlsError extends UpstreamError {
   }
 }
 
+/**
+ * The proxy ran out of file descriptors (EMFILE: this process's open-files limit; ENFILE: the system's) opening the
+ * upstream connection. Its own reason, so the metric and the log line say what to fix.
+ */
+export class UpstreamDescriptorsExhaustedError extends UpstreamError {
+  override readonly name = 'UpstreamDescriptorsExhaustedError';
+  readonly code = 'EPROXY_FD_EXHAUSTED';
+  readonly statusCode = 502;
+  readonly reason = 'fd_exhausted';
+  get publicMessage(): string {
+    return `Bad gateway: the proxy cannot open a connection to ${this.target} now`;
+  }
+}
+
 /** Any other upstream socket failure. */
 export class UpstreamFailedError extends UpstreamError {
   override readonly name = 'UpstreamFailedError';
@@ -467,6 +481,9 @@ export function toUpstreamError(err: unknown, target: string): UpstreamError {
     case 'ECONNABORTED':
     case 'ERR_STREAM_PREMATURE_CLOSE':
       return new UpstreamResetError(target, message, options);
+    case 'EMFILE':
+    case 'ENFILE':
+      return new UpstreamDescriptorsExhaustedError(target, message, options);
     default:
       if (TLS_ERROR_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
         return new UpstreamTlsError(target, message, options);

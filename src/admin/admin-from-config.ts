@@ -16,6 +16,8 @@ export interface AdminServerDeps {
   logger: Logger;
   /** The ports actually listened on (port 0 picks one), for the dashboard's summary; undefined until known. */
   listening: () => { proxyPort: number | undefined; adminPort: number | undefined };
+  /** The listener failed to accept a connection (out of file descriptors); logged as an error if not given. */
+  onListenerError?: (err: Error) => void;
 }
 
 export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps): AdminServer | undefined {
@@ -36,5 +38,6 @@ export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps
         }
       : undefined,
     onError: (err) => deps.logger.error({ err }, 'dashboard sample failed'),
+    onListenerError: deps.onListenerError ?? ((err) => deps.logger.error({ err }, 'admin listener error')),
   });
 }

@@ -36,6 +36,8 @@ export interface AdminServerOptions {
   dashboard?: AdminDashboardOptions;
   /** A dashboard sample failed. */
   onError?: (err: unknown) => void;
+  /** An error of the listener once it listens (accept() failing: EMFILE, ENFILE); it must not end the process. */
+  onListenerError?: (err: Error) => void;
 }
 
 const NOT_FOUND = 'Not found: try /metrics, /healthz or /readyz';
@@ -72,6 +74,7 @@ export class AdminServer {
     }
     this.#server.listen({ host: this.#options.bind, port: this.#options.port });
     await once(this.#server, 'listening');
+    this.#server.on('error', (err) => this.#options.onListenerError?.(err));
     this.#history?.start();
     return this.#server.address() as AddressInfo;
   }

@@ -77,7 +77,6 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
       maxClientConnections: 10_000,
       upstreamMaxSocketsPerHost: 256,
       upstreamMaxSocketsPerClient: 64,
-      allowedConnectPorts: [],
       maxConnectionsPerClient: 1000,
     },
     destinations: {

@@ -129,7 +129,6 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
         maxClientConnections: limits?.max_client_connections,
         upstreamMaxSocketsPerHost: limits?.upstream_max_sockets_per_host,
         upstreamMaxSocketsPerClient: limits?.upstream_max_sockets_per_client,
-        allowedConnectPorts: limits?.allowed_connect_ports,
         maxConnectionsPerClient: limits?.max_connections_per_client,
       },
       destinations: {

@@ -52,12 +52,6 @@ export interface LimitsConfig {
    */
   upstreamMaxSocketsPerClient: number;
   /**
-   * Ports CONNECT may reach. Empty: any port. What the pre-engine admission guard reads; `destinations.connectPorts`
-   * is the port policy's list (the file's `limits.allowed_connect_ports` sets both), and replaces this once the
-   * relay engine's guards check ports.
-   */
-  allowedConnectPorts: number[];
-  /**
    * Connections one client address may hold open at once (tunnels and idle keep-alive connections included); a
    * further one is answered 503 at accept. Default 1000, a tenth of the default `maxClientConnections`: one client
    * (or an attacker with one address) cannot take every connection. Per worker process.

@@ -5,6 +5,8 @@
  * forwarding code directly.
  */
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import type { ProxyAuthFailure } from '../auth/proxy-authenticator.js';
+import type { DestinationRule, UpstreamFailureReason } from '../errors.js';
 import type {
   ExchangeObserver,
   HttpExchangeRecord,
@@ -57,6 +59,10 @@ export class ProxyMetrics implements ExchangeObserver {
   readonly #rejects: Counter<'reason'>;
   readonly #clientTlsFailures: Counter<'reason'>;
   readonly #clientRequests: Counter<'client_ip'>;
+  readonly #proxyAuthFailures: Counter<'reason'>;
+  readonly #destinationRefusals: Counter<'rule'>;
+  readonly #descriptorsExhausted: Counter<'operation'>;
+  readonly #logLinesSuppressed: Counter<'reason'>;
   readonly leafCertificates: Counter<'result'>;
   readonly #certificateExpiry: Gauge<'certificate'>;
   #earliestLeafNotAfter: (() => Date | undefined) | undefined;
@@ -144,6 +150,30 @@ export class ProxyMetrics implements ExchangeObserver {
       labelNames: ['client_ip'],
       registers,
     });
+    this.#proxyAuthFailures = new Counter({
+      name: 'egress_proxy_proxy_auth_failures_total',
+      help: 'Requests and CONNECTs that failed proxy authentication, by reason (missing, wrong_password, unknown_user, malformed, rate_limited, busy, ...).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#destinationRefusals = new Counter({
+      name: 'egress_proxy_destination_refusals_total',
+      help: 'Destinations the policy refused to dial, by rule (not_allowed, loopback, metadata, link_local, ...), for forwarding, CONNECT and MITM alike.',
+      labelNames: ['rule'],
+      registers,
+    });
+    this.#descriptorsExhausted = new Counter({
+      name: 'egress_proxy_fd_exhausted_total',
+      help: 'Times the process ran out of file descriptors (EMFILE, ENFILE), by operation: accept (a client connection) or connect (an upstream).',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.#logLinesSuppressed = new Counter({
+      name: 'egress_proxy_log_lines_suppressed_total',
+      help: 'Warnings and errors left out of the log because one of the same reason was written less than a minute before.',
+      labelNames: ['reason'],
+      registers,
+    });
     const earliestLeafNotAfter = (): Date | undefined => this.#earliestLeafNotAfter?.();
     this.#certificateExpiry = new Gauge({
       name: 'egress_proxy_mitm_certificate_expiry_timestamp_seconds',
@@ -221,7 +251,7 @@ export class ProxyMetrics implements ExchangeObserver {
     this.#requestDuration.observe({ kind: r.kind, code_class: codeClass }, r.durationSeconds);
     this.#bytes.inc({ direction: 'upstream', kind: r.kind }, r.bytesFromClient);
     this.#bytes.inc({ direction: 'downstream', kind: r.kind }, r.bytesToClient);
-    if (r.upstreamFailure) this.#upstreamErrors.inc({ reason: r.upstreamFailure });
+    if (r.upstreamFailure) this.#upstreamFailure(r.upstreamFailure);
     if (r.clientFailure) this.#clientFailures.inc({ reason: r.clientFailure });
   }
 
@@ -230,7 +260,12 @@ export class ProxyMetrics implements ExchangeObserver {
     this.#tunnelsTotal.inc({ result: r.statusCode === 200 ? 'established' : String(r.statusCode), intercepted: String(r.intercepted) });
     this.#bytes.inc({ direction: 'upstream', kind }, r.bytesFromClient);
     this.#bytes.inc({ direction: 'downstream', kind }, r.bytesToClient);
-    if (r.upstreamFailure) this.#upstreamErrors.inc({ reason: r.upstreamFailure });
+    if (r.upstreamFailure) this.#upstreamFailure(r.upstreamFailure);
+  }
+
+  #upstreamFailure(reason: UpstreamFailureReason): void {
+    this.#upstreamErrors.inc({ reason });
+    if (reason === 'fd_exhausted') this.#descriptorsExhausted.inc({ operation: 'connect' });
   }
 
   onConnectAttempt(clientIp: string): void {
@@ -245,6 +280,22 @@ export class ProxyMetrics implements ExchangeObserver {
 
   onClientTlsFailure(reason: string): void {
     this.#clientTlsFailures.inc({ reason });
+  }
+
+  onProxyAuthFailure(reason: ProxyAuthFailure): void {
+    this.#proxyAuthFailures.inc({ reason });
+  }
+
+  onDestinationRefusal(rule: DestinationRule): void {
+    this.#destinationRefusals.inc({ rule });
+  }
+
+  onDescriptorsExhausted(operation: 'accept' | 'connect'): void {
+    this.#descriptorsExhausted.inc({ operation });
+  }
+
+  onLogLineSuppressed(reason: string): void {
+    this.#logLinesSuppressed.inc({ reason });
   }
 
   /**

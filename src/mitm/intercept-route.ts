@@ -39,8 +39,8 @@ export class InterceptRoute implements Route {
     return { kind: 'forward', target: this.#targetOf(head.target) };
   }
 
-  requestHead(head: RequestHead, text: string, options: ConnectionOptions, target: AbsoluteTarget, upgrade: boolean): string {
-    return requestHeadForOrigin(head, text, options, { originForm: target.pathWithQuery, host: undefined, upgrade });
+  requestHead(head: RequestHead, text: string, options: ConnectionOptions, target: AbsoluteTarget, upgrade: boolean, via: string): string {
+    return requestHeadForOrigin(head, text, options, { originForm: target.pathWithQuery, host: undefined, upgrade, via });
   }
 
   #targetOf(requestTarget: string): AbsoluteTarget {

@@ -8,9 +8,10 @@ import { once } from 'node:events';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { TlsInterceptor } from '../mitm/tls-interceptor.js';
 import type { ConnectionTracker } from '../relay/connection-tracker.js';
-import { writeRawErrorResponse } from '../relay/error-response.js';
+import type { RejectError } from '../errors.js';
+import { writeRawErrorResponse, writeRawRefusal } from '../relay/error-response.js';
 import { FORWARD_ROUTE } from '../relay/forward-route.js';
-import { displayClientIp, type ConnectionContext, type SelfLoopGuard } from '../relay/guards.js';
+import { displayClientIp, type ConnectionContext, type ConnectionGuard, type SelfLoopGuard } from '../relay/guards.js';
 import type { RelayEngine } from '../relay/relay-engine.js';
 import type { HandOverDecision } from '../relay/routing.js';
 import { openTunnel } from './connect-tunnel.js';
@@ -25,6 +26,11 @@ export interface ProxyServerDeps {
   loopGuard: SelfLoopGuard;
   /** Carries out Intercept decisions; undefined with MITM off. */
   interceptor?: TlsInterceptor | undefined;
+  /**
+   * An error of the listener once it listens (what Node emits when accept() fails: EMFILE, ENFILE). It must not end
+   * the process; the callee reports it.
+   */
+  onAcceptError?: (err: Error) => void;
 }
 
 export class ProxyServer {
@@ -55,6 +61,7 @@ export class ProxyServer {
     const { bind, port } = this.#deps.config;
     this.#server.listen({ host: bind, port });
     await once(this.#server, 'listening');
+    this.#server.on('error', (err) => this.#deps.onAcceptError?.(err));
     const address = this.#server.address() as AddressInfo;
     this.#deps.loopGuard.addOwnListener(bind, address.port);
     this.#deps.engine.start();
@@ -100,15 +107,22 @@ export class ProxyServer {
     socket.once('close', () => this.#sockets.delete(socket));
     const client: ConnectionContext = { clientIp: displayClientIp(socket.remoteAddress), clientAddress: socket.remoteAddress };
     const settings = engine.settings.current;
-    for (const guard of settings.connectionGuards) {
-      const refused = guard.checkConnection(client);
+    const guards = settings.connectionGuards;
+    for (let index = 0; index < guards.length; index++) {
+      const refused = (guards[index] as ConnectionGuard).checkConnection(client);
       if (refused === undefined) continue;
+      // The guards before it admitted the connection (and may have counted it): it is gone for them too.
+      for (let admitted = 0; admitted < index; admitted++) guards[admitted]?.connectionClosed?.(client);
       // Answered before a byte is read: a denied client costs a write and a close, nothing more.
       settings.observers.onReject({ clientIp: client.clientIp, reason: refused.reason, statusCode: refused.statusCode, method: '', target: '' });
       socket.on('error', () => socket.destroy());
-      writeRawErrorResponse(socket, refused.statusCode, refused.publicMessage, refused.code);
+      writeRawRefusal(socket, refused);
       return;
     }
+    // The guards of the accept are told of its close, whatever a reload has put in force by then.
+    socket.once('close', () => {
+      for (const guard of guards) guard.connectionClosed?.(client);
+    });
     engine.serve(socket, FORWARD_ROUTE, client);
   }
 
@@ -117,15 +131,45 @@ export class ProxyServer {
     // Every step below is synchronous, so no byte can arrive before either a refusal (which discards what the
     // client sent) or EarlyClientData (which keeps it) takes the socket over.
     socket.on('error', () => socket.destroy());
-    const { engine, tracker, interceptor } = this.#deps;
     if (this.#draining) {
       // Not a refusal of the client: a new tunnel cannot outlive the drain, so it is not opened.
       writeRawErrorResponse(socket, 503, 'Proxy is shutting down');
       return;
     }
+    const early = new EarlyClientData(socket, rest);
+    if (decision.pending !== undefined) {
+      // A guard is still deciding (proxy authentication of new credentials): what the client sends meanwhile is
+      // held by `early`, and nothing is dialled before the decision.
+      decision.pending.then(
+        (refused) => {
+          if (socket.destroyed) return;
+          if (refused === undefined) this.#carryOut(socket, decision, early, client);
+          else this.#refuseHandOver(socket, decision, early, client, refused);
+        },
+        () => socket.destroy(),
+      );
+      return;
+    }
+    this.#carryOut(socket, decision, early, client);
+  }
+
+  /** A CONNECT refused once its guards had decided: answered and recorded as a refusal at the head would be. */
+  #refuseHandOver(socket: Socket, decision: HandOverDecision, early: EarlyClientData, client: ConnectionContext, refused: RejectError): void {
+    early.release();
+    this.#deps.engine.settings.current.observers.onReject({
+      clientIp: client.clientIp,
+      reason: refused.reason,
+      statusCode: refused.statusCode,
+      method: 'CONNECT',
+      target: decision.target.authority,
+    });
+    writeRawRefusal(socket, refused);
+  }
+
+  #carryOut(socket: Socket, decision: HandOverDecision, early: EarlyClientData, client: ConnectionContext): void {
+    const { engine, tracker, interceptor } = this.#deps;
     const settings = engine.settings.current;
     settings.observers.onConnectAttempt(client.clientIp);
-    const early = new EarlyClientData(socket, rest);
     const { target } = decision;
     if (decision.kind === 'intercept' && interceptor !== undefined) {
       interceptor.intercept(socket, early, target, client);

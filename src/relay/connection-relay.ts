@@ -39,7 +39,7 @@ import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
 import { errorAnswer } from './error-response.js';
 import { Exchange, UpstreamPhase, type ExchangeOwner } from './exchange.js';
 import { connectionOptions } from './message-heads.js';
-import type { ConnectionContext } from './guards.js';
+import type { ConnectionContext, PendingRefusal } from './guards.js';
 import type { RelayEnvironment } from './relay-environment.js';
 import type { RelayEvents, RelayIo } from './relay-io.js';
 import type { RelaySettings } from './relay-settings.js';
@@ -343,7 +343,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     this.#clientWantsClose = head.minorVersion === 0 || options.close;
     // RFC 9110 §7.8: an HTTP/1.1 request asking to switch protocols (Upgrade, listed in Connection).
     const upgrade = options.upgrade && head.minorVersion === 1 && fieldValues(head.headers, 'upgrade').length > 0;
-    const requestHead = this.#route.requestHead(head, this.#headText, options, decision.target, upgrade);
+    const requestHead = this.#route.requestHead(head, this.#headText, options, decision.target, upgrade, settings.via);
     this.#enter(ClientPhase.Body);
     this.#lastClientByte = this.#phaseSince;
     const exchange = new Exchange(
@@ -365,8 +365,23 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       this.#phaseSince,
     );
     this.#exchange = exchange;
-    exchange.start();
+    if (decision.pending === undefined) exchange.start();
+    else this.#startWhenAdmitted(exchange, decision.pending);
     return framing;
+  }
+
+  /**
+   * A guard is still deciding (proxy authentication of credentials not verified yet): the exchange holds the body
+   * as it would for a slot, and asks for its upstream only once admitted; a late refusal is answered as any other.
+   */
+  #startWhenAdmitted(exchange: Exchange, pending: PendingRefusal): void {
+    void pending.then((refused) => {
+      // The client left, or the request ended otherwise, while the guard decided.
+      if (this.#exchange !== exchange) return;
+      this.#stamp();
+      if (refused === undefined) exchange.start();
+      else this.#refuse(refused);
+    });
   }
 
   #onRequestBody(data: Buffer): void {
@@ -509,7 +524,8 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       this.#cut();
       return;
     }
-    exchange?.abort(error, true);
+    if (exchange !== undefined && !exchange.started) exchange.withdraw();
+    else exchange?.abort(error, true);
     this.#io.writeClient(errorAnswer(error, true, this.#method));
     this.#finish();
   }

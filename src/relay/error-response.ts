@@ -35,6 +35,11 @@ export function errorResponseText(
   );
 }
 
+/** Writes a refusal (with the header fields it carries: a 407's challenge, a Retry-After) and closes. */
+export function writeRawRefusal(socket: Duplex, error: RejectError): void {
+  writeRawErrorResponse(socket, error.statusCode, error.publicMessage, error.code, error.responseFields);
+}
+
 /** The answer to a client for one of our errors (`method`: of the request it answers, when there was one). */
 export function errorAnswer(error: ProxyError, closeConnection: boolean, method = ''): string {
   return errorResponseText(error.statusCode, error.publicMessage, error.code, closeConnection, error instanceof RejectError ? error.responseFields : [], method === 'HEAD');
@@ -50,12 +55,18 @@ const STALLED_MS = 10_000;
  * closing with unread data in the receive buffer sends a RST, and the client may then lose the response we just
  * wrote (RFC 9112 §9.6 describes this "lingering close").
  */
-export function writeRawErrorResponse(socket: Duplex, statusCode: number, message: string, code?: string): void {
+export function writeRawErrorResponse(
+  socket: Duplex,
+  statusCode: number,
+  message: string,
+  code?: string,
+  fields: ReadonlyArray<readonly [string, string]> = [],
+): void {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return;
   }
-  socket.end(errorResponseText(statusCode, message, code, true));
+  socket.end(errorResponseText(statusCode, message, code, true, fields));
   lingerThenClose(socket);
 }
 

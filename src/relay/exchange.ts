@@ -135,6 +135,7 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
   #pendingBytes = 0;
 
   // The upstream connection.
+  #admitted = false;
   #slotHeld = false;
   #waitingForSlot = false;
   #inFlight = true;
@@ -203,10 +204,29 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     return this.#answered;
   }
 
-  /** Asks for a slot, then a connection; the head and whatever body has arrived by then go out once there is one. */
+  /**
+   * Asks for a slot, then a connection; the head and whatever body has arrived by then go out once there is one.
+   * Until then (a guard still deciding whether the request may go at all) the body is held as for a slot.
+   */
   start(): void {
+    this.#admitted = true;
     if (this.#ctx.slots.acquire(this.#origin, this.#ctx.clientIp, this)) this.#granted();
     else this.#waitingForSlot = true;
+  }
+
+  /** Whether start() has been called: the request was admitted and asked for its upstream. */
+  get started(): boolean {
+    return this.#admitted;
+  }
+
+  /**
+   * Ends an exchange that never started because its request was refused after all (a guard that decided late):
+   * nothing went upstream, and the refusal's reject record stands for it, so no exchange record is written.
+   */
+  withdraw(): void {
+    if (this.#phase === UpstreamPhase.Done) return;
+    this.#phase = UpstreamPhase.Done;
+    this.#notInFlight();
   }
 
   /** SlotHolder: a slot another request gave back is this exchange's. */
@@ -417,7 +437,7 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
       // RFC 9110 §15.2: a 1xx is not forwarded to an HTTP/1.0 client, which cannot expect one.
       if (clientMinor === 1) {
         this.#answered = true;
-        this.#writeClient(responseHeadForClient(head, parsedResponseText, connectionOptions(head.headers), { chunked: false, close: false, upgrade: false }));
+        this.#writeClient(responseHeadForClient(head, parsedResponseText, connectionOptions(head.headers), { chunked: false, close: false, upgrade: false, via: this.#ctx.settings.via }));
       }
       return NO_BODY;
     }
@@ -438,7 +458,7 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#phase = UpstreamPhase.ReceivingBody;
     // The head and the body bytes that came with it leave in one write (see upstreamOpened).
     this.#io.corkClient();
-    this.#writeClient(responseHeadForClient(head, parsedResponseText, options, { chunked: this.#rechunk, close: this.#closeClientAfter, upgrade: false }));
+    this.#writeClient(responseHeadForClient(head, parsedResponseText, options, { chunked: this.#rechunk, close: this.#closeClientAfter, upgrade: false, via: this.#ctx.settings.via }));
     return framing;
   }
 
@@ -475,7 +495,7 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#requestHead = undefined;
     this.#phase = UpstreamPhase.Switched;
     (this.#responses as MessageScanner<ResponseHead>).stop();
-    this.#writeClient(responseHeadForClient(head, parsedResponseText, connectionOptions(head.headers), { chunked: false, close: false, upgrade: true }));
+    this.#writeClient(responseHeadForClient(head, parsedResponseText, connectionOptions(head.headers), { chunked: false, close: false, upgrade: true, via: this.#ctx.settings.via }));
     // The exchange is recorded now; it stays in flight (and its slot held) until the switched connection closes.
     this.#report();
     this.#ctx.owner.switchedProtocols();

@@ -30,8 +30,8 @@ export class ForwardRoute implements Route {
     return { kind: 'forward', target: parseAbsoluteTarget(text) };
   }
 
-  requestHead(head: RequestHead, text: string, options: ConnectionOptions, target: AbsoluteTarget, upgrade: boolean): string {
-    return requestHeadForOrigin(head, text, options, { originForm: target.pathWithQuery, host: hostFieldValue(target), upgrade });
+  requestHead(head: RequestHead, text: string, options: ConnectionOptions, target: AbsoluteTarget, upgrade: boolean, via: string): string {
+    return requestHeadForOrigin(head, text, options, { originForm: target.pathWithQuery, host: hostFieldValue(target), upgrade, via });
   }
 }
 

@@ -3,18 +3,23 @@
  * a small guard returning a typed RejectError (one status code, one metric label, and any header fields the
  * refusal needs, such as a 407's `Proxy-Authenticate`) or undefined.
  *
- * - ConnectionGuard: once per client connection, at accept, before a byte is read (the client allow-list; per-client
- *   connection caps later). A refused connection gets its answer at once and costs nothing more.
- * - RequestGuard: once per request head, CONNECT included, after the route has resolved the target (ports and the
- *   self-loop today; destination policy, proxy authentication and Via loop detection later). It sees the client,
- *   the method, the route the request would take and its parsed target and head fields.
+ * - ConnectionGuard: once per client connection, at accept, before a byte is read (the client allow-list, then the
+ *   per-client connection cap). A refused connection gets its answer at once and costs nothing more.
+ * - RequestGuard: once per request head, CONNECT included, after the route has resolved the target (the port
+ *   policy, the self-loop, Via loops, then proxy authentication: security-guards.ts). It sees the client, the
+ *   method, the route the request would take and its parsed target and head fields. A guard may answer with a
+ *   promise when it cannot decide at once (proxy authentication of credentials it has not verified yet): the
+ *   request then waits, its body held, and the guards after it run once it is settled.
+ *
+ * The destination policy is not a guard: it judges the address actually dialled, so it sits in the upstream dialer
+ * (upstream-dialer.ts), after DNS.
  *
  * The guards in force are part of the live settings (relay-settings.ts): a reload swaps the list, and each new
  * connection or request is checked against the list of its moment.
  */
 import { BlockList, isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { ClientDeniedError, LoopDetectedError, PortDeniedError, type RejectError } from '../errors.js';
+import { ClientDeniedError, LoopDetectedError, type RejectError } from '../errors.js';
 import { buildBlockList } from '../config/cidr.js';
 import type { RequestHead } from '../http1/message-head.js';
 import type { DialTarget } from './upstream-dialer.js';
@@ -44,10 +49,15 @@ export interface RequestContext extends ConnectionContext {
 
 export interface ConnectionGuard {
   checkConnection(context: ConnectionContext): RejectError | undefined;
+  /** The connection this guard admitted has closed (a guard that counts connections gives its place back). */
+  connectionClosed?(context: ConnectionContext): void;
 }
 
+/** A refusal, or none, still being decided. Never rejects. */
+export type PendingRefusal = Promise<RejectError | undefined>;
+
 export interface RequestGuard {
-  checkRequest(context: RequestContext): RejectError | undefined;
+  checkRequest(context: RequestContext): RejectError | undefined | PendingRefusal;
 }
 
 export class ClientAllowList {
@@ -78,20 +88,6 @@ export class ClientAllowListGuard implements ConnectionGuard {
 
   checkConnection(context: ConnectionContext): RejectError | undefined {
     return this.#list.allows(context.clientAddress) ? undefined : new ClientDeniedError();
-  }
-}
-
-/** `allowed_connect_ports`: which ports a CONNECT may reach (tunnelled or intercepted). Empty: any. */
-export class ConnectPortGuard implements RequestGuard {
-  readonly #ports: ReadonlySet<number>;
-
-  constructor(ports: readonly number[]) {
-    this.#ports = new Set(ports);
-  }
-
-  checkRequest(context: RequestContext): RejectError | undefined {
-    if (context.route === 'forward' || this.#ports.size === 0 || this.#ports.has(context.target.port)) return undefined;
-    return new PortDeniedError(context.target.port);
   }
 }
 

@@ -19,7 +19,6 @@ import { isIP } from 'node:net';
 import type { HeaderField, RequestHead, ResponseHead } from '../http1/message-head.js';
 import type { AbsoluteTarget } from './request-target.js';
 
-export const VIA_PSEUDONYM = 'egress-proxy';
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -81,6 +80,8 @@ export interface RequestHeadRewrite {
   host: string | undefined;
   /** The request asks to switch protocols and the route lets it: Upgrade and `Connection: Upgrade` go on. */
   upgrade: boolean;
+  /** Our Via pseudonym (RelaySettings.via). */
+  via: string;
 }
 
 /**
@@ -94,7 +95,7 @@ export function requestHeadForOrigin(head: RequestHead, text: string, options: C
   if (rewrite.host !== undefined) out += `Host: ${rewrite.host}\r\n`;
   out += keptFieldLines(text, head.headers, options.named, rewrite.host !== undefined, rewrite.upgrade);
   if (rewrite.upgrade) out += 'Connection: Upgrade\r\n';
-  return `${out}Via: ${version} ${VIA_PSEUDONYM}\r\n\r\n`;
+  return `${out}Via: ${version} ${rewrite.via}\r\n\r\n`;
 }
 
 /** How the response head for the client differs from the origin's. */
@@ -105,6 +106,8 @@ export interface ResponseHeadRewrite {
   close: boolean;
   /** A 101 for a request that asked to switch: Upgrade and `Connection: Upgrade` go on. */
   upgrade: boolean;
+  /** Our Via pseudonym (RelaySettings.via). */
+  via: string;
 }
 
 /**
@@ -117,7 +120,7 @@ export function responseHeadForClient(head: ResponseHead, text: string, options:
   let out = `HTTP/1.1 ${head.statusCode} ${reason}\r\n`;
   out += keptFieldLines(text, head.headers, options.named, false, rewrite.upgrade);
   if (rewrite.chunked) out += 'Transfer-Encoding: chunked\r\n';
-  out += `Via: 1.${head.minorVersion} ${VIA_PSEUDONYM}\r\n`;
+  out += `Via: 1.${head.minorVersion} ${rewrite.via}\r\n`;
   if (rewrite.upgrade) out += 'Connection: Upgrade\r\n';
   else if (rewrite.close) out += 'Connection: close\r\n';
   return `${out}\r\n`;

@@ -8,6 +8,7 @@
  * admin listener.
  */
 import type { LimitsConfig, TimeoutsConfig } from '../config/proxy-config.js';
+import type { DestinationPolicy } from '../policy/destination-policy.js';
 import type { ExchangeObservers } from './exchange-records.js';
 import type { ConnectionGuard, RequestGuard } from './guards.js';
 import type { ProxyTarget } from './request-target.js';
@@ -28,6 +29,13 @@ export interface RelaySettings {
   readonly observers: ExchangeObservers;
   /** Undefined with MITM off: every CONNECT is tunnelled. */
   readonly interception: InterceptionPolicy | undefined;
+  /** Where the dialer may connect (`destinations.*`), judged on the address it dials. */
+  readonly destinations: DestinationPolicy;
+  /**
+   * This proxy's Via pseudonym (src/policy/via-token.ts), added to every message it relays and recognised by the
+   * Via loop guard. Fixed for the life of the process.
+   */
+  readonly via: string;
 }
 
 export class LiveSettings {

@@ -22,7 +22,8 @@ export interface Route {
   resolve(head: RequestHead, settings: RelaySettings): ForwardDecision | HandOverDecision;
   /**
    * The head for the origin. `text` is the head as it arrived (what the parser read), `options` what its Connection
-   * fields say; `upgrade` says the request asks to switch protocols and the switch may go on.
+   * fields say; `upgrade` says the request asks to switch protocols and the switch may go on; `via` is our Via
+   * pseudonym.
    */
-  requestHead(head: RequestHead, text: string, options: ConnectionOptions, target: AbsoluteTarget, upgrade: boolean): string;
+  requestHead(head: RequestHead, text: string, options: ConnectionOptions, target: AbsoluteTarget, upgrade: boolean, via: string): string;
 }

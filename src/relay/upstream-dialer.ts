@@ -6,8 +6,9 @@
  *
  * The resolver and the connect function are injectable: a test gives a resolver that maps names to loopback and a
  * connect function that refuses anything else, so no test can send traffic off the machine. The address check is
- * the destination policy: today the self-loop guard (an address of this host on one of our own ports); issue 10's
- * destination rules plug in here. A parent proxy (`upstream_proxy`, issue 11) belongs here too: the relay only
+ * the destination policy: the self-loop guard (an address of this host on one of our own ports), then
+ * `destinations.*` (src/policy/destination-policy.ts); the name check refuses, before any DNS query, a name no
+ * `destinations.allow` entry could allow. A parent proxy (`upstream_proxy`, issue 11) belongs here too: the relay only
  * ever asks for "a connection to this origin".
  */
 import { lookup as dnsLookup } from 'node:dns';
@@ -31,6 +32,9 @@ export interface DialTarget {
 /** Connects a TCP socket to an IP address (never a name: the dialer resolved and checked it). */
 export type ConnectFunction = (options: { host: string; port: number }) => net.Socket;
 
+/** The destination policy before DNS: a refusal for `target`'s name whatever it resolves to, or undefined. */
+export type NameCheck = (target: DialTarget) => RejectError | undefined;
+
 /** The destination policy: a refusal for connecting to `address` for `target`, or undefined to allow it. */
 export type AddressCheck = (address: string, target: DialTarget) => RejectError | undefined;
 
@@ -41,6 +45,10 @@ export interface UpstreamDialerOptions {
   connect?: ConnectFunction | undefined;
   upstreamTls: UpstreamTlsSettings;
   checkAddress: AddressCheck;
+  /** Default: every name is resolved. */
+  checkName?: NameCheck | undefined;
+  /** Told of every dial refused by the checks (for metrics and a rate-limited warning). */
+  onRefused?: ((refusal: RejectError, target: DialTarget) => void) | undefined;
 }
 
 /** Called once: a connected (and for TLS, verified) socket, or why there is none. */
@@ -58,12 +66,16 @@ export class UpstreamDialer {
   readonly #connect: ConnectFunction;
   readonly #tls: UpstreamTlsSettings;
   readonly #check: AddressCheck;
+  readonly #checkName: NameCheck | undefined;
+  readonly #onRefused: ((refusal: RejectError, target: DialTarget) => void) | undefined;
 
   constructor(options: UpstreamDialerOptions) {
     this.#lookup = options.lookup ?? dnsLookup;
     this.#connect = options.connect ?? defaultConnect;
     this.#tls = options.upstreamTls;
     this.#check = options.checkAddress;
+    this.#checkName = options.checkName;
+    this.#onRefused = options.onRefused;
   }
 
   /**
@@ -139,7 +151,8 @@ export class UpstreamDialer {
         else refusal ??= refused;
       }
       if (allowed.length > 0) callback(undefined, allowed);
-      else callback(refusal ?? notFound(target.host), []);
+      else if (refusal !== undefined) this.#refuse(refusal, target, callback);
+      else callback(notFound(target.host), []);
     };
     const family = isIP(target.host);
     if (family !== 0) {
@@ -147,10 +160,20 @@ export class UpstreamDialer {
       process.nextTick(checked, [{ address: target.host, family }]);
       return;
     }
+    const refusedName = this.#checkName?.(target);
+    if (refusedName !== undefined) {
+      process.nextTick(() => this.#refuse(refusedName, target, callback));
+      return;
+    }
     this.#lookup(target.host, { all: true }, (err, addresses) => {
       if (err) return callback(err, []);
       checked(Array.isArray(addresses) ? addresses : [{ address: addresses, family: 4 }]);
     });
+  }
+
+  #refuse(refusal: RejectError, target: DialTarget, callback: (err: Error | undefined, addresses: ResolvedAddress[]) => void): void {
+    this.#onRefused?.(refusal, target);
+    callback(refusal, []);
   }
 
   #startTls(

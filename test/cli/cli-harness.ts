@@ -72,6 +72,18 @@ export interface SpawnOptions {
   openFilesLimit?: number;
 }
 
+/**
+ * What startRun adds to `run`'s arguments: the test origins listen on loopback, on ports chosen at random, and the
+ * destination and port policies refuse both by default. A test that passes `--dest-allow` itself, or sets
+ * `defaultPolicy`, gets the policy it asks for instead.
+ */
+export const OPEN_LOOPBACK_ARGS: readonly string[] = ['--dest-allow', '127.0.0.0/8', '--dest-allow', '::1', '--connect-port', '1-65535', '--http-port', '1-65535'];
+
+export interface RunOptions extends SpawnOptions {
+  /** Leave the destination and port policies as the arguments, environment and file make them (no OPEN_LOOPBACK_ARGS). */
+  defaultPolicy?: boolean;
+}
+
 export interface CliProcess {
   readonly child: ChildProcess;
   readonly args: readonly string[];
@@ -282,7 +294,7 @@ export interface RunningCli {
 }
 
 /**
- * `egress-proxy run ARGS...`, resolved once the proxy (and, unless `--no-admin` is given, the admin listener) has
+ * `egress-proxy run ARGS... OPEN_LOOPBACK_ARGS` (see RunOptions), resolved once the proxy (and, unless `--no-admin` is given, the admin listener) has
  * logged that it listens, and has then answered one request.
  *
  * Why the request: run-command.ts installs its SIGTERM/SIGINT handlers only after logging "proxy listening", and
@@ -290,10 +302,11 @@ export interface RunningCli {
  * arrives can still meet the default disposition and kill the process (a bug, reported). Any answer from the
  * process's event loop proves the synchronous code after the log line, handlers included, has run.
  */
-export async function startRun(args: readonly string[], options: SpawnOptions = {}): Promise<RunningCli> {
+export async function startRun(args: readonly string[], options: RunOptions = {}): Promise<RunningCli> {
   const release = await acquireStartSlot();
+  const open = options.defaultPolicy === true || args.includes('--dest-allow') ? [] : OPEN_LOOPBACK_ARGS;
   try {
-    return await startAndWait(args, options);
+    return await startAndWait([...args, ...open], options);
   } finally {
     release();
   }

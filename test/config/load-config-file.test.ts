@@ -207,7 +207,7 @@ describe('native form', () => {
         drainMs: 250,
         startupMs: 5000,
       },
-      limits: { maxClientConnections: 500, upstreamMaxSocketsPerHost: 32, upstreamMaxSocketsPerClient: 8, allowedConnectPorts: undefined, maxConnectionsPerClient: 40 },
+      limits: { maxClientConnections: 500, upstreamMaxSocketsPerHost: 32, upstreamMaxSocketsPerClient: 8, maxConnectionsPerClient: 40 },
       destinations: {
         allow: ['openway.guance.com:443', '*.guance.com', '10.1.2.0/24:9528', '[fd00::/8]:8000-8999'],
         blockSpecialRanges: false,
@@ -265,7 +265,6 @@ describe('native form', () => {
     const file = files.write('old-ports.toml', '[limits]\nallowed_connect_ports = [443, 8443]\n');
     const { values, warnings } = await loadConfigFile(file);
     assert.deepEqual(values.destinations?.connectPorts, [443, 8443]);
-    assert.deepEqual(values.limits?.allowedConnectPorts, [443, 8443]);
     assert.deepEqual(warnings, [
       `${file}: limits.allowed_connect_ports is deprecated (the port policy covers every TLS destination now): write it as destinations.connect_ports`,
     ]);

@@ -46,7 +46,7 @@ describe('defaults', () => {
       drainMs: 10_000,
       startupMs: 90_000,
     });
-    assert.deepEqual(config.limits, { maxClientConnections: 10_000, upstreamMaxSocketsPerHost: 256, upstreamMaxSocketsPerClient: 64, allowedConnectPorts: [], maxConnectionsPerClient: 1000 });
+    assert.deepEqual(config.limits, { maxClientConnections: 10_000, upstreamMaxSocketsPerHost: 256, upstreamMaxSocketsPerClient: 64, maxConnectionsPerClient: 1000 });
     assert.deepEqual(config.destinations, {
       allow: [],
       blockSpecialRanges: true,
@@ -75,10 +75,8 @@ describe('defaults', () => {
 
   it('return a fresh object each time', () => {
     const first = defaultConfig({});
-    first.limits.allowedConnectPorts.push(443);
     first.destinations.connectPorts.push(8443);
     first.destinations.allow.push('x');
-    assert.deepEqual(defaultConfig({}).limits.allowedConnectPorts, []);
     assert.deepEqual(defaultConfig({}).destinations.connectPorts, [443]);
     assert.deepEqual(defaultConfig({}).destinations.allow, []);
   });

@@ -17,6 +17,7 @@ import type { Route } from '../../src/relay/route.js';
 import type { HandOverDecision } from '../../src/relay/routing.js';
 import { TimeoutSweep } from '../../src/relay/timeout-sweep.js';
 import type { DialTarget } from '../../src/relay/upstream-dialer.js';
+import { DestinationPolicy } from '../../src/policy/destination-policy.js';
 
 /** How the fake answers `openUpstream`: a pooled connection at once, a new one at once, or not yet (the test does). */
 export type UpstreamAnswer = 'pooled' | 'dialled' | 'later';
@@ -140,6 +141,8 @@ export class ScriptEnvironment implements RelayEnvironment {
       requestGuards,
       observers,
       interception: { shouldIntercept: (target) => target.host === 'intercepted.example' },
+      destinations: new DestinationPolicy({ allow: [], blockSpecialRanges: false }),
+      via: 'egress-proxy',
     };
     this.settings = new LiveSettings(settings);
     const limits = config.limits;

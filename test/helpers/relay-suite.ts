@@ -292,7 +292,7 @@ export function relaySuite(route: RouteName): void {
       assert.equal(reply.headers['proxy-authorization'], undefined);
       assert.equal(reply.headers['proxy-connection'], undefined);
       assert.equal(reply.headers['x-kept'], 'yes');
-      assert.equal(reply.headers.via, '1.1 egress-proxy');
+      assert.equal(reply.headers.via, `1.1 ${h.proxy.via}`);
     });
   });
 

@@ -2,6 +2,11 @@
  * Starts egress-proxy in-process for a test, on port 0 with the admin listener on port 0, and captures its log
  * lines. The configuration goes through the real resolver (flags layer), with an empty environment so the
  * developer's own EGRESS_PROXY_* variables never leak into a test.
+ *
+ * Test origins listen on loopback, which the destination policy refuses by default, on ports CONNECT may not reach
+ * by default: OPEN_LOOPBACK opens exactly that (loopback destinations, any port), as `--dest-allow 127.0.0.0/8
+ * --dest-allow ::1 --connect-port 1-65535 --http-port 1-65535` would. A test of the policy itself passes its own `destinationsAllow`,
+ * `connectPorts` or `httpPorts`, which replace these.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,13 +28,16 @@ export interface TestProxy extends RunningProxy {
   metricsText(): Promise<string>;
 }
 
+/** Loopback destinations on any port: where test origins are. */
+export const OPEN_LOOPBACK = { destinationsAllow: ['127.0.0.0/8', '::1'], connectPorts: ['1-65535'], httpPorts: ['1-65535'] } as const satisfies ConfigOverrides;
+
 export async function startTestProxy(
   overrides: ConfigOverrides = {},
   tweak?: (config: ProxyConfig) => void,
   options: { lookup?: LookupFunction } = {},
 ): Promise<TestProxy> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'egress-proxy-test-')));
-  const { config } = await resolveConfig({ bind: '127.0.0.1', port: 0, adminPort: 0, dataDir, ...overrides }, {});
+  const { config } = await resolveConfig({ bind: '127.0.0.1', port: 0, adminPort: 0, dataDir, ...OPEN_LOOPBACK, ...overrides }, {});
   tweak?.(config);
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({

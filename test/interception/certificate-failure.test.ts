@@ -19,6 +19,7 @@ import { UpstreamDialer } from '../../src/relay/upstream-dialer.js';
 import { createUpstreamTls } from '../../src/relay/upstream-tls.js';
 import { readUntil } from '../helpers/raw-client.js';
 import { EarlyClientData } from '../../src/proxy/early-client-data.js';
+import { DestinationPolicy } from '../../src/policy/destination-policy.js';
 
 test('a certificate that cannot be made: 502 to the client, a failed record, one log line per host', async () => {
   const { config } = await resolveConfig({ port: 0, adminPort: 0 }, {});
@@ -35,6 +36,8 @@ test('a certificate that cannot be made: 502 to the client, a failed record, one
     requestGuards: [],
     observers,
     interception: { shouldIntercept: () => true },
+    destinations: new DestinationPolicy({ allow: [], blockSpecialRanges: true }),
+    via: 'egress-proxy-test',
   });
   // Nothing is ever dialled here: the certificate fails before any request.
   const dialer = new UpstreamDialer({ upstreamTls, checkAddress: () => undefined, connect: () => { throw new Error('no dialling in this test'); } });

@@ -41,7 +41,7 @@ before(async () => {
     (config) => {
       config.timeouts.connectMs = 300;
       config.timeouts.upstreamResponseMs = 300;
-      config.limits.allowedConnectPorts = [origin.port];
+      config.destinations.connectPorts = [origin.port];
     },
     { lookup: testLookup },
   );

@@ -324,7 +324,7 @@ describe('https:// targets', () => {
       const reply = JSON.parse(response.body) as EchoReply;
       assert.equal(reply.url, path);
       assert.equal(reply.headers.host, `127.0.0.1:${origin.port}`);
-      assert.equal(reply.headers.via, '1.1 egress-proxy');
+      assert.equal(reply.headers.via, `1.1 ${trusting.via}`);
     }
     assert.equal(origin.connections - connectionsBefore, 1, 'the verified TLS connection was pooled and reused');
   });

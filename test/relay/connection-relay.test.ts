@@ -9,7 +9,9 @@ import { InterceptRoute } from '../../src/mitm/intercept-route.js';
 import { FORWARD_ROUTE } from '../../src/relay/forward-route.js';
 import { ClientPhase } from '../../src/relay/connection-relay.js';
 import { RejectError } from '../../src/errors.js';
-import { ConnectPortGuard, SelfLoopGuard, type RequestContext, type RequestGuard } from '../../src/relay/guards.js';
+import { SelfLoopGuard, type RequestContext, type RequestGuard } from '../../src/relay/guards.js';
+import { PortPolicyGuard } from '../../src/relay/security-guards.js';
+import { PortPolicy } from '../../src/policy/port-policy.js';
 import type { Route } from '../../src/relay/route.js';
 import { RelayScript, ScriptEnvironment } from '../helpers/relay-script.js';
 
@@ -392,10 +394,11 @@ describe('the relay machine: routing decisions', () => {
   test('request guards run in order; the first refusal is the answer, with Connection: close', () => {
     const loop = new SelfLoopGuard();
     loop.addOwnListener('127.0.0.1', 9530);
-    const s = new RelayScript({ route: FORWARD_ROUTE, requestGuards: [new ConnectPortGuard([443]), loop] });
+    const ports = new PortPolicyGuard(new PortPolicy({ connectPorts: [443], httpPorts: [], allow: [] }));
+    const s = new RelayScript({ route: FORWARD_ROUTE, requestGuards: [ports, loop] });
     s.client('CONNECT origin.example:25 HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.match(s.io.clientText(), /^HTTP\/1\.1 403 [^]*Port 25 is not allowed/);
-    const self = new RelayScript({ route: FORWARD_ROUTE, requestGuards: [new ConnectPortGuard([443]), loop] });
+    const self = new RelayScript({ route: FORWARD_ROUTE, requestGuards: [ports, loop] });
     self.client('GET http://127.0.0.1:9530/ HTTP/1.1\r\nHost: x\r\n\r\n');
     const effects = self.io.take();
     assert.match(effects[0] ?? '', /^writeClient HTTP\/1\.1 508 [^]*Connection: close\r\n/);

@@ -8,6 +8,7 @@ import type { ProxyConfig } from '../../config/proxy-config.js';
 export type ConfigSummary = Record<string, string | number | boolean | string[] | number[]>;
 
 const seconds = (ms: number): string => `${ms / 1000} s`;
+const portList = (ports: ReadonlyArray<number | string>): string => (ports.length === 0 ? 'any' : ports.join(', '));
 
 export function configSummary(config: ProxyConfig, listening: { proxyPort: number; adminPort: number | undefined }): ConfigSummary {
   const summary: ConfigSummary = {
@@ -15,7 +16,11 @@ export function configSummary(config: ProxyConfig, listening: { proxyPort: numbe
     'admin listener': listening.adminPort === undefined ? 'off' : `${config.admin.bind}:${listening.adminPort}`,
     'admin authentication': config.admin.users.length === 0 ? 'off' : `Basic, ${config.admin.users.length} user(s)`,
     'allowed client CIDRs': config.allowedClientCidrs.length === 0 ? 'any client' : config.allowedClientCidrs,
-    'allowed CONNECT ports': config.limits.allowedConnectPorts.length === 0 ? 'any port' : config.limits.allowedConnectPorts,
+    'proxy authentication': config.proxyAuth.users.length === 0 ? 'off' : `Basic, ${config.proxyAuth.users.length} user(s)`,
+    'allowed destinations': config.destinations.allow.length === 0 ? 'any' : config.destinations.allow,
+    'special destinations (loopback, metadata...)': config.destinations.blockSpecialRanges ? 'refused' : 'allowed',
+    'ports (CONNECT and https / http)': `${portList(config.destinations.connectPorts)} / ${portList(config.destinations.httpPorts)}`,
+    'connections per client': config.limits.maxConnectionsPerClient,
     'access log (verbose)': config.verbose,
     MITM: config.mitm,
     workers: config.workers,
