@@ -4,14 +4,15 @@
  * that shuts down its sending side still gets the rest of the server's answer. This file owns what comes before
  * the relay (dialling, the connect timeout, the error answers) and the tunnel's record for the log and metrics.
  */
-import net, { type LookupFunction, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { RejectError, UpstreamConnectTimeoutError, toUpstreamError, type UpstreamError } from '../errors.js';
-import { writeRawErrorResponse } from '../relay/error-response.js';
+import { writeRawErrorResponse, writeRawRefusal } from '../relay/error-response.js';
 import type { ExchangeObservers } from '../relay/exchange-records.js';
 import type { ProxyTarget } from '../relay/request-target.js';
 import type { ConnectionTracker } from '../relay/connection-tracker.js';
+import type { TunnelSocketOptions } from '../relay/upstream-dialer.js';
 import type { EarlyClientData } from './early-client-data.js';
 import type { PreparedRelay, TunnelByteCounts, TunnelRelay } from './tunnel-relay.js';
 import { tunnelRelay } from './tunnel-relay-selection.js';
@@ -24,8 +25,11 @@ export interface TunnelContext {
   tracker: ConnectionTracker;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
-  /** Name resolution; undefined means the system resolver (dns.lookup). */
-  lookup?: LookupFunction;
+  /**
+   * The upstream socket for the target, connected once its address is resolved and checked (the engine's dialer:
+   * UpstreamDialer.tunnelSocket); a refusal is its 'error'.
+   */
+  upstreamSocket: (options: TunnelSocketOptions) => Socket;
   /** How the bytes move once the tunnel is up; undefined means the process's choice (tunnel-relay-selection.ts). */
   relay?: TunnelRelay;
 }
@@ -42,14 +46,7 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
   let reported = false;
 
   const relay = (ctx.relay ?? tunnelRelay()).prepare();
-  const socket = net.connect({
-    host: target.host,
-    port: target.port,
-    allowHalfOpen: true,
-    noDelay: true,
-    ...(relay.upstreamOnread ? { onread: relay.upstreamOnread } : {}),
-    ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
-  });
+  const socket = ctx.upstreamSocket({ allowHalfOpen: true, ...(relay.upstreamOnread ? { onread: relay.upstreamOnread } : {}) });
   let untrack = ctx.tracker.trackTunnel(clientSocket, socket);
   /**
    * The upstream socket, until a relay that took its descriptor lets go of it: an open tunnel holds as little as
@@ -120,9 +117,9 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
     // Once established, the relay answers a failure (it resets the client); this only keeps it for the record.
     if (counts) return recordFailure(err);
     if (err instanceof RejectError) {
-      // The resolver found the name points at this proxy (see AdmissionGuards.loopSafeLookup).
+      // The dialer refused every address the target has (the destination policy, or this proxy itself).
       rejected = err;
-      writeRawErrorResponse(clientSocket, err.statusCode, err.publicMessage, err.code);
+      writeRawRefusal(clientSocket, err);
       return;
     }
     recordFailure(err);

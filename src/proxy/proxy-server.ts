@@ -182,7 +182,7 @@ export class ProxyServer {
       connectTimeoutMs: settings.timeouts.connectMs,
       idleTimeoutMs: settings.timeouts.tunnelIdleMs,
       // The engine's dialer resolves and checks: the tunnel connects only to an address that passed.
-      lookup: engine.dialer.checkedLookup({ host: target.host, port: target.port, authority: target.authority, tls: false }),
+      upstreamSocket: (options) => engine.dialer.tunnelSocket({ host: target.host, port: target.port, authority: target.authority, tls: false }, options),
     });
   }
 }

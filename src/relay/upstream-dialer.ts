@@ -29,8 +29,17 @@ export interface DialTarget {
   tls: boolean;
 }
 
-/** Connects a TCP socket to an IP address (never a name: the dialer resolved and checked it). */
-export type ConnectFunction = (options: { host: string; port: number }) => net.Socket;
+/**
+ * Connects a TCP socket to an IP address (never a name: the dialer resolved and checked it): `socket` when one is
+ * given (a tunnel's, made before its address was known, see tunnelSocket), a new socket otherwise.
+ */
+export type ConnectFunction = (options: { host: string; port: number }, socket?: net.Socket) => net.Socket;
+
+/** How a tunnel's upstream socket reads (tunnel-relay.ts): set when it is made, before it connects. */
+export interface TunnelSocketOptions {
+  allowHalfOpen?: boolean;
+  onread?: net.OnReadOpts;
+}
 
 /** The destination policy before DNS: a refusal for `target`'s name whatever it resolves to, or undefined. */
 export type NameCheck = (target: DialTarget) => RejectError | undefined;
@@ -59,7 +68,7 @@ interface ResolvedAddress {
   family: number;
 }
 
-const defaultConnect: ConnectFunction = (options) => net.connect(options);
+const defaultConnect: ConnectFunction = (options, socket) => (socket === undefined ? net.connect(options) : socket.connect(options));
 
 export class UpstreamDialer {
   readonly #lookup: LookupFunction;
@@ -126,18 +135,21 @@ export class UpstreamDialer {
   }
 
   /**
-   * A resolver for code that connects by itself (CONNECT tunnels): it answers with the addresses of `target` that
-   * pass the check, or the refusal, so what the tunnel connects to is what was checked.
+   * A socket for code that must hold it before it connects (a CONNECT tunnel: the tracker, the connect timeout and
+   * the relay's read mode take it at once). It is connected, by the same resolve, check and connect as dial(), to
+   * the first address of `target` that passed (an IP literal included: net.connect would skip a lookup for it); a
+   * refusal or a resolver failure is destroyed into it as its 'error'.
    */
-  checkedLookup(target: DialTarget): LookupFunction {
-    return (_hostname, options, callback) => {
-      this.#resolve(target, (err, addresses) => {
-        if (err !== undefined) return callback(err, '', 4);
-        if (options.all === true) return callback(null, addresses);
-        const first = addresses[0] as ResolvedAddress;
-        callback(null, first.address, first.family);
-      });
-    };
+  tunnelSocket(target: DialTarget, options: TunnelSocketOptions): net.Socket {
+    // `onread` is read by the Socket constructor (net.connect passes its options there), though typed on connect.
+    const socket = new net.Socket(options);
+    socket.setNoDelay(true);
+    this.#resolve(target, (err, addresses) => {
+      if (socket.destroyed) return;
+      if (err !== undefined) return void socket.destroy(err);
+      this.#connect({ host: (addresses[0] as ResolvedAddress).address, port: target.port }, socket);
+    });
+    return socket;
   }
 
   /** The addresses of `target` that pass the check, in the resolver's order; the first refusal if none does. */

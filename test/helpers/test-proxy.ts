@@ -17,6 +17,7 @@ import { pino } from 'pino';
 import { resolveConfig, type ConfigOverrides } from '../../src/config/resolve-config.js';
 import type { ProxyConfig } from '../../src/config/proxy-config.js';
 import { startEgressProxy, type RunningProxy } from '../../src/egress-proxy.js';
+import type { ConnectFunction } from '../../src/relay/upstream-dialer.js';
 
 export interface TestProxy extends RunningProxy {
   config: ProxyConfig;
@@ -34,7 +35,7 @@ export const OPEN_LOOPBACK = { destinationsAllow: ['127.0.0.0/8', '::1'], connec
 export async function startTestProxy(
   overrides: ConfigOverrides = {},
   tweak?: (config: ProxyConfig) => void,
-  options: { lookup?: LookupFunction } = {},
+  options: { lookup?: LookupFunction; connect?: ConnectFunction } = {},
 ): Promise<TestProxy> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'egress-proxy-test-')));
   const { config } = await resolveConfig({ bind: '127.0.0.1', port: 0, adminPort: 0, dataDir, ...OPEN_LOOPBACK, ...overrides }, {});

@@ -153,17 +153,34 @@ test('TLS on top: verified against the given roots, with the name as SNI; a dial
   }
 });
 
-test('checkedLookup (for tunnels) answers only with addresses that pass, in either lookup form', async () => {
-  const dialer = new UpstreamDialer({
-    lookup: tableLookup({ 'mixed.test': [{ address: '10.0.0.1', family: 4 }, { address: '127.0.0.1', family: 4 }] }),
-    upstreamTls: noTls,
-    checkAddress: (address) => (address === '10.0.0.1' ? new LoopDetectedError() : undefined),
-  });
-  const lookup = dialer.checkedLookup({ host: 'mixed.test', port: 443, authority: 'mixed.test:443', tls: false });
-  const all = await new Promise((resolve) => lookup('mixed.test', { all: true }, (_err, addresses) => resolve(addresses)));
-  assert.deepEqual(all, [{ address: '127.0.0.1', family: 4 }]);
-  const one = await new Promise((resolve) => lookup('mixed.test', {}, (_err, address) => resolve(address)));
-  assert.equal(one, '127.0.0.1');
+test('tunnelSocket (for CONNECT) connects its own socket to an address that passed, IP literals included; a refusal is its error', async () => {
+  const server = await startTcpServer();
+  try {
+    const dialled: string[] = [];
+    const dialer = new UpstreamDialer({
+      lookup: tableLookup({ 'mixed.test': [{ address: '10.0.0.1', family: 4 }, { address: '127.0.0.1', family: 4 }] }),
+      connect: (options, socket) => {
+        dialled.push(options.host);
+        if (options.host !== '127.0.0.1') throw new Error(`refusing to connect to ${options.host} from a test`);
+        return socket === undefined ? net.connect(options) : socket.connect(options);
+      },
+      upstreamTls: noTls,
+      checkAddress: (address) => (address === '127.0.0.1' ? undefined : new LoopDetectedError()),
+    });
+    const named = dialer.tunnelSocket({ host: 'mixed.test', port: server.port, authority: `mixed.test:${server.port}`, tls: false }, { allowHalfOpen: true });
+    assert.equal(named.allowHalfOpen, true, 'the options are the socket\'s from the start');
+    await once(named, 'connect');
+    named.write('ping');
+    assert.equal(await readUntil(named, (text) => text === 'ping'), 'ping');
+    named.destroy();
+    // net.connect would have connected to an IP literal without asking any lookup: here it is checked all the same.
+    const literal = dialer.tunnelSocket({ host: '10.0.0.1', port: server.port, authority: `10.0.0.1:${server.port}`, tls: false }, {});
+    const [err] = (await once(literal, 'error')) as [Error];
+    assert.ok(err instanceof LoopDetectedError);
+    assert.deepEqual(dialled, ['127.0.0.1'], 'only the address that passed was dialled');
+  } finally {
+    await server.close();
+  }
 });
 
 test('the resolver given to startEgressProxy reaches every route: forwarding, tunnels and MITM', async () => {
