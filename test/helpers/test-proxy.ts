@@ -6,7 +6,7 @@
  * Test origins listen on loopback, which the destination policy refuses by default, on ports CONNECT may not reach
  * by default: OPEN_LOOPBACK opens exactly that (loopback destinations, any port), as `--dest-allow 127.0.0.0/8
  * --dest-allow ::1 --connect-port 1-65535 --http-port 1-65535` would. A test of the policy itself passes its own `destinationsAllow`,
- * `connectPorts` or `httpPorts`, which replace these.
+ * `connectPorts` or `httpPorts`, which replace these, or `defaultPolicy: true` to keep what the config says.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,10 +35,11 @@ export const OPEN_LOOPBACK = { destinationsAllow: ['127.0.0.0/8', '::1'], connec
 export async function startTestProxy(
   overrides: ConfigOverrides = {},
   tweak?: (config: ProxyConfig) => void,
-  options: { lookup?: LookupFunction; connect?: ConnectFunction } = {},
+  options: { lookup?: LookupFunction; connect?: ConnectFunction; defaultPolicy?: boolean } = {},
 ): Promise<TestProxy> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'egress-proxy-test-')));
-  const { config } = await resolveConfig({ bind: '127.0.0.1', port: 0, adminPort: 0, dataDir, ...OPEN_LOOPBACK, ...overrides }, {});
+  const open = options.defaultPolicy === true ? {} : OPEN_LOOPBACK;
+  const { config } = await resolveConfig({ bind: '127.0.0.1', port: 0, adminPort: 0, dataDir, ...open, ...overrides }, {});
   tweak?.(config);
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -48,7 +49,10 @@ export async function startTestProxy(
     },
   });
   const logger = pino({ level: 'debug' }, sink);
-  const running = await startEgressProxy(config, logger, options);
+  const running = await startEgressProxy(config, logger, {
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+    ...(options.connect ? { connect: options.connect } : {}),
+  });
   const host = config.bind.includes(':') ? `[${config.bind === '::' ? '::1' : config.bind}]` : config.bind === '0.0.0.0' ? '127.0.0.1' : config.bind;
   const adminUrl = running.adminAddress ? `http://127.0.0.1:${running.adminAddress.port}` : '';
   return Object.assign(running, {
