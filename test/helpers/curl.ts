@@ -7,12 +7,13 @@ export interface CurlResult {
   stderr: string;
 }
 
-export function curl(args: string[], timeoutMs = 15_000): Promise<CurlResult> {
+/** `env` is added to a minimal environment (PATH only): `http_proxy` there is how DataKit-style users set a proxy. */
+export function curl(args: string[], timeoutMs = 15_000, env: Record<string, string> = {}): Promise<CurlResult> {
   return new Promise((resolve) => {
     execFile(
       'curl',
       ['--silent', '--show-error', '--noproxy', '', ...args],
-      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } },
       (error, stdout, stderr) => {
         const exitCode = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ exitCode, stdout, stderr });
