@@ -24,6 +24,7 @@ import { PortPolicy } from './policy/port-policy.js';
 import { ViaLoopDetector } from './policy/via-loop.js';
 import { viaPseudonym } from './policy/via-token.js';
 import { DescriptorExhaustionLog } from './system/descriptor-exhaustion.js';
+import { DescriptorProbe } from './system/descriptor-probe.js';
 import { RelayEngine } from './relay/relay-engine.js';
 import { LiveSettings, type RelaySettings } from './relay/relay-settings.js';
 import { UpstreamDialer, type ConnectFunction } from './relay/upstream-dialer.js';
@@ -88,6 +89,7 @@ export async function startEgressProxy(
   // Warnings traffic can cause, at most one a minute per reason (an attacker must not be able to flood the log).
   const trafficLog = new RateLimitedLog(logger, { onSuppressed: (reason) => metrics.onLogLineSuppressed(reason) });
   const descriptors = new DescriptorExhaustionLog(trafficLog, () => metrics.onDescriptorsExhausted('accept'));
+  const descriptorProbe = new DescriptorProbe((err) => descriptors.acceptsDropped(err));
   const via = await viaPseudonym(config.mitmOptions.dataDir, config.bind, config.port);
   logger.debug({ via: via.pseudonym, ...via.source }, 'Via pseudonym');
   const viaLoops = new ViaLoopGuard(new ViaLoopDetector(via.pseudonym));
@@ -187,6 +189,7 @@ export async function startEgressProxy(
     throw err;
   }
   reportCap();
+  descriptorProbe.start();
   if (adminAddress) loopGuard.addOwnListener(config.admin.bind, adminAddress.port);
   for (const listener of options.externalListeners ?? []) loopGuard.addOwnListener(listener.bind, listener.port);
 
@@ -206,6 +209,7 @@ export async function startEgressProxy(
     },
     stop(drainMs = config.timeouts.drainMs) {
       stopping ??= (async () => {
+        descriptorProbe.stop();
         const result = await proxy.drain(drainMs);
         await admin?.close();
         return result;
