@@ -17,11 +17,18 @@ const START_TIMEOUT_MS = 20_000;
 export const PROXY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
 
 /**
- * Starts `egress-proxy run --bind 127.0.0.1 --port 0 --admin-port 0 ...extraArgs` and waits for it to listen.
- * `cli` defaults to the package's built `dist/cli.js`.
+ * The bench's origins (the null server) listen on loopback, on ports picked at start: the destination policy refuses
+ * loopback and the port policy those ports by default (docs/security.md), so the benchmark opens exactly that.
+ * Checking the policy stays on the measured path: the lists are not empty.
+ */
+export const BENCH_POLICY_ARGS: readonly string[] = ['--dest-allow', '127.0.0.0/8', '--dest-allow', '::1', '--connect-port', '1-65535', '--http-port', '1-65535'];
+
+/**
+ * Starts `egress-proxy run --bind 127.0.0.1 --port 0 --admin-port 0 BENCH_POLICY_ARGS... ...extraArgs` and waits for
+ * it to listen. `cli` defaults to the package's built `dist/cli.js`.
  */
 export async function startEgressProxy(extraArgs: readonly string[] = [], cli = requireBuiltCli()): Promise<RunningProxy> {
-  const args = [...PROXY_NODE_FLAGS, cli, 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', ...extraArgs];
+  const args = [...PROXY_NODE_FLAGS, cli, 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', ...BENCH_POLICY_ARGS, ...extraArgs];
   const { managed, value: port } = await spawnUntilLine('egress-proxy', process.execPath, args, listeningPort, START_TIMEOUT_MS);
   return runningProxy(managed, port);
 }
