@@ -6,11 +6,16 @@
  * src/proxy/splice-tunnel-relay.ts is its only user and keeps all policy: this file only moves bytes, half-closes,
  * watches the idle time and reports one final event per tunnel. The contract:
  *
- *   open(clientFd, upstreamFd, idleMs, onEvent) -> tunnel
- *     Duplicates both descriptors (the caller then closes its own), and starts relaying. onEvent(kind, side, errno)
- *     is called at most once: kind 1 = both directions ended cleanly (each FIN was passed on as a shutdown of the
- *     other socket's sending side); 2 = a socket failed (side 0 = client, 1 = upstream; errno from the kernel);
- *     3 = no byte moved either way for idleMs. The relay has stopped when it is called; the caller then closes.
+ *   setEventHandler(onEvent)
+ *     Once, before the first open: the one function every tunnel's final event goes to (one per environment, not
+ *     one per tunnel: an idle tunnel's memory is a target of issue 13).
+ *   open(clientFd, upstreamFd, idleMs, id) -> tunnel
+ *     Duplicates both descriptors (the caller then closes its own), and starts relaying. onEvent(id, kind, side,
+ *     errno) is called at most once for it, with the caller's int32 `id`: kind 1 = both directions ended cleanly
+ *     (each FIN was passed on as a shutdown of the other socket's sending side); 2 = a socket failed (side 0 =
+ *     client, 1 = upstream; errno from the kernel); 3 = no byte moved either way for idleMs (checked by one sweep
+ *     timer for all tunnels, so to within a quarter of idleMs, at most a second late). The relay has stopped when
+ *     it is called; the caller then closes.
  *   close(tunnel, resetSide)
  *     Stops and closes both sockets. resetSide 0 or 1 closes that socket with a TCP RST (SO_LINGER 0) instead of a
  *     FIN, -1 neither. Idempotent.
@@ -19,6 +24,9 @@
  * Pipes: a direction holds a pipe only while bytes sit in it (spliced in, not yet out: the destination was full).
  * Otherwise the pipe goes back to a small pool shared by all tunnels, so an idle tunnel holds two sockets and this
  * struct, and ten thousand idle tunnels do not hold forty thousand pipe descriptors.
+ *
+ * What an open tunnel holds outside the JavaScript heap is this struct with its two poll handles (about 500 bytes),
+ * and a V8 external with its finalizer; the event handler, its async context and the idle timer are shared.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -40,6 +48,8 @@
 /* Splices per direction per readiness event before yielding to other sockets (up to 1 MiB). */
 #define MAX_ROUNDS 16
 #define POOL_MAX 64
+/* The idle sweep runs every quarter of the shortest idle timeout among open tunnels, and at least once a second. */
+#define SWEEP_MAX_MS 1000
 
 #define EVENT_END 1
 #define EVENT_ERROR 2
@@ -53,10 +63,15 @@ typedef struct {
 /* Per Node environment (main thread or a worker): its pipe pool and open tunnels. */
 typedef struct addon_state {
   uv_loop_t *loop;
+  napi_env env;
   pipe_fds pool[POOL_MAX];
   int pooled;
   struct tunnel *open_list;
-  int handles_open; /* of all tunnels, closing ones included */
+  int handles_open; /* of all tunnels, closing ones included, and the sweep timer */
+  napi_ref on_event;
+  napi_async_context async_context;
+  uv_timer_t sweep;
+  uint64_t sweep_ms; /* the period the sweep is running with; 0 = stopped */
   napi_async_cleanup_hook_handle cleanup_hook;
   int cleaning_up;
 } addon_state;
@@ -80,11 +95,9 @@ struct tunnel {
   uv_poll_t poll[2];
   int polling[2]; /* events the poll handle was started with; 0 = stopped */
   direction dir[2]; /* dir[CLIENT]: client -> upstream; dir[UPSTREAM]: upstream -> client */
-  uv_timer_t timer;
   uint64_t idle_ms;
   uint64_t last_activity;
-  napi_ref callback;
-  napi_async_context async_context;
+  int32_t id; /* the caller's, passed back with the final event */
   int stopped; /* the final event was raised, or close() was called */
   int closed;  /* close() ran: descriptors closed, handles closing */
   int handles_open;
@@ -136,13 +149,21 @@ static void finish_cleanup(addon_state *state) {
   free(state);
 }
 
+static void after_state_handle(addon_state *state) {
+  state->handles_open--;
+  if (state->cleaning_up && state->handles_open == 0) finish_cleanup(state);
+}
+
 static void on_handle_closed(uv_handle_t *handle) {
   tunnel *t = handle->data;
   addon_state *state = t->state;
   t->handles_open--;
-  state->handles_open--;
   free_if_unused(t);
-  if (state->cleaning_up && state->handles_open == 0) finish_cleanup(state);
+  after_state_handle(state);
+}
+
+static void on_sweep_closed(uv_handle_t *handle) {
+  after_state_handle(handle->data);
 }
 
 static void stop_io(tunnel *t) {
@@ -150,7 +171,6 @@ static void stop_io(tunnel *t) {
     if (t->polling[side]) uv_poll_stop(&t->poll[side]);
     t->polling[side] = 0;
   }
-  uv_timer_stop(&t->timer);
 }
 
 /* Raises the tunnel's one final event. The JavaScript side may call close() from inside it. */
@@ -159,17 +179,20 @@ static void raise_event(tunnel *t, int kind, int side, int err) {
   t->stopped = 1;
   stop_io(t);
   napi_env env = t->env;
+  addon_state *state = t->state;
+  if (state->on_event == NULL) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value callback, resource, argv[3], result;
-  if (napi_get_reference_value(env, t->callback, &callback) == napi_ok && callback != NULL) {
-    napi_create_int32(env, kind, &argv[0]);
-    napi_create_int32(env, side, &argv[1]);
-    napi_create_int32(env, err, &argv[2]);
+  napi_value callback, resource, argv[4], result;
+  if (napi_get_reference_value(env, state->on_event, &callback) == napi_ok && callback != NULL) {
+    napi_create_int32(env, t->id, &argv[0]);
+    napi_create_int32(env, kind, &argv[1]);
+    napi_create_int32(env, side, &argv[2]);
+    napi_create_int32(env, err, &argv[3]);
     napi_get_global(env, &resource);
     /* make_callback, not call_function: it runs process.nextTick callbacks and promise jobs afterwards, and an
      * exception thrown by the handler is passed on below. */
-    if (napi_make_callback(env, t->async_context, resource, callback, 3, argv, &result) != napi_ok) {
+    if (napi_make_callback(env, state->async_context, resource, callback, 4, argv, &result) != napi_ok) {
       /* A throwing handler: hand the exception to process 'uncaughtException', as Node does for its callbacks. */
       bool pending = false;
       napi_value exception;
@@ -295,16 +318,55 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   settle(t);
 }
 
-static void on_timer(uv_timer_t *timer) {
-  tunnel *t = timer->data;
-  if (t->stopped) return;
-  uint64_t now = uv_now(t->state->loop);
-  uint64_t idle = now - t->last_activity;
-  /* One timer per tunnel, re-armed only when it fires: the relay just notes the time of each move. */
-  if (idle >= t->idle_ms) {
-    raise_event(t, EVENT_IDLE, -1, 0);
-  } else {
-    uv_timer_start(&t->timer, on_timer, t->idle_ms - idle, 0);
+static uint64_t sweep_period(uint64_t idle_ms) {
+  uint64_t quarter = idle_ms / 4;
+  if (quarter < 1) quarter = 1;
+  return quarter < SWEEP_MAX_MS ? quarter : SWEEP_MAX_MS;
+}
+
+static void on_sweep(uv_timer_t *timer);
+
+static void start_sweep(addon_state *state, uint64_t period) {
+  state->sweep_ms = period;
+  uv_timer_start(&state->sweep, on_sweep, period, period);
+}
+
+/*
+ * One timer for all tunnels (a libuv timer per tunnel was 150 bytes of each idle tunnel): the relay only notes the
+ * time of each move, and the sweep ends the tunnels that have been quiet for their idle timeout. The quiet ones are
+ * collected first: raising an event calls into JavaScript, which closes tunnels (unlinking them from the list). A
+ * collected tunnel stays allocated meanwhile: it is freed only after its handles' close callbacks, which libuv runs
+ * in a later phase of the loop.
+ */
+static void on_sweep(uv_timer_t *timer) {
+  addon_state *state = timer->data;
+  uint64_t now = uv_now(state->loop);
+  uint64_t shortest = 0;
+  tunnel **due = NULL;
+  size_t count = 0, capacity = 0;
+  for (tunnel *t = state->open_list; t != NULL; t = t->next) {
+    if (t->stopped) continue;
+    if (now - t->last_activity < t->idle_ms) {
+      if (shortest == 0 || t->idle_ms < shortest) shortest = t->idle_ms;
+      continue;
+    }
+    if (count == capacity) {
+      size_t grown = capacity == 0 ? 16 : capacity * 2;
+      tunnel **more = realloc(due, grown * sizeof *due);
+      if (more == NULL) break; /* the rest waits for the next sweep */
+      due = more;
+      capacity = grown;
+    }
+    due[count++] = t;
+  }
+  for (size_t i = 0; i < count; i++) raise_event(due[i], EVENT_IDLE, -1, 0);
+  free(due);
+  if (state->cleaning_up) return;
+  if (shortest == 0 && count == 0) {
+    uv_timer_stop(&state->sweep);
+    state->sweep_ms = 0;
+  } else if (shortest != 0 && sweep_period(shortest) != state->sweep_ms) {
+    start_sweep(state, sweep_period(shortest));
   }
 }
 
@@ -323,7 +385,6 @@ static void close_tunnel(tunnel *t, int reset_side) {
   /* uv_close on a poll handle removes the descriptor from epoll at once, so the descriptors can be closed now. */
   uv_close((uv_handle_t *)&t->poll[0], on_handle_closed);
   uv_close((uv_handle_t *)&t->poll[1], on_handle_closed);
-  uv_close((uv_handle_t *)&t->timer, on_handle_closed);
   for (int side = 0; side < 2; side++) {
     if (side == reset_side) {
       struct linger hard = {1, 0};
@@ -334,10 +395,6 @@ static void close_tunnel(tunnel *t, int reset_side) {
     give_back_pipe(t->state, &t->dir[side]);
   }
   unlink_tunnel(t);
-  if (t->callback) napi_delete_reference(t->env, t->callback);
-  t->callback = NULL;
-  if (t->async_context) napi_async_destroy(t->env, t->async_context);
-  t->async_context = NULL;
 }
 
 static void finalize_tunnel(napi_env env, void *data, void *hint) {
@@ -357,19 +414,42 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   return NULL;
 }
 
+static napi_value js_set_event_handler(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  addon_state *state;
+  napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&state);
+  napi_valuetype type;
+  if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, NULL, "setEventHandler(onEvent)");
+    return NULL;
+  }
+  if (state->on_event != NULL) napi_delete_reference(env, state->on_event);
+  napi_create_reference(env, argv[0], 1, &state->on_event);
+  if (state->async_context == NULL) {
+    napi_value resource_name;
+    napi_create_string_utf8(env, "EgressProxyTunnel", NAPI_AUTO_LENGTH, &resource_name);
+    napi_async_init(env, NULL, resource_name, &state->async_context);
+  }
+  return NULL;
+}
+
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   addon_state *state;
   napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&state);
-  int32_t client_fd, upstream_fd;
+  int32_t client_fd, upstream_fd, id;
   double idle_ms;
-  napi_valuetype callback_type;
   if (argc < 4 || napi_get_value_int32(env, argv[0], &client_fd) != napi_ok ||
       napi_get_value_int32(env, argv[1], &upstream_fd) != napi_ok ||
-      napi_get_value_double(env, argv[2], &idle_ms) != napi_ok || napi_typeof(env, argv[3], &callback_type) != napi_ok ||
-      callback_type != napi_function || client_fd < 0 || upstream_fd < 0 || idle_ms < 1) {
-    napi_throw_type_error(env, NULL, "open(clientFd, upstreamFd, idleMs, onEvent)");
+      napi_get_value_double(env, argv[2], &idle_ms) != napi_ok || napi_get_value_int32(env, argv[3], &id) != napi_ok ||
+      client_fd < 0 || upstream_fd < 0 || idle_ms < 1) {
+    napi_throw_type_error(env, NULL, "open(clientFd, upstreamFd, idleMs, id)");
+    return NULL;
+  }
+  if (state->on_event == NULL) {
+    napi_throw_error(env, NULL, "open: setEventHandler() was not called");
     return NULL;
   }
 
@@ -378,6 +458,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   t->state = state;
   t->env = env;
   t->idle_ms = (uint64_t)idle_ms;
+  t->id = id;
   t->fd[0] = t->fd[1] = -1;
   for (int i = 0; i < 2; i++) {
     t->dir[i].from = i;
@@ -392,22 +473,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     free(t);
     return throw_errno(env, "dup", err);
   }
-  napi_value resource_name;
-  napi_create_string_utf8(env, "EgressProxyTunnel", NAPI_AUTO_LENGTH, &resource_name);
-  napi_async_init(env, NULL, resource_name, &t->async_context);
-  napi_create_reference(env, argv[3], 1, &t->callback);
-
   for (int side = 0; side < 2; side++) {
     uv_poll_init(state->loop, &t->poll[side], t->fd[side]);
     t->poll[side].data = t;
   }
-  uv_timer_init(state->loop, &t->timer);
-  t->timer.data = t;
-  uv_unref((uv_handle_t *)&t->timer); /* like a socket's timeout: it alone does not keep the process alive */
-  t->handles_open = 3;
-  state->handles_open += 3;
+  t->handles_open = 2;
+  state->handles_open += 2;
   t->last_activity = uv_now(state->loop);
-  uv_timer_start(&t->timer, on_timer, t->idle_ms, 0);
+  uint64_t period = sweep_period(t->idle_ms);
+  if (state->sweep_ms == 0 || period < state->sweep_ms) start_sweep(state, period);
   t->next = state->open_list;
   if (t->next) t->next->prev = t;
   state->open_list = t;
@@ -473,15 +547,25 @@ static void cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   (void)handle;
   state->cleaning_up = 1;
   while (state->open_list) close_tunnel(state->open_list, -1);
-  if (state->handles_open == 0) finish_cleanup(state);
+  if (state->on_event != NULL) napi_delete_reference(state->env, state->on_event);
+  state->on_event = NULL;
+  if (state->async_context != NULL) napi_async_destroy(state->env, state->async_context);
+  state->async_context = NULL;
+  uv_close((uv_handle_t *)&state->sweep, on_sweep_closed);
 }
 
 NAPI_MODULE_INIT() {
   addon_state *state = calloc(1, sizeof *state);
   if (state == NULL) return NULL;
   if (napi_get_uv_event_loop(env, &state->loop) != napi_ok) return NULL;
+  state->env = env;
+  uv_timer_init(state->loop, &state->sweep);
+  state->sweep.data = state;
+  uv_unref((uv_handle_t *)&state->sweep); /* like a socket's timeout: it alone does not keep the process alive */
+  state->handles_open = 1;
   if (napi_add_async_cleanup_hook(env, cleanup, state, &state->cleanup_hook) != napi_ok) return NULL;
   napi_property_descriptor properties[] = {
+      {"setEventHandler", NULL, js_set_event_handler, NULL, NULL, NULL, napi_default, state},
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, state},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, state},
       {"bytes", NULL, js_bytes, NULL, NULL, NULL, napi_default, state},

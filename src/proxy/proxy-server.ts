@@ -41,6 +41,11 @@ export class ProxyServer {
    * response): what a drain destroys at its deadline, so a stop is bounded by it.
    */
   readonly #sockets = new Set<Socket>();
+  /**
+   * One `close` listener for every accepted socket (it is `this` when called), not a closure each: a socket that
+   * becomes an idle tunnel keeps its listeners for the tunnel's life (issue 13).
+   */
+  readonly #forgetSocket: (this: Socket) => void;
   #draining = false;
 
   constructor(deps: ProxyServerDeps) {
@@ -50,6 +55,10 @@ export class ProxyServer {
     // §9.3.6). A forwarding client that does so with a request in flight has given up on it (connection-relay.ts).
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
     this.#server.maxConnections = deps.config.limits.maxClientConnections;
+    const sockets = this.#sockets;
+    this.#forgetSocket = function (this: Socket) {
+      sockets.delete(this);
+    };
   }
 
   /** Listening and not draining: what /readyz reports. */
@@ -104,7 +113,7 @@ export class ProxyServer {
     const { engine, tracker } = this.#deps;
     tracker.trackClientConnection(socket);
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    socket.on('close', this.#forgetSocket);
     const client: ConnectionContext = { clientIp: displayClientIp(socket.remoteAddress), clientAddress: socket.remoteAddress };
     const settings = engine.settings.current;
     const guards = settings.connectionGuards;
@@ -115,12 +124,13 @@ export class ProxyServer {
       for (let admitted = 0; admitted < index; admitted++) guards[admitted]?.connectionClosed?.(client);
       // Answered before a byte is read: a denied client costs a write and a close, nothing more.
       settings.observers.onReject({ clientIp: client.clientIp, reason: refused.reason, statusCode: refused.statusCode, method: '', target: '' });
-      socket.on('error', () => socket.destroy());
+      socket.on('error', destroyOnError);
       writeRawRefusal(socket, refused);
       return;
     }
-    // The guards of the accept are told of its close, whatever a reload has put in force by then.
-    socket.once('close', () => {
+    // The guards of the accept are told of its close, whatever a reload has put in force by then. `on`, not `once`
+    // (close comes once): `once` would add a wrapper and a record to every open tunnel (issue 13).
+    socket.on('close', () => {
       for (const guard of guards) guard.connectionClosed?.(client);
     });
     engine.serve(socket, FORWARD_ROUTE, client);
@@ -130,7 +140,7 @@ export class ProxyServer {
   #handOver(socket: Socket, decision: HandOverDecision, rest: Buffer, client: ConnectionContext): void {
     // Every step below is synchronous, so no byte can arrive before either a refusal (which discards what the
     // client sent) or EarlyClientData (which keeps it) takes the socket over.
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     if (this.#draining) {
       // Not a refusal of the client: a new tunnel cannot outlive the drain, so it is not opened.
       writeRawErrorResponse(socket, 503, 'Proxy is shutting down');
@@ -185,4 +195,9 @@ export class ProxyServer {
       upstreamSocket: (options) => engine.dialer.tunnelSocket({ host: target.host, port: target.port, authority: target.authority, tls: false }, options),
     });
   }
+}
+
+/** A socket's `error` listener that closes it (shared: `this` is the socket). */
+function destroyOnError(this: Socket): void {
+  this.destroy();
 }

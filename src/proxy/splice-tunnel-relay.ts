@@ -19,12 +19,14 @@ import {
   type EstablishedTunnel,
   type PreparedRelay,
   type TunnelByteCounts,
+  type TunnelOwner,
   type TunnelRelay,
 } from './tunnel-relay.js';
 
 /** The addon's functions (see the contract at the top of native/tunnel_splice.c). */
 interface SpliceAddon {
-  open(clientFd: number, upstreamFd: number, idleMs: number, onEvent: (kind: number, side: number, errno: number) => void): NativeTunnel;
+  setEventHandler(onEvent: (id: number, kind: number, side: number, errno: number) => void): void;
+  open(clientFd: number, upstreamFd: number, idleMs: number, id: number): NativeTunnel;
   close(tunnel: NativeTunnel, resetSide: number): void;
   bytes(tunnel: NativeTunnel): [number, number];
 }
@@ -48,11 +50,25 @@ export function loadSpliceTunnelRelay(): TunnelRelay | Error {
     const reason = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'not built at install' : (err as Error).message;
     return new Error(`native relay unavailable: ${reason}`);
   }
+  // One handler for every tunnel's final event, each tunnel found by its id: no closure and no native reference
+  // per tunnel (an idle tunnel's memory is a target of issue 13).
+  addon.setEventHandler((id, kind, side, errno) => openTunnels.get(id)?.onEvent(kind, side, errno));
   return {
     name: 'splice',
     detail: 'native splice(2) relay',
     prepare: (): PreparedRelay => ({ start: (tunnel) => startSplicing(addon, tunnel) }),
   };
+}
+
+/** The tunnels the addon relays now, by the id their events carry. */
+const openTunnels = new Map<number, SplicedTunnel>();
+let lastId = 0;
+
+/** An id no open tunnel has (int32, as the addon keeps it). */
+function nextTunnelId(): number {
+  do lastId = lastId === 0x7fffffff ? 1 : lastId + 1;
+  while (openTunnels.has(lastId));
+  return lastId;
 }
 
 function startSplicing(addon: SpliceAddon, tunnel: EstablishedTunnel): TunnelByteCounts {
@@ -79,9 +95,9 @@ class SplicedTunnel implements TunnelByteCounts {
   /** Until the descriptor changes hands. */
   #upstream: Socket | undefined;
   readonly #idleMs: number;
-  readonly #upstreamFailed: (err: Error) => void;
-  readonly #upstreamReleased: () => void;
+  readonly #owner: TunnelOwner;
   #native: NativeTunnel | undefined;
+  #id = 0;
   /** The native counts once the relay has stopped (the addon's tunnel is closed by then). */
   #final: [number, number] | undefined;
   /** What the sockets carried before the descriptors changed hands: the pipelined bytes. */
@@ -96,8 +112,7 @@ class SplicedTunnel implements TunnelByteCounts {
     this.#client = client;
     this.#upstream = tunnel.upstream;
     this.#idleMs = tunnel.idleTimeoutMs;
-    this.#upstreamFailed = tunnel.upstreamFailed;
-    this.#upstreamReleased = tunnel.upstreamReleased;
+    this.#owner = tunnel.owner;
     if (client.writableLength === 0 && tunnel.upstream.writableLength === 0) this.#handOver();
     else this.#handOverWhenFlushed();
   }
@@ -142,8 +157,7 @@ class SplicedTunnel implements TunnelByteCounts {
         upstream,
         pipelined: Buffer.alloc(0),
         idleTimeoutMs: this.#idleMs,
-        upstreamFailed: this.#upstreamFailed,
-        upstreamReleased: this.#upstreamReleased,
+        owner: this.#owner,
       };
       this.#fallback = relayInJavaScript(tunnel, { answered: true });
       return;
@@ -152,8 +166,11 @@ class SplicedTunnel implements TunnelByteCounts {
     this.#receivedBefore = upstream.bytesRead;
     const clientHandle = takeHandle(client);
     const upstreamHandle = takeHandle(upstream);
+    const id = nextTunnelId();
     try {
-      this.#native = this.#addon.open(clientHandle.fd ?? -1, upstreamHandle.fd ?? -1, this.#idleMs, this.#onEvent);
+      this.#native = this.#addon.open(clientHandle.fd ?? -1, upstreamHandle.fd ?? -1, this.#idleMs, id);
+      this.#id = id;
+      openTunnels.set(id, this);
     } catch (err) {
       // Out of descriptors for the duplicates, say: this tunnel cannot go on, the proxy can.
       upstream.destroy(err as Error);
@@ -168,19 +185,21 @@ class SplicedTunnel implements TunnelByteCounts {
     // the connection; destroying it (a drain, the tracker, the client leaving) ends the tunnel.
     upstream.destroy();
     this.#upstream = undefined;
-    this.#upstreamReleased();
-    client.once('close', this.#onClientRecordClosed);
+    this.#owner.upstreamReleased();
+    // `on`, not `once` (close comes once): `once` would add a wrapper and a record to every open tunnel.
+    client.on('close', this.#onClientRecordClosed);
   }
 
-  readonly #onEvent = (kind: number, side: number, errno: number): void => {
+  /** The addon's final event for this tunnel. */
+  onEvent(kind: number, side: number, errno: number): void {
     // An end (each FIN was passed on) or the idle timeout closes both cleanly. A failed socket has the other reset
     // (issue 9: a cut transfer must not look like a complete one), and an upstream failure goes to the tunnel's
     // record for its log and metrics.
     const failed = kind === EVENT_ERROR;
     this.#stop(failed ? 1 - side : -1);
-    if (failed && side === UPSTREAM) this.#upstreamFailed(systemError(errno));
+    if (failed && side === UPSTREAM) this.#owner.upstreamFailed(systemError(errno));
     this.#client.destroy();
-  };
+  }
 
   readonly #onClientRecordClosed = (): void => {
     this.#stop(-1);
@@ -191,6 +210,7 @@ class SplicedTunnel implements TunnelByteCounts {
     if (this.#native === undefined || this.#final !== undefined) return;
     this.#final = this.#addon.bytes(this.#native);
     this.#addon.close(this.#native, resetSide);
+    openTunnels.delete(this.#id);
   }
 
   #nativeBytes(): [number, number] {

@@ -28,13 +28,22 @@ export interface EstablishedTunnel {
   pipelined: Buffer;
   upstream: Socket;
   idleTimeoutMs: number;
+  /** Who opened the tunnel and keeps its record. */
+  owner: TunnelOwner;
+}
+
+/**
+ * What a relay tells the tunnel's owner (connect-tunnel.ts). An object rather than two callbacks: an open tunnel
+ * holds it for its whole life, and a closure each would cost every idle tunnel two more objects (issue 13).
+ */
+export interface TunnelOwner {
   /** A failure of the upstream that the relay saw itself (not as an `error` on `upstream`): for the record. */
-  upstreamFailed: (err: Error) => void;
+  upstreamFailed(err: Error): void;
   /**
-   * The relay took the upstream's descriptor and has destroyed the `upstream` object: the caller lets go of it, and
+   * The relay took the upstream's descriptor and has destroyed the `upstream` object: the owner lets go of it, and
    * `client` alone stands for the tunnel from now on (destroying it ends the relay).
    */
-  upstreamReleased: () => void;
+  upstreamReleased(): void;
 }
 
 /** Bytes delivered each way so far (and in the end): what the metrics and access log report. */
@@ -50,7 +59,7 @@ export interface PreparedRelay {
   /**
    * Answers `200` to the client and relays until the tunnel is over. When it is, both `client` and `upstream` are
    * destroyed, so their `close` events tell the caller. An upstream failure is emitted as an `error` on `upstream`
-   * or given to `upstreamFailed` (for the caller's record) and the client is reset, not closed cleanly; a clean
+   * or given to `owner.upstreamFailed` (for the record) and the client is reset, not closed cleanly; a clean
    * FIN either way is passed on as a half-close.
    */
   start(tunnel: EstablishedTunnel): TunnelByteCounts;

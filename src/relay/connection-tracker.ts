@@ -5,13 +5,14 @@
  */
 import type { Duplex } from 'node:stream';
 
-interface Tunnel {
-  client: Duplex;
-  upstream: Duplex;
+/** A tunnel as the tracker sees it: something in flight that a drain's deadline can end. */
+export interface TrackedTunnel {
+  /** Ends the tunnel now (both of its sockets). */
+  destroy(): void;
 }
 
 export class ConnectionTracker {
-  readonly #tunnels = new Set<Tunnel>();
+  readonly #tunnels = new Set<TrackedTunnel>();
   #requestsInFlight = 0;
   #clientConnections = 0;
   #idleWaiters: Array<() => void> = [];
@@ -28,8 +29,14 @@ export class ConnectionTracker {
   /** Counts a client connection until it closes. */
   trackClientConnection(socket: Duplex): void {
     this.#clientConnections++;
-    socket.once('close', () => this.#clientConnections--);
+    // One listener shared by every socket, not a closure each: a socket that becomes an idle tunnel keeps its
+    // listeners for the tunnel's life (issue 13).
+    socket.on('close', this.#clientConnectionClosed);
   }
+
+  readonly #clientConnectionClosed = (): void => {
+    this.#clientConnections--;
+  };
 
   get requestsInFlight(): number {
     return this.#requestsInFlight;
@@ -37,11 +44,24 @@ export class ConnectionTracker {
 
   /** Returns the function to call once the tunnel is closed. */
   trackTunnel(client: Duplex, upstream: Duplex): () => void {
-    const tunnel = { client, upstream };
-    this.#tunnels.add(tunnel);
-    return () => {
-      if (this.#tunnels.delete(tunnel)) this.#notifyIfIdle();
+    const tunnel: TrackedTunnel = {
+      destroy: () => {
+        client.destroy();
+        upstream.destroy();
+      },
     };
+    this.addTunnel(tunnel);
+    return () => this.removeTunnel(tunnel);
+  }
+
+  /** trackTunnel() for a tunnel that is an object of its own already (no closure and record per tunnel). */
+  addTunnel(tunnel: TrackedTunnel): void {
+    this.#tunnels.add(tunnel);
+  }
+
+  /** The tunnel is closed (a second call does nothing). */
+  removeTunnel(tunnel: TrackedTunnel): void {
+    if (this.#tunnels.delete(tunnel)) this.#notifyIfIdle();
   }
 
   /** A request is in flight until requestEnded() is called for it, once. */
@@ -62,10 +82,7 @@ export class ConnectionTracker {
   }
 
   destroyAllTunnels(): void {
-    for (const { client, upstream } of this.#tunnels) {
-      client.destroy();
-      upstream.destroy();
-    }
+    for (const tunnel of this.#tunnels) tunnel.destroy();
   }
 
   #isIdle(): boolean {
