@@ -11,6 +11,9 @@
 # (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof); PROXY_WRAP prefixes every proxy command; STRACE_DIR=D traces
 # round 1 with `strace -c -f` attached to each proxy and writes D/SYSTEM.strace (round 1's CPU is then meaningless);
 # PERF_DIR=D records round 1 with `perf record -e cpu-clock -g` into D/SYSTEM.perf.data instead.
+# EGRESS_POLICY_ARGS: what opens the null server's loopback address and port to our proxy (the destination and port
+# policies refuse both by default; tools/bench/egress-proxy-process.ts, BENCH_POLICY_ARGS); set it empty for a
+# $BEFORE_DIR build older than those policies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=5; reqs=300; file=bench-data/metric.data; workers=16
@@ -53,6 +56,7 @@ port=$(grep -o '127.0.0.1:[0-9]*' "$tmp/server.log" | head -1 | cut -d: -f2)
 cert=$(grep -o '/[^ )]*\.pem' "$tmp/server.log" | head -1)
 
 declare -A proxy_pid proxy_url
+read -r -a policy <<< "${EGRESS_POLICY_ARGS---dest-allow 127.0.0.0/8 --dest-allow ::1 --connect-port 1-65535 --http-port 1-65535}"
 wrap=(); [ -n "${PROXY_WRAP:-}" ] && read -r -a wrap <<< "$PROXY_WRAP"
 for system in "$@"; do
   log="$tmp/${system//:/-}.log"
@@ -61,7 +65,7 @@ for system in "$@"; do
       relay=${system#egress}; relay=${relay#:}
       read -r -a nflags <<< "${EGRESS_NODE_FLAGS:-}"
       cli=dist/cli.js; [ "$relay" = before ] && cli=${BEFORE_DIR:?BEFORE_DIR=a built checkout}/dist/cli.js relay=
-      EGRESS_PROXY_TUNNEL_RELAY=$relay "${wrap[@]}" node --initial-old-space-size=64 "${nflags[@]}" "$cli" run --bind 127.0.0.1 --port 0 --admin-port 0 > "$log" 2>&1 &
+      EGRESS_PROXY_TUNNEL_RELAY=$relay "${wrap[@]}" node --initial-old-space-size=64 "${nflags[@]}" "$cli" run --bind 127.0.0.1 --port 0 --admin-port 0 "${policy[@]}" > "$log" 2>&1 &
       proxy_pid[$system]=$!; pids+=($!)
       wait_for "$log" 'proxy listening'
       proxy_url[$system]="http://127.0.0.1:$(grep 'proxy listening' "$log" | grep -o '"port":[0-9]*' | cut -d: -f2)" ;;

@@ -24,7 +24,7 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import { PROXY_NODE_FLAGS } from './egress-proxy-process.js';
+import { BENCH_POLICY_ARGS, PROXY_NODE_FLAGS } from './egress-proxy-process.js';
 import { builtCliPath } from './entry-points.js';
 
 /** Issue 13's target, per idle tunnel (10,000 idle tunnels add at most 80 MB). */
@@ -175,7 +175,9 @@ export async function measureTunnelMemory(options: TunnelMemoryOptions): Promise
   const target = spawn(process.execPath, ['-e', TARGET_SOURCE], { stdio: ['ignore', 'pipe', 'inherit'] });
   const proxy = spawn(
     process.execPath,
-    [...PROXY_NODE_FLAGS, ...FORCE_GC_FLAGS, options.cli ?? builtCliPath(), 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0'],
+    [...PROXY_NODE_FLAGS, ...FORCE_GC_FLAGS, options.cli ?? builtCliPath(), 'run', '--bind', '127.0.0.1', '--port', '0', '--admin-port', '0', ...BENCH_POLICY_ARGS,
+      // Every tunnel comes from 127.0.0.1: the per-client cap (1,000 by default) must let them all in.
+      '--max-connections-per-client', String(tunnels + 100)],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...(options.relay !== undefined ? { EGRESS_PROXY_TUNNEL_RELAY: options.relay } : {}) },
