@@ -188,6 +188,32 @@ for (const relay of availableTunnelRelays()) {
       busy.destroy();
     });
 
+    test('idle timeouts of different lengths at once: the short one is kept, the long one does not close early', async () => {
+      // The native relay checks every tunnel's idle time from one sweep timer that runs every quarter of the shortest
+      // timeout among open tunnels, at most every second: a 400 ms tunnel opened while only a 60 s one is open must
+      // make it run sooner (else it would close after a second or more).
+      onTarget = echo;
+      const slow = await startTestProxy({}, (config) => {
+        config.timeouts.tunnelIdleMs = 60_000;
+      });
+      try {
+        const long = await openTunnel(slow.port, authority());
+        const short = await openTunnel(proxy.port, authority());
+        const started = Date.now();
+        await once(short, 'close');
+        const elapsed = Date.now() - started;
+        // Within a quarter of 400 ms, with room for a loaded machine; a sweep left at 1 s closes it after ~950 ms.
+        assert.ok(elapsed >= 390 && elapsed < 800, `closed after ${elapsed} ms`);
+        await sleep(200);
+        assert.equal(long.destroyed, false);
+        long.write('still');
+        assert.equal(await readUntil(long, (t) => t === 'still'), 'still');
+        long.destroy();
+      } finally {
+        await slow.stop(100);
+      }
+    });
+
     test('byte counts in the access log: pipelined bytes and both directions, exact', async () => {
       onTarget = (socket) => {
         let received = 0;
