@@ -50,6 +50,8 @@ export function loadSpliceTunnelRelay(): TunnelRelay | Error {
     const reason = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'not built at install' : (err as Error).message;
     return new Error(`native relay unavailable: ${reason}`);
   }
+  // A build left over from an older checkout (the build is not redone until the next `npm ci` / `npm rebuild`).
+  if (typeof addon.setEventHandler !== 'function') return new Error('native relay unavailable: built by an older version (run npm rebuild)');
   // One handler for every tunnel's final event, each tunnel found by its id: no closure and no native reference
   // per tunnel (an idle tunnel's memory is a target of issue 13).
   addon.setEventHandler((id, kind, side, errno) => openTunnels.get(id)?.onEvent(kind, side, errno));
