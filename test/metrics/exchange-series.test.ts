@@ -6,34 +6,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
+import type { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
 import type { HttpExchangeRecord } from '../../src/relay/exchange-records.js';
 import { parseSamples, sumOf } from '../admin/prometheus-samples.js';
+import { exchangeRecord, recordMetrics } from './exchange-record.js';
 
 function proxyMetrics(): ProxyMetrics {
-  return new ProxyMetrics({
-    maxApiLabels: 3,
-    maxClientIpLabels: 1,
-    version: 'x',
-    gauges: { activeTunnels: () => 0, requestsInFlight: () => 0, clientConnections: () => 0 },
-  });
+  return recordMetrics({ maxApiLabels: 3, maxClientIpLabels: 1 });
 }
 
 function record(overrides: Partial<HttpExchangeRecord>): HttpExchangeRecord {
-  return {
-    kind: 'mitm',
-    clientIp: '10.0.0.1',
-    method: 'POST',
-    origin: 'https://o:443',
-    path: '/v1/write/metric',
-    statusCode: 200,
-    errorCode: undefined,
-    upstreamFailure: undefined,
-    bytesFromClient: 1024,
-    bytesToClient: 0,
-    durationSeconds: 0.002,
-    ...overrides,
-  };
+  return exchangeRecord({ kind: 'mitm', bytesFromClient: 1024, bytesToClient: 0, ...overrides });
 }
 
 test('every read sees every record, once', async () => {
