@@ -28,7 +28,10 @@ client=(node dist/cli.js bench client -host "$scheme://127.0.0.1:$port/v1/write/
 [ -n "$cert" ] && client+=(--ca "$cert")
 proxy=""
 if [ "${mode%%-*}" != direct ]; then
-  extra=(); [ "$mode" = mitm ] && extra=(--mitm --data-dir "$tmp/data" --upstream-ca "$cert")
+  # The null server listens on loopback on a port picked at start, which the destination and port policies refuse
+  # by default: open exactly that, as the bench does (tools/bench/egress-proxy-process.ts, BENCH_POLICY_ARGS).
+  extra=(--dest-allow 127.0.0.0/8 --dest-allow ::1 --connect-port 1-65535 --http-port 1-65535)
+  [ "$mode" = mitm ] && extra+=(--mitm --data-dir "$tmp/data" --upstream-ca "$cert")
   [ "${DASHBOARD:-}" = off ] && { printf '[admin]\ndashboard = false\n' > "$tmp/config.toml"; extra+=(--config "$tmp/config.toml"); }
   # shellcheck disable=SC2086 # EGRESS_NODE_FLAGS is a list of flags
   node --initial-old-space-size=64 ${EGRESS_NODE_FLAGS:-} dist/cli.js run --port 0 --admin-port 0 "${extra[@]}" > "$tmp/proxy.log" 2>&1 & proxy=$!
