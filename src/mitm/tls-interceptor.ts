@@ -19,6 +19,7 @@ import type { ConnectionTracker } from '../relay/connection-tracker.js';
 import { writeRawErrorResponse } from '../relay/error-response.js';
 import type { ConnectionContext } from '../relay/guards.js';
 import type { RelayEngine } from '../relay/relay-engine.js';
+import { TLS_WRITE_BUFFER_BYTES, type StreamBufferOption } from '../relay/socket-writes.js';
 import type { ProxyTarget } from '../relay/request-target.js';
 import { classifyClientTlsFailure } from './client-tls-failure.js';
 import { InterceptRoute } from './intercept-route.js';
@@ -89,7 +90,7 @@ export class TlsInterceptor {
         clientSocket.write(CONNECT_ESTABLISHED);
         const pipelined = early.release();
         if (pipelined.length > 0) clientSocket.unshift(pipelined);
-        const tlsSocket = new tls.TLSSocket(raw, {
+        const options: tls.TLSSocketOptions & StreamBufferOption = {
           isServer: true,
           secureContext,
           // A client may name a different host in SNI than in CONNECT (domain fronting or a CNAME'd endpoint):
@@ -102,7 +103,10 @@ export class TlsInterceptor {
             );
           },
           ALPNProtocols: ['http/1.1'],
-        });
+          // Responses relayed to the client: room for a few TLS records before a write reports a full buffer.
+          highWaterMark: TLS_WRITE_BUFFER_BYTES,
+        };
+        const tlsSocket = new tls.TLSSocket(raw, options);
         // The handshake's deadline is checked by the engine's one timeout sweep, like every other.
         const handshake = {
           expire: (now: number): void => {

@@ -16,7 +16,7 @@ import net, { isIP, type LookupFunction } from 'node:net';
 import tls from 'node:tls';
 import type { RejectError } from '../errors.js';
 import { addListeners } from './listeners.js';
-import { discardSocket } from './socket-writes.js';
+import { discardSocket, TLS_WRITE_BUFFER_BYTES, type StreamBufferOption } from './socket-writes.js';
 import type { UpstreamTlsSettings } from './upstream-tls.js';
 
 export interface DialTarget {
@@ -195,7 +195,7 @@ export class UpstreamDialer {
     setDetach: (detach: () => void) => void,
     setCurrent: (socket: net.Socket) => void,
   ): void {
-    const secure = tls.connect({
+    const options: tls.ConnectionOptions & StreamBufferOption = {
       socket,
       // The name the certificate must carry (the IP address itself for an IP target).
       host: target.host,
@@ -204,7 +204,9 @@ export class UpstreamDialer {
       secureContext: this.#tls.secureContext,
       rejectUnauthorized: this.#tls.rejectUnauthorized,
       ALPNProtocols: ['http/1.1'],
-    });
+      highWaterMark: TLS_WRITE_BUFFER_BYTES,
+    };
+    const secure = tls.connect(options);
     setCurrent(secure);
     // The TCP socket's own errors reach the TLS socket; this only keeps one arriving late from being unhandled.
     socket.on('error', ignoreError);

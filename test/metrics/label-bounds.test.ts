@@ -5,30 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
 import { methodLabel, statusTextLabel } from '../../src/metrics/bounded-labels.js';
-import type { HttpExchangeRecord } from '../../src/relay/exchange-records.js';
-
-function metrics(caps = { maxApiLabels: 50, maxClientIpLabels: 20 }): ProxyMetrics {
-  return new ProxyMetrics({ ...caps, version: 'test', gauges: { activeTunnels: () => 0, requestsInFlight: () => 0, clientConnections: () => 0 } });
-}
-
-function exchange(overrides: Partial<HttpExchangeRecord>): HttpExchangeRecord {
-  return {
-    kind: 'forward',
-    clientIp: '10.0.0.1',
-    method: 'POST',
-    origin: 'http://dataway:9528',
-    path: '/v1/write/metric',
-    statusCode: 200,
-    errorCode: undefined,
-    upstreamFailure: undefined,
-    bytesFromClient: 1,
-    bytesToClient: 1,
-    durationSeconds: 0.001,
-    ...overrides,
-  };
-}
+import { exchangeRecord, recordMetrics } from './exchange-record.js';
 
 function series(text: string, name: string): string[] {
   return text.split('\n').filter((line) => line.startsWith(`${name}{`));
@@ -44,10 +22,10 @@ test('methods: the known ones as they are, anything else "other"', () => {
 });
 
 test('5,000 distinct methods, paths, status codes and clients: every family stays at its cap', async () => {
-  const m = metrics();
+  const m = recordMetrics();
   for (let i = 0; i < 5000; i++) {
     m.onHttpExchange(
-      exchange({
+      exchangeRecord({
         method: `M${i}`,
         path: `/p${i}/x`,
         statusCode: 100 + (i % 500),
