@@ -31,12 +31,13 @@ import { UpstreamDialer, type ConnectFunction } from './relay/upstream-dialer.js
 import { createUpstreamTls } from './relay/upstream-tls.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import type { AdminServer } from './admin/admin-server.js';
-import { adminServerFromConfig } from './admin/admin-from-config.js';
+import { adminServerFromConfig, type AdminServerDeps } from './admin/admin-from-config.js';
 import { registryMetricsSource } from './admin/metrics-source.js';
 import { ListenerStartError } from './errors.js';
 import { planConnectionCap, readOpenFilesLimit } from './system/open-files-limit.js';
 import { DEFAULT_SOURCE } from './config/defaults.js';
 import { describeOrigin } from './config/value-origin.js';
+import { restartNeededKeys } from './reload/restart-scope.js';
 
 export interface RunningProxy {
   proxyAddress: AddressInfo;
@@ -68,6 +69,8 @@ export interface StartOptions {
    * request aimed at them is a loop, like one aimed at the proxy port.
    */
   externalListeners?: ReadonlyArray<{ bind: string; port: number }>;
+  /** What the admin listener's POST /-/reload runs (src/reload/); absent: no reload endpoint. */
+  reload?: AdminServerDeps['reload'];
 }
 
 export async function startEgressProxy(
@@ -178,6 +181,7 @@ export async function startEgressProxy(
     onListenerError: (err) => {
       if (!descriptors.acceptFailed(err, 'admin')) logger.error({ err }, 'admin listener error');
     },
+    reload: options.reload,
   });
   try {
     // Either listener failing (port taken, address not local) must release the other, or the open one keeps
@@ -240,28 +244,6 @@ function listenerFailed(listener: 'proxy' | 'admin') {
   return (err: unknown): never => {
     throw new ListenerStartError(listener, err);
   };
-}
-
-/** The keys whose value differs between `running` and `next` but only takes effect on a restart. */
-function restartNeededKeys(running: ProxyConfig, next: ProxyConfig): string[] {
-  const keys: Array<[string, unknown, unknown]> = [
-    ['proxy.bind', running.bind, next.bind],
-    ['proxy.port', running.port, next.port],
-    ['proxy.mitm', running.mitm, next.mitm],
-    ['proxy.workers', running.workers, next.workers],
-    ['limits.max_client_connections', running.limits.maxClientConnections, next.limits.maxClientConnections],
-    ['admin', JSON.stringify(running.admin), JSON.stringify(next.admin)],
-    ['metrics', JSON.stringify(running.metrics), JSON.stringify(next.metrics)],
-    ['upstream_tls', JSON.stringify(running.upstreamTls), JSON.stringify(next.upstreamTls)],
-    ['mitm (CA and leaf settings)', caSettings(running), caSettings(next)],
-  ];
-  return keys.filter(([, a, b]) => a !== b).map(([key]) => key);
-}
-
-/** The MITM settings a restart applies (the CA and its leaves), as one comparable value. */
-function caSettings(config: ProxyConfig): string {
-  const o = config.mitmOptions;
-  return JSON.stringify([o.dataDir, o.caCertFile, o.caKeyFile, o.caCommonName, o.caValidityDays, o.caKeyType, o.leafValidityDays, o.leafCacheSize]);
 }
 
 let cachedVersion: string | undefined;

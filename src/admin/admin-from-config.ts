@@ -5,7 +5,7 @@
  */
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../logging/logger.js';
-import { AdminServer } from './admin-server.js';
+import { AdminServer, type AdminServerOptions } from './admin-server.js';
 import { configSummary } from './dashboard/config-summary.js';
 import type { MetricsSource } from './metrics-source.js';
 
@@ -18,6 +18,8 @@ export interface AdminServerDeps {
   listening: () => { proxyPort: number | undefined; adminPort: number | undefined };
   /** The listener failed to accept a connection (out of file descriptors); logged as an error if not given. */
   onListenerError?: (err: Error) => void;
+  /** POST /-/reload; absent: no reload endpoint. */
+  reload?: AdminServerOptions['reload'];
 }
 
 export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps): AdminServer | undefined {
@@ -39,5 +41,6 @@ export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps
       : undefined,
     onError: (err) => deps.logger.error({ err }, 'dashboard sample failed'),
     onListenerError: deps.onListenerError ?? ((err) => deps.logger.error({ err }, 'admin listener error')),
+    reload: deps.reload,
   });
 }
