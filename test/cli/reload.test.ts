@@ -8,6 +8,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { sample } from '../helpers/metrics-text.js';
+import { hashPassword } from '../../src/auth/password-hash.js';
 import {
   echoThrough,
   httpGet,
@@ -264,6 +265,35 @@ describe('reload', { concurrency: true }, () => {
       const unreachable = await runCli(['reload', '--admin-url', 'http://127.0.0.1:1']);
       assert.equal(unreachable.code, 1);
       assert.match(unreachable.stderr, /^egress-proxy: cannot reach the admin listener at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
+      const result = await stopRun(proc);
+      assert.equal(result.code, 0, result.stderr);
+    } finally {
+      files.cleanup();
+    }
+  });
+
+  test('with admin.users, a reload needs the credentials /metrics needs: --user and EGRESS_PROXY_ADMIN_PASSWORD', async () => {
+    const files = tempDir();
+    // Cheap scrypt parameters: the test is about who may reload, not about the hash's cost.
+    const users = `[admin]\nusers = [{ name = "ops", password_hash = "${await hashPassword('s3cret pass', { logN: 4, r: 8, p: 1 })}" }]\n`;
+    const file = files.write('proxy.toml', `${LOOPBACK_ONLY}${users}`);
+    try {
+      const { proc, adminPort } = await startRun(['--config', file, '--port', '0', '--admin-port', '0']);
+      const adminUrl = `http://127.0.0.1:${adminPort}`;
+      assert.equal((await fetch(`${adminUrl}/-/reload`, { method: 'POST' })).status, 401);
+
+      const anonymous = await runCli(['reload', '--admin-url', adminUrl]);
+      assert.equal(anonymous.code, 1);
+      assert.deepEqual(stderrLines(anonymous), [
+        `egress-proxy: the admin listener at ${adminUrl} needs credentials: --user NAME, with the password in EGRESS_PROXY_ADMIN_PASSWORD`,
+      ]);
+      const wrong = await runCli(['reload', '--admin-url', adminUrl, '--user', 'ops'], { env: { EGRESS_PROXY_ADMIN_PASSWORD: 'guess' } });
+      assert.equal(wrong.code, 1);
+      assert.equal(proc.logLines().filter(isReloaded).length, 0, 'no reload without the right credentials');
+
+      const allowed = await runCli(['reload', '--admin-url', adminUrl, '--user', 'ops'], { env: { EGRESS_PROXY_ADMIN_PASSWORD: 's3cret pass' } });
+      assert.equal(allowed.code, 0, allowed.stderr);
+      await nthLog(proc, isReloaded, 1, 'the reload line');
       const result = await stopRun(proc);
       assert.equal(result.code, 0, result.stderr);
     } finally {
