@@ -18,6 +18,7 @@ import { boundedStart } from './bounded-start.js';
 import { startupFailureLine } from './startup-failure.js';
 import { workerCount } from '../cluster/worker-count.js';
 import { ConfigReloader, type ReloadOutcome } from '../reload/config-reloader.js';
+import type { AdminReload } from '../admin/admin-from-config.js';
 import { configHash } from '../reload/config-hash.js';
 import { ReloadMetrics } from '../reload/reload-metrics.js';
 
@@ -87,8 +88,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     else void reloader.reload('SIGHUP');
   };
   process.on('SIGHUP', reloadOnSignal);
-  const reloadFromAdmin = (): Promise<ReloadOutcome> =>
-    reloader?.reload('POST /-/reload') ?? Promise.resolve({ result: 'failure', message: 'the proxy is still starting; try again' });
+  const reloadFromAdmin: AdminReload = {
+    reload: (): Promise<ReloadOutcome> =>
+      reloader?.reload('POST /-/reload') ?? Promise.resolve({ result: 'failure', message: 'the proxy is still starting; try again' }),
+    running: () => reloader?.running ?? config,
+  };
 
   const workers = workerCount(config.workers);
   let outcome;
@@ -151,8 +155,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   await flushLogger(logger);
   return 0;
 }
-
-type AdminReload = () => Promise<ReloadOutcome>;
 
 async function startSingle(config: ProxyConfig, logger: Logger, reload: AdminReload): Promise<ServingProxy> {
   const proxy = await startEgressProxy(config, logger, { reload });

@@ -171,6 +171,10 @@ async function reloadScenario(
     assert.equal(sample(metrics, `egress_proxy_config_info{hash="${String(hashAtStart)}"}`), undefined, 'the old hash is gone');
     const lastSuccess = sample(metrics, 'egress_proxy_config_last_reload_success_timestamp_seconds')!;
     assert.ok(lastSuccess >= startOfReload - 1 && lastSuccess <= Date.now() / 1000 + 1, `last success ${lastSuccess}`);
+    // The dashboard shows the config in force, not the start's.
+    const dashboard = JSON.parse((await httpGet(`http://127.0.0.1:${adminPort}/dashboard.json`)).body) as { info: { config: Record<string, unknown> } };
+    assert.deepEqual(dashboard.info.config['allowed client CIDRs'], ['10.0.0.0/8']);
+    assert.equal(dashboard.info.config['config hash'], reloaded['hash']);
   } finally {
     tunnel.destroy();
     await held.close();
