@@ -38,6 +38,8 @@ import { planConnectionCap, readOpenFilesLimit } from './system/open-files-limit
 import { DEFAULT_SOURCE } from './config/defaults.js';
 import { describeOrigin } from './config/value-origin.js';
 import { restartNeededKeys } from './reload/restart-scope.js';
+import { ParentProxy } from './relay/parent-proxy.js';
+import { ParentProxyLog } from './logging/parent-proxy-log.js';
 
 export interface RunningProxy {
   proxyAddress: AddressInfo;
@@ -98,10 +100,14 @@ export async function startEgressProxy(
   const viaLoops = new ViaLoopGuard(new ViaLoopDetector(via.pseudonym));
   // Counts open connections across reloads: a new cap applies to the connections as they are.
   const connectionsPerClient = new ClientConnectionLimit(() => settings.current.limits.maxConnectionsPerClient);
+  // A parent proxy is a restart-only setting (restart-scope.ts): one, and one log of its refusals, for the process.
+  const parentProxy = config.upstreamProxy === undefined ? undefined : new ParentProxy(config.upstreamProxy, config.upstreamProxyBypass);
+  const parentLog = parentProxy === undefined ? undefined : new ParentProxyLog(logger, parentProxy.display);
   /** The settings a reload may change, built the same way at start and at each reconfigure. */
   const relaySettings = (next: ProxyConfig): RelaySettings => {
     const observerList: ExchangeObserver[] = [metrics, descriptors];
     if (next.verbose) observerList.push(new AccessLog(logger, { fullPaths: next.logFullPaths }));
+    if (parentLog !== undefined) observerList.push(parentLog);
     // In this order: ports, the self-loop, Via loops, then who is asking (the destination is the dialer's).
     const requestGuards: RequestGuard[] = [
       new PortPolicyGuard(new PortPolicy({ connectPorts: next.destinations.connectPorts, httpPorts: next.destinations.httpPorts, allow: next.destinations.allow })),
@@ -118,6 +124,7 @@ export async function startEgressProxy(
       interception: config.mitm ? interceptionPolicy(next.mitmOptions) : undefined,
       destinations: new DestinationPolicy({ allow: next.destinations.allow, blockSpecialRanges: next.destinations.blockSpecialRanges }),
       via: via.pseudonym,
+      upstreamProxy: parentProxy,
     };
   };
   const proxyAuthenticator = (next: ProxyConfig): ProxyAuthenticator =>
@@ -152,7 +159,11 @@ export async function startEgressProxy(
       metrics.onDestinationRefusal(refusal.rule);
       trafficLog.warn(`destination_${refusal.rule}`, { target: target.authority, rule: refusal.rule }, `destination refused: ${refusal.message}`);
     },
+    parent: () => settings.current.upstreamProxy,
+    // The parent's own address: only the self-loop check (a parent that is this proxy would loop).
+    checkParentAddress: loopGuard.checkAddress,
   });
+  if (parentProxy !== undefined) logger.info({ upstream_proxy: parentProxy.display, bypass: config.upstreamProxyBypass }, 'upstream connections go through the upstream proxy');
   const engine = new RelayEngine({ settings, tracker, dialer });
   const interceptor = config.mitm
     ? // Loaded only with MITM on: the X.509 stack is a third of the heap, and every major GC walks the whole heap.

@@ -68,6 +68,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     httpPorts: values['http-port'],
     maxConnectionsPerClient: numberFlag(values['max-connections-per-client'], '--max-connections-per-client'),
     logFullPaths: booleans.values.get('log-full-paths'),
+    upstreamProxy: values['upstream-proxy'],
   };
   // Listen for SIGTERM/SIGINT before starting anything: a supervisor may signal at any time, during the start
   // too, and a signal with no handler kills the process without draining.
@@ -211,6 +212,7 @@ function parseRunArgs(argv: string[]) {
         'connect-port': { type: 'string', multiple: true },
         'http-port': { type: 'string', multiple: true },
         'max-connections-per-client': { type: 'string' },
+        'upstream-proxy': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });

@@ -49,6 +49,8 @@ Options:
                         connections one client address may hold (default 1000)
                                                                            env EGRESS_PROXY_MAX_CONNECTIONS_PER_CLIENT
   --log-full-paths      access-log paths as sent, identifiers included     env EGRESS_PROXY_LOG_FULL_PATHS
+  --upstream-proxy URL  parent proxy for every upstream connection: http://[user:pass@]host[:port]
+                                                                           env EGRESS_PROXY_UPSTREAM_PROXY
   -h, --help            show this help
 
 Boolean flags also take a value: --verbose=false, --mitm=true (true, false, 1, 0, yes, no).

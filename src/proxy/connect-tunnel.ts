@@ -16,6 +16,9 @@ import type { TunnelSocketOptions } from '../relay/upstream-dialer.js';
 import type { EarlyClientData } from './early-client-data.js';
 import type { PreparedRelay, TunnelByteCounts, TunnelRelay } from './tunnel-relay.js';
 import { tunnelRelay } from './tunnel-relay-selection.js';
+import { relayInJavaScript } from './js-tunnel-relay.js';
+import { connectThroughParent, type ParentOverhead } from '../relay/parent-connect.js';
+import type { ParentProxy } from '../relay/parent-proxy.js';
 
 export { CONNECT_ESTABLISHED } from './tunnel-relay.js';
 
@@ -32,7 +35,24 @@ export interface TunnelContext {
   upstreamSocket: (options: TunnelSocketOptions) => Socket;
   /** How the bytes move once the tunnel is up; undefined means the process's choice (tunnel-relay-selection.ts). */
   relay?: TunnelRelay;
+  /**
+   * The parent proxy `upstreamSocket` connects to instead of the target (UpstreamDialer.parentFor): once connected,
+   * it is asked for the tunnel.
+   */
+  parent?: ParentProxy | undefined;
 }
+
+/**
+ * The relay of a tunnel through a parent proxy: the JavaScript one, reading the upstream with `data` events (the
+ * parent's answer to our CONNECT is read that way first, and what came after it was put back on the socket, which
+ * a relay that takes the descriptor would never see). Its byte counts are the upstream socket's, so the CONNECT
+ * exchange is subtracted from them (see openTunnel).
+ */
+const PARENT_TUNNEL_RELAY: TunnelRelay = {
+  name: 'js',
+  detail: 'JavaScript relay, through the upstream proxy',
+  prepare: () => ({ start: (tunnel) => relayInJavaScript(tunnel, { answered: false }) }),
+};
 
 /**
  * Opens a TCP connection to `target` and relays it to `clientSocket`. What the client sent before the tunnel
@@ -45,7 +65,10 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
   let counts: TunnelByteCounts | undefined;
   let reported = false;
 
-  const relay = (ctx.relay ?? tunnelRelay()).prepare();
+  const parent = ctx.parent;
+  // What failures name: the origin, and (never the parent's address) that it was reached through a parent.
+  const named = parent === undefined ? target.authority : `${target.authority} through the upstream proxy`;
+  const relay = (ctx.relay ?? (parent === undefined ? tunnelRelay() : PARENT_TUNNEL_RELAY)).prepare();
   const socket = ctx.upstreamSocket({ allowHalfOpen: true, ...(relay.upstreamOnread ? { onread: relay.upstreamOnread } : {}) });
   let untrack = ctx.tracker.trackTunnel(clientSocket, socket);
   /**
@@ -72,7 +95,7 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
     });
   };
   const recordFailure = (err: Error): void => {
-    failure ??= toUpstreamError(err, target.authority);
+    failure ??= toUpstreamError(err, named);
   };
 
   // What only the dial needs, dropped once the tunnel is up.
@@ -90,16 +113,16 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
     return ended;
   };
 
-  socket.once('connect', function (this: Socket) {
+  const established = (upstreamSocket: Socket, overhead: ParentOverhead | undefined): void => {
     const dial = endDial()!;
     if (clientSocket.destroyed) {
-      this.destroy();
+      upstreamSocket.destroy();
       return;
     }
-    counts = dial.relay.start({
+    const relayCounts = dial.relay.start({
       client: clientSocket,
       pipelined: dial.early.release(),
-      upstream: this,
+      upstream: upstreamSocket,
       idleTimeoutMs: ctx.idleTimeoutMs,
       upstreamFailed: recordFailure,
       upstreamReleased: () => {
@@ -109,6 +132,17 @@ export function openTunnel(clientSocket: Duplex, early: EarlyClientData, target:
         untrack = tracked;
         upstream = undefined;
       },
+    });
+    counts =
+      overhead === undefined
+        ? relayCounts
+        : { fromClient: () => relayCounts.fromClient() - overhead.written, toClient: () => relayCounts.toClient() - overhead.read };
+  };
+  socket.once('connect', function (this: Socket) {
+    if (parent === undefined) return established(this, undefined);
+    connectThroughParent(this, parent, target.authority, named, (err, overhead) => {
+      if (err !== undefined) this.destroy(err);
+      else established(this, overhead);
     });
   });
 

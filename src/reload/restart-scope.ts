@@ -30,6 +30,11 @@ const RESTART_SETTINGS: readonly RestartSetting[] = [
   },
   { key: 'admin', read: (c) => JSON.stringify(c.admin), keep: (n, r) => ({ ...n, admin: r.admin }) },
   { key: 'metrics', read: (c) => JSON.stringify(c.metrics), keep: (n, r) => ({ ...n, metrics: r.metrics }) },
+  {
+    key: 'proxy.upstream_proxy',
+    read: (c) => JSON.stringify([c.upstreamProxy, c.upstreamProxyBypass]),
+    keep: (n, r) => ({ ...n, upstreamProxy: r.upstreamProxy, upstreamProxyBypass: r.upstreamProxyBypass }),
+  },
   { key: 'upstream_tls', read: (c) => JSON.stringify(c.upstreamTls), keep: (n, r) => ({ ...n, upstreamTls: r.upstreamTls }) },
   {
     key: 'mitm (CA and leaf settings)',
