@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 /**
- * The `egress-proxy` command: dispatches to run, check-config, ca, bench and passwd. Every failure ends here as one
+ * The `egress-proxy` command: dispatches to run, reload, check-config, ca, bench and passwd. Every failure ends here as one
  * line on stderr and a non-zero exit: 1 for a bad config or a failed command, 2 for bad usage.
  */
 import { ConfigError, StartupFailedError, UsageError } from './errors.js';
 import { survivePerConnectionErrors } from './cli/uncaught-errors.js';
-import { CA_USAGE, CHECK_CONFIG_USAGE, MAIN_USAGE, PASSWD_USAGE, RUN_USAGE } from './cli/usage.js';
+import { CA_USAGE, CHECK_CONFIG_USAGE, MAIN_USAGE, PASSWD_USAGE, RELOAD_USAGE, RUN_USAGE } from './cli/usage.js';
 import { packageVersion } from './egress-proxy.js';
 
 const USAGE_BY_COMMAND: Record<string, string> = {
   run: RUN_USAGE,
+  reload: RELOAD_USAGE,
   'check-config': CHECK_CONFIG_USAGE,
   ca: CA_USAGE,
   passwd: PASSWD_USAGE,
@@ -23,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
     // Each command loads only its own modules: `check-config` and `--help` should not pay for TLS and metrics.
     case 'run':
       return (await import('./cli/run-command.js')).runCommand(rest);
+    case 'reload':
+      return (await import('./cli/reload-command.js')).reloadCommand(rest);
     case 'check-config':
       return (await import('./cli/check-config-command.js')).checkConfigCommand(rest);
     case 'ca':

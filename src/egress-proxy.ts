@@ -31,12 +31,15 @@ import { UpstreamDialer, type ConnectFunction } from './relay/upstream-dialer.js
 import { createUpstreamTls } from './relay/upstream-tls.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import type { AdminServer } from './admin/admin-server.js';
-import { adminServerFromConfig } from './admin/admin-from-config.js';
+import { adminServerFromConfig, type AdminServerDeps } from './admin/admin-from-config.js';
 import { registryMetricsSource } from './admin/metrics-source.js';
 import { ListenerStartError } from './errors.js';
 import { planConnectionCap, readOpenFilesLimit } from './system/open-files-limit.js';
 import { DEFAULT_SOURCE } from './config/defaults.js';
 import { describeOrigin } from './config/value-origin.js';
+import { restartNeededKeys } from './reload/restart-scope.js';
+import { ParentProxy } from './relay/parent-proxy.js';
+import { ParentProxyLog } from './logging/parent-proxy-log.js';
 
 export interface RunningProxy {
   proxyAddress: AddressInfo;
@@ -68,6 +71,8 @@ export interface StartOptions {
    * request aimed at them is a loop, like one aimed at the proxy port.
    */
   externalListeners?: ReadonlyArray<{ bind: string; port: number }>;
+  /** What the admin listener's POST /-/reload runs (src/reload/); absent: no reload endpoint. */
+  reload?: AdminServerDeps['reload'];
 }
 
 export async function startEgressProxy(
@@ -95,10 +100,14 @@ export async function startEgressProxy(
   const viaLoops = new ViaLoopGuard(new ViaLoopDetector(via.pseudonym));
   // Counts open connections across reloads: a new cap applies to the connections as they are.
   const connectionsPerClient = new ClientConnectionLimit(() => settings.current.limits.maxConnectionsPerClient);
+  // A parent proxy is a restart-only setting (restart-scope.ts): one, and one log of its refusals, for the process.
+  const parentProxy = config.upstreamProxy === undefined ? undefined : new ParentProxy(config.upstreamProxy, config.upstreamProxyBypass);
+  const parentLog = parentProxy === undefined ? undefined : new ParentProxyLog(logger, parentProxy.display);
   /** The settings a reload may change, built the same way at start and at each reconfigure. */
   const relaySettings = (next: ProxyConfig): RelaySettings => {
     const observerList: ExchangeObserver[] = [metrics, descriptors];
     if (next.verbose) observerList.push(new AccessLog(logger, { fullPaths: next.logFullPaths }));
+    if (parentLog !== undefined) observerList.push(parentLog);
     // In this order: ports, the self-loop, Via loops, then who is asking (the destination is the dialer's).
     const requestGuards: RequestGuard[] = [
       new PortPolicyGuard(new PortPolicy({ connectPorts: next.destinations.connectPorts, httpPorts: next.destinations.httpPorts, allow: next.destinations.allow })),
@@ -115,6 +124,7 @@ export async function startEgressProxy(
       interception: config.mitm ? interceptionPolicy(next.mitmOptions) : undefined,
       destinations: new DestinationPolicy({ allow: next.destinations.allow, blockSpecialRanges: next.destinations.blockSpecialRanges }),
       via: via.pseudonym,
+      upstreamProxy: parentProxy,
     };
   };
   const proxyAuthenticator = (next: ProxyConfig): ProxyAuthenticator =>
@@ -149,7 +159,11 @@ export async function startEgressProxy(
       metrics.onDestinationRefusal(refusal.rule);
       trafficLog.warn(`destination_${refusal.rule}`, { target: target.authority, rule: refusal.rule }, `destination refused: ${refusal.message}`);
     },
+    parent: () => settings.current.upstreamProxy,
+    // The parent's own address: only the self-loop check (a parent that is this proxy would loop).
+    checkParentAddress: loopGuard.checkAddress,
   });
+  if (parentProxy !== undefined) logger.info({ upstream_proxy: parentProxy.display, bypass: config.upstreamProxyBypass }, 'upstream connections go through the upstream proxy');
   const engine = new RelayEngine({ settings, tracker, dialer });
   const interceptor = config.mitm
     ? // Loaded only with MITM on: the X.509 stack is a third of the heap, and every major GC walks the whole heap.
@@ -178,6 +192,7 @@ export async function startEgressProxy(
     onListenerError: (err) => {
       if (!descriptors.acceptFailed(err, 'admin')) logger.error({ err }, 'admin listener error');
     },
+    reload: options.reload,
   });
   try {
     // Either listener failing (port taken, address not local) must release the other, or the open one keeps
@@ -240,28 +255,6 @@ function listenerFailed(listener: 'proxy' | 'admin') {
   return (err: unknown): never => {
     throw new ListenerStartError(listener, err);
   };
-}
-
-/** The keys whose value differs between `running` and `next` but only takes effect on a restart. */
-function restartNeededKeys(running: ProxyConfig, next: ProxyConfig): string[] {
-  const keys: Array<[string, unknown, unknown]> = [
-    ['proxy.bind', running.bind, next.bind],
-    ['proxy.port', running.port, next.port],
-    ['proxy.mitm', running.mitm, next.mitm],
-    ['proxy.workers', running.workers, next.workers],
-    ['limits.max_client_connections', running.limits.maxClientConnections, next.limits.maxClientConnections],
-    ['admin', JSON.stringify(running.admin), JSON.stringify(next.admin)],
-    ['metrics', JSON.stringify(running.metrics), JSON.stringify(next.metrics)],
-    ['upstream_tls', JSON.stringify(running.upstreamTls), JSON.stringify(next.upstreamTls)],
-    ['mitm (CA and leaf settings)', caSettings(running), caSettings(next)],
-  ];
-  return keys.filter(([, a, b]) => a !== b).map(([key]) => key);
-}
-
-/** The MITM settings a restart applies (the CA and its leaves), as one comparable value. */
-function caSettings(config: ProxyConfig): string {
-  const o = config.mitmOptions;
-  return JSON.stringify([o.dataDir, o.caCertFile, o.caKeyFile, o.caCommonName, o.caValidityDays, o.caKeyType, o.leafValidityDays, o.leafCacheSize]);
 }
 
 let cachedVersion: string | undefined;

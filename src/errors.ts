@@ -391,6 +391,37 @@ export class UpstreamFailedError extends UpstreamError {
   }
 }
 
+/**
+ * The parent proxy (`proxy.upstream_proxy`) answered 407: it wants credentials, or refused ours. The operator's
+ * problem (the credentials in the config), so it is logged as such; the client gets a 502 that does not pretend
+ * the client could fix it by authenticating (a 407 passed on would ask the client for the parent's password).
+ */
+export class ParentProxyAuthError extends UpstreamError {
+  override readonly name = 'ParentProxyAuthError';
+  readonly code = 'EPROXY_PARENT_PROXY_AUTH';
+  readonly statusCode = 502;
+  readonly reason = 'other';
+  get publicMessage(): string {
+    return `Bad gateway: the upstream proxy refused this proxy's credentials (reaching ${this.target})`;
+  }
+}
+
+/** The parent proxy answered a CONNECT with something other than 2xx (a 403 by its policy, a 502 of its own...). */
+export class ParentProxyRefusedError extends UpstreamError {
+  override readonly name = 'ParentProxyRefusedError';
+  readonly code = 'EPROXY_PARENT_PROXY_REFUSED';
+  readonly statusCode = 502;
+  readonly reason = 'other';
+  readonly parentStatus: number;
+  constructor(target: string, parentStatus: number) {
+    super(target, `the upstream proxy answered CONNECT ${target} with ${parentStatus}`);
+    this.parentStatus = parentStatus;
+  }
+  get publicMessage(): string {
+    return `Bad gateway: the upstream proxy refused the connection to ${this.target} (${this.parentStatus})`;
+  }
+}
+
 /** A configuration value is wrong. The message is one line naming the file and the key. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -5,8 +5,9 @@
  */
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../logging/logger.js';
-import { AdminServer } from './admin-server.js';
+import { AdminServer, type AdminServerOptions } from './admin-server.js';
 import { configSummary } from './dashboard/config-summary.js';
+import { configHash } from '../reload/config-hash.js';
 import type { MetricsSource } from './metrics-source.js';
 
 export interface AdminServerDeps {
@@ -18,6 +19,15 @@ export interface AdminServerDeps {
   listening: () => { proxyPort: number | undefined; adminPort: number | undefined };
   /** The listener failed to accept a connection (out of file descriptors); logged as an error if not given. */
   onListenerError?: (err: Error) => void;
+  /** POST /-/reload and the config in force since; absent: no reload endpoint, and the start's config shown. */
+  reload?: AdminReload;
+}
+
+export interface AdminReload {
+  /** What POST /-/reload runs (src/reload/config-reloader.ts). */
+  reload: NonNullable<AdminServerOptions['reload']>;
+  /** The config in force now (the start's, with every successful reload's values): the dashboard shows it. */
+  running(): ProxyConfig;
 }
 
 export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps): AdminServer | undefined {
@@ -33,11 +43,14 @@ export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps
       ? {
           info: () => {
             const { proxyPort, adminPort } = deps.listening();
-            return { config: configSummary(config, { proxyPort: proxyPort ?? config.port, adminPort }) };
+            const running = deps.reload?.running() ?? config;
+            const summary = configSummary(running, { proxyPort: proxyPort ?? config.port, adminPort });
+            return { config: { ...summary, 'config hash': configHash(running) } };
           },
         }
       : undefined,
     onError: (err) => deps.logger.error({ err }, 'dashboard sample failed'),
     onListenerError: deps.onListenerError ?? ((err) => deps.logger.error({ err }, 'admin listener error')),
+    reload: deps.reload === undefined ? undefined : () => deps.reload!.reload(),
   });
 }

@@ -1,9 +1,10 @@
 /**
  * The admin listener, separate from the proxy port so that monitoring never shares a port with client traffic
  * and can be bound to a different interface: GET /metrics (Prometheus text), /healthz (the process is up),
- * /readyz (the proxy listener accepts; 503 while draining), and the live dashboard (`/`, its two files, and the
- * /events stream). Read-only: every other method is refused. With users configured, everything but /healthz and
- * /readyz needs Basic credentials.
+ * /readyz (the proxy listener accepts; 503 while draining), the live dashboard (`/`, its two files, and the
+ * /events stream), and POST /-/reload (the config reload of SIGHUP, for `egress-proxy reload` and for Windows, which
+ * has no SIGHUP). Read-only otherwise: every other method is refused. With users configured, everything but
+ * /healthz and /readyz needs Basic credentials.
  */
 import http from 'node:http';
 import { once } from 'node:events';
@@ -14,6 +15,7 @@ import { DashboardAssets, DASHBOARD_SECURITY_HEADERS } from './dashboard/dashboa
 import { DashboardEvents } from './dashboard/dashboard-events.js';
 import { DashboardHistory } from './dashboard/dashboard-history.js';
 import type { MetricsSource } from './metrics-source.js';
+import type { ReloadOutcome } from '../reload/config-reloader.js';
 
 export interface AdminDashboardOptions {
   /** Facts shown once per page (version, config summary); must hold no secret. */
@@ -38,7 +40,12 @@ export interface AdminServerOptions {
   onError?: (err: unknown) => void;
   /** An error of the listener once it listens (accept() failing: EMFILE, ENFILE); it must not end the process. */
   onListenerError?: (err: Error) => void;
+  /** Reloads the config (POST /-/reload); absent: no such endpoint. */
+  reload?: () => Promise<ReloadOutcome>;
 }
+
+/** The reload endpoint's path: under `/-/`, as Prometheus spells its own lifecycle endpoints. */
+export const RELOAD_PATH = '/-/reload';
 
 const NOT_FOUND = 'Not found: try /metrics, /healthz or /readyz';
 
@@ -88,6 +95,7 @@ export class AdminServer {
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
+    if (path === RELOAD_PATH && this.#options.reload) return this.#reload(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return text(res, 405, 'Method not allowed', { Allow: 'GET, HEAD' });
     }
@@ -119,6 +127,32 @@ export class AdminServer {
       return;
     }
     return text(res, 404, this.#history ? `${NOT_FOUND}, or / for the dashboard` : NOT_FOUND);
+  }
+
+  /**
+   * POST /-/reload: 200 with `{ result: "success", hash, restart_needed }`, or 422 with `{ result: "failure",
+   * message }` (the config was refused; the running one stays). Guarded like /metrics (admin.users), and refused
+   * when the request carries an Origin: browsers add one to every cross-site POST, so a web page a user on this
+   * host opens cannot make the proxy reload (a plain form POST needs no CORS preflight). curl and the `reload`
+   * command send none.
+   */
+  async #reload(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method !== 'POST') return text(res, 405, 'Method not allowed: POST to reload the configuration', { Allow: 'POST' });
+    if (this.#auth && !(await this.#auth.admit(req, res))) return;
+    if (req.headers.origin !== undefined) return text(res, 403, 'Forbidden: a reload is not accepted from a web page (Origin header present)');
+    req.resume();
+    let outcome: ReloadOutcome;
+    try {
+      outcome = await this.#options.reload!();
+    } catch (err) {
+      return text(res, 500, `reload failed: ${(err as Error).message}`);
+    }
+    const body =
+      outcome.result === 'success'
+        ? { result: outcome.result, hash: outcome.hash, restart_needed: outcome.restartNeeded }
+        : { result: outcome.result, message: outcome.message };
+    res.writeHead(outcome.result === 'success' ? 200 : 422, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    res.end(`${JSON.stringify(body)}\n`);
   }
 }
 

@@ -70,6 +70,14 @@ export function parseBasicCredentials(fieldValue: string | undefined): ParsedCre
   return { ok: true, username: decoded.slice(0, colon).normalize('NFC'), password: decoded.slice(colon + 1) };
 }
 
+/**
+ * The field value that sends `username` and `password` as Basic credentials (for `Authorization` or
+ * `Proxy-Authorization`): UTF-8, as the challenges above announce (RFC 7617 §2.1).
+ */
+export function basicCredentialsField(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}
+
 /** The challenge for a 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`): Basic, UTF-8 (RFC 7617 §2.1). */
 export function basicChallenge(realm: string): string {
   return `Basic realm="${realm.replace(/["\\]/g, '\\$&')}", charset="UTF-8"`;

@@ -1,9 +1,11 @@
 /**
  * `egress-proxy run`: resolve the config, start the proxy (in this process, or as a cluster primary with
- * `workers` > 1), stop gracefully on SIGTERM/SIGINT. The start is bounded by `timeouts.startup` and by the stop
- * signals, and every failure an operator can fix ends as one line naming the setting and where it was written.
+ * `workers` > 1), reload the config on SIGHUP (and POST /-/reload), stop gracefully on SIGTERM/SIGINT. The start is
+ * bounded by `timeouts.startup` and by the stop signals, and every failure an operator can fix ends as one line
+ * naming the setting and where it was written.
  */
 import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { parseArgs } from 'node:util';
 import { resolveConfig, type ConfigOverrides } from '../config/resolve-config.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
@@ -15,6 +17,10 @@ import { extractBooleanFlags } from './boolean-flags.js';
 import { boundedStart } from './bounded-start.js';
 import { startupFailureLine } from './startup-failure.js';
 import { workerCount } from '../cluster/worker-count.js';
+import { ConfigReloader, type ReloadOutcome } from '../reload/config-reloader.js';
+import type { AdminReload } from '../admin/admin-from-config.js';
+import { configHash } from '../reload/config-hash.js';
+import { ReloadMetrics } from '../reload/reload-metrics.js';
 
 /** The boolean flags of `run`: each may also be written `--flag=true|false` (see boolean-flags.ts). */
 const BOOLEAN_FLAGS = ['verbose', 'mitm', 'no-admin', 'upstream-insecure', 'no-block-special-destinations', 'log-full-paths'] as const;
@@ -25,7 +31,11 @@ interface ServingProxy {
   adminAddress: AddressInfo | undefined;
   /** Extra fields for the "proxy listening" line. */
   details: Record<string, unknown>;
-  stop(): Promise<{ forced: boolean }>;
+  /** The registry the admin listener serves as this process's own (the reload series go there). */
+  registry: Registry;
+  /** Applies a reloaded config; resolves with one line per part (cluster worker) that could not. */
+  apply(config: ProxyConfig): Promise<string[]>;
+  stop(drainMs: number): Promise<{ forced: boolean }>;
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -58,18 +68,38 @@ export async function runCommand(argv: string[]): Promise<number> {
     httpPorts: values['http-port'],
     maxConnectionsPerClient: numberFlag(values['max-connections-per-client'], '--max-connections-per-client'),
     logFullPaths: booleans.values.get('log-full-paths'),
+    upstreamProxy: values['upstream-proxy'],
   };
   // Listen for SIGTERM/SIGINT before starting anything: a supervisor may signal at any time, during the start
   // too, and a signal with no handler kills the process without draining.
   const stopRequested = waitForStopSignal();
-  const { config, warnings } = await resolveConfig(overrides, process.env);
+  // A reload reads the same layers again: the file and the environment as they are then, and these flags, which
+  // keep their precedence (an edit to the file cannot undo what the command line says).
+  const resolve = () => resolveConfig(overrides, process.env);
+  const { config, warnings } = await resolve();
   const logger = createLogger();
   for (const warning of warnings) logger.warn(warning);
+
+  // What squid, nginx and systemd's ExecReload send. Handled from here on: SIGHUP's default ends the process at
+  // once, cutting every transfer. One that comes during the start is done once the proxy serves.
+  let reloader: ConfigReloader | undefined = undefined;
+  let reloadAfterStart = false;
+  const reloadOnSignal = (): void => {
+    if (reloader === undefined) reloadAfterStart = true;
+    else void reloader.reload('SIGHUP');
+  };
+  process.on('SIGHUP', reloadOnSignal);
+  const reloadFromAdmin: AdminReload = {
+    reload: (): Promise<ReloadOutcome> =>
+      reloader?.reload('POST /-/reload') ?? Promise.resolve({ result: 'failure', message: 'the proxy is still starting; try again' }),
+    running: () => reloader?.running ?? config,
+  };
 
   const workers = workerCount(config.workers);
   let outcome;
   try {
-    outcome = await boundedStart(workers > 1 ? startCluster(config, logger, workers) : startSingle(config, logger), stopRequested, config.timeouts.startupMs);
+    const starting = workers > 1 ? startCluster(config, logger, workers, reloadFromAdmin) : startSingle(config, logger, reloadFromAdmin);
+    outcome = await boundedStart(starting, stopRequested, config.timeouts.startupMs);
   } catch (err) {
     await flushLogger(logger);
     const line = startupFailureLine(err, config);
@@ -82,6 +112,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.exit(0);
   }
   const proxy = outcome.started;
+  const hash = configHash(config);
+  reloader = new ConfigReloader({
+    running: config,
+    resolve,
+    target: { apply: (next) => proxy.apply(next) },
+    logger,
+    metrics: new ReloadMetrics(proxy.registry, hash),
+  });
   // The port chosen for `--port 0` is something a caller must learn: these lines show at every level but silent.
   const announce = logger.levelVal > 30 ? logger.child({}, { level: 'info' }) : logger;
   announce.info(
@@ -92,6 +130,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       mitm: config.mitm,
       allowed_client_cidrs: config.allowedClientCidrs,
       config_file: config.configFile ?? null,
+      config_hash: hash,
       ...proxy.details,
     },
     'proxy listening',
@@ -100,31 +139,44 @@ export async function runCommand(argv: string[]): Promise<number> {
     announce.info({ address: proxy.adminAddress.address, port: proxy.adminAddress.port }, 'admin listening');
   }
 
-  // What squid, nginx and systemd's ExecReload send. The reload itself is not built yet; until it is, SIGHUP must
-  // not do what it does by default (end the process at once, cutting every transfer in flight).
-  process.on('SIGHUP', () => logger.warn('SIGHUP: configuration reload is not supported yet; the running configuration stays (restart to change it)'));
+  if (reloadAfterStart) reloadOnSignal();
 
   const signal = await stopRequested;
+  // Draining: a reload now would change nothing that matters, and must not race the stop.
+  process.removeListener('SIGHUP', reloadOnSignal);
+  process.on('SIGHUP', () => logger.warn('SIGHUP while draining: ignored'));
   // A second signal means "now": an operator who has waited long enough.
   process.once('SIGTERM', () => process.exit(1));
   process.once('SIGINT', () => process.exit(1));
-  logger.info({ signal, drain_timeout_ms: config.timeouts.drainMs }, 'draining');
-  const { forced } = await proxy.stop();
+  // The drain timeout in force: a reload may have changed it.
+  const drainMs = reloader.running.timeouts.drainMs;
+  logger.info({ signal, drain_timeout_ms: drainMs }, 'draining');
+  const { forced } = await proxy.stop(drainMs);
   logger.info({ forced }, forced ? 'stopped: drain timeout reached, remaining connections closed' : 'stopped');
   await flushLogger(logger);
   return 0;
 }
 
-async function startSingle(config: ProxyConfig, logger: Logger): Promise<ServingProxy> {
-  const proxy = await startEgressProxy(config, logger);
-  return { proxyAddress: proxy.proxyAddress, adminAddress: proxy.adminAddress, details: {}, stop: () => proxy.stop() };
+async function startSingle(config: ProxyConfig, logger: Logger, reload: AdminReload): Promise<ServingProxy> {
+  const proxy = await startEgressProxy(config, logger, { reload });
+  return {
+    proxyAddress: proxy.proxyAddress,
+    adminAddress: proxy.adminAddress,
+    details: {},
+    registry: proxy.metrics.registry,
+    apply: (next) => {
+      proxy.reconfigure(next);
+      return Promise.resolve([]);
+    },
+    stop: (drainMs) => proxy.stop(drainMs),
+  };
 }
 
 /** The cluster primary: the admin listener here, the proxy in `workers` worker processes. */
-async function startCluster(config: ProxyConfig, logger: Logger, workers: number): Promise<ServingProxy> {
+async function startCluster(config: ProxyConfig, logger: Logger, workers: number, reload: AdminReload): Promise<ServingProxy> {
   // Loaded only with workers: node:cluster and the aggregation are no cost to a single process.
   const { startClusterPrimary } = await import('../cluster/start-cluster.js');
-  return startClusterPrimary(config, logger, workers);
+  return startClusterPrimary(config, logger, workers, reload);
 }
 
 function waitForStopSignal(): Promise<NodeJS.Signals> {
@@ -160,6 +212,7 @@ function parseRunArgs(argv: string[]) {
         'connect-port': { type: 'string', multiple: true },
         'http-port': { type: 'string', multiple: true },
         'max-connections-per-client': { type: 'string' },
+        'upstream-proxy': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });

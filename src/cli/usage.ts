@@ -4,6 +4,7 @@ export const MAIN_USAGE = `Usage: egress-proxy <command> [options]
 
 Commands:
   run                 start the proxy (npm start runs this with the defaults)
+  reload              make the running proxy reload its config (as SIGHUP does)
   check-config FILE   validate a config file; exit 0 when it is valid
   ca export|path      print the MITM CA certificate (PEM), or where it is stored
   bench client|server load-test client and null server (the reference's cli / null-server)
@@ -48,10 +49,29 @@ Options:
                         connections one client address may hold (default 1000)
                                                                            env EGRESS_PROXY_MAX_CONNECTIONS_PER_CLIENT
   --log-full-paths      access-log paths as sent, identifiers included     env EGRESS_PROXY_LOG_FULL_PATHS
+  --upstream-proxy URL  parent proxy for every upstream connection: http://[user:pass@]host[:port]
+                                                                           env EGRESS_PROXY_UPSTREAM_PROXY
   -h, --help            show this help
 
 Boolean flags also take a value: --verbose=false, --mitm=true (true, false, 1, 0, yes, no).
 Environment only: EGRESS_PROXY_LOG_LEVEL (fatal, error, warn, info (default), debug, trace, silent).
+`;
+
+export const RELOAD_USAGE = `Usage: egress-proxy reload [options]
+
+Asks the running proxy to reload its config (POST /-/reload on its admin listener), as SIGHUP does, and prints
+the outcome: exit 0 when applied, 1 when refused (the running config stays) or the proxy cannot be reached.
+On Windows, which has no SIGHUP, this is the way to reload.
+
+The admin listener is found as \`run\` finds it: from the config file and the EGRESS_PROXY_* variables.
+
+Options:
+  --config FILE        the config file the proxy runs with                env EGRESS_PROXY_CONFIG
+  --admin-bind ADDR    the proxy's --admin-bind, if it was given one      env EGRESS_PROXY_ADMIN_BIND
+  --admin-port N       the proxy's --admin-port, if it was given one      env EGRESS_PROXY_ADMIN_PORT
+  --admin-url URL      the admin listener outright (http://127.0.0.1:9531); no config is read
+  --user NAME          an admin.users name; the password is read from EGRESS_PROXY_ADMIN_PASSWORD
+  -h, --help           show this help
 `;
 
 export const CHECK_CONFIG_USAGE = `Usage: egress-proxy check-config FILE

@@ -35,14 +35,20 @@ interface WorkerSlot {
   readonly index: number;
   worker: Worker | undefined;
   state: SlotState;
+  /** The worker has said hello and been sent its config: from then on, a new config must be sent as a reload. */
+  configSent: boolean;
   startedAt: number;
   restartTimer: NodeJS.Timeout | undefined;
   /** Metrics requests waiting for this worker's answer, by request id. */
   readonly pendingMetrics: Map<number, (metrics: RegistryJson | undefined) => void>;
+  /** Reloads waiting for this worker's answer, by request id: the error, or undefined once applied (or moot). */
+  readonly pendingReloads: Map<number, (error: string | undefined) => void>;
 }
 
 /** How long a scrape waits for a worker: a worker whose event loop is stuck this long fails the scrape (500). */
 const METRICS_TIMEOUT_MS = 3000;
+/** How long a reload waits for a worker to apply it: past this, the worker is reported as not having applied it. */
+const RELOAD_TIMEOUT_MS = 5000;
 /** After the drain timeout, how long workers get to close and exit before they are killed. */
 const EXIT_GRACE_MS = 5000;
 
@@ -50,31 +56,35 @@ export class ClusterPrimary {
   readonly #options: ClusterPrimaryOptions;
   readonly #slots: WorkerSlot[];
   readonly #backoff: RestartBackoff;
-  readonly #registry = new Registry();
+  /** The primary's own series (workers, restarts, reloads), added to the workers' sums at each scrape. */
+  readonly registry = new Registry();
   readonly #restarts: Counter<'reason'>;
-  /** The config workers are started with (the admin listener off: the primary serves it). */
-  readonly #workerConfig: ProxyConfig;
+  /** The config workers are started with (the admin listener off: the primary serves it); a reload replaces it. */
+  #workerConfig: ProxyConfig;
   #address: AddressInfo | undefined;
   /** Crashed workers are restarted only while serving: during the start a crash fails the start. */
   #phase: 'starting' | 'serving' | 'stopping' = 'starting';
   #stopping: Promise<{ forced: boolean }> | undefined;
   #nextMetricsRequest = 0;
+  #nextReload = 0;
   /** The admin listener the primary serves, if any: workers refuse requests aimed at it as loops. */
   #adminListener: { bind: string; port: number } | undefined;
 
   constructor(options: ClusterPrimaryOptions) {
     this.#options = options;
     this.#backoff = options.backoff ?? new RestartBackoff();
-    this.#workerConfig = { ...options.config, admin: { ...options.config.admin, enabled: false } };
+    this.#workerConfig = workerConfigOf(options.config);
     this.#slots = Array.from({ length: options.workers }, (_unused, index): WorkerSlot => ({
       index,
       worker: undefined,
       state: 'stopped',
+      configSent: false,
       startedAt: 0,
       restartTimer: undefined,
       pendingMetrics: new Map(),
+      pendingReloads: new Map(),
     }));
-    const registers = [this.#registry];
+    const registers = [this.registry];
     const slots = this.#slots;
     new Gauge({
       name: 'egress_proxy_workers',
@@ -130,6 +140,7 @@ export class ClusterPrimary {
     const worker = cluster.fork();
     slot.worker = worker;
     slot.state = 'starting';
+    slot.configSent = false;
     slot.startedAt = performance.now();
     return new Promise<void>((resolve, reject) => {
       const onMessage = (message: unknown): void => {
@@ -140,6 +151,9 @@ export class ClusterPrimary {
         slot.state = 'stopped';
         for (const answer of slot.pendingMetrics.values()) answer(undefined);
         slot.pendingMetrics.clear();
+        // Its replacement starts with the reloaded config: the reload is not lost with it.
+        for (const answer of slot.pendingReloads.values()) answer(undefined);
+        slot.pendingReloads.clear();
         if (slot.worker === worker) slot.worker = undefined;
         // Before it listened: a failed start (a start-failed message has normally rejected already).
         reject(new Error(`worker ${slot.index} exited before it listened (${signal ?? `exit code ${code}`})`));
@@ -152,6 +166,7 @@ export class ClusterPrimary {
     switch (message.type) {
       case 'egress-proxy:hello':
         if (slot.worker) this.#send(slot.worker, { type: 'egress-proxy:start', config: this.#workerConfig, adminListener: this.#adminListener });
+        slot.configSent = true;
         return;
       case 'egress-proxy:listening':
         slot.state = 'listening';
@@ -178,6 +193,10 @@ export class ClusterPrimary {
         slot.pendingMetrics.get(message.id)?.(message.metrics);
         slot.pendingMetrics.delete(message.id);
         return;
+      case 'egress-proxy:reloaded':
+        slot.pendingReloads.get(message.id)?.(message.error);
+        slot.pendingReloads.delete(message.id);
+        return;
       case 'egress-proxy:stopped':
         return;
     }
@@ -200,6 +219,36 @@ export class ClusterPrimary {
 
   #send(worker: Worker, message: PrimaryMessage): void {
     if (worker.isConnected()) worker.send(message);
+  }
+
+  /**
+   * Sends a validated config (src/reload/config-reloader.ts) to every worker, and makes it the one a restarted worker
+   * starts with. Resolves with one line per worker that could not apply it or did not answer in time; a worker that
+   * exits meanwhile is not one of them (its replacement starts on this config).
+   */
+  async reload(config: ProxyConfig): Promise<string[]> {
+    this.#workerConfig = workerConfigOf(config);
+    const answers = this.#slots.map(async (slot) => {
+      const worker = slot.worker;
+      // Not started, between a crash and its restart, or not yet sent its start: that start carries the new config.
+      if (worker === undefined || !worker.isConnected() || !slot.configSent) return undefined;
+      const id = this.#nextReload++;
+      const error = await new Promise<string | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          slot.pendingReloads.delete(id);
+          resolve(`no answer within ${RELOAD_TIMEOUT_MS} ms`);
+        }, RELOAD_TIMEOUT_MS);
+        slot.pendingReloads.set(id, (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        });
+        this.#send(worker, { type: 'egress-proxy:reload', id, config: this.#workerConfig });
+      });
+      if (error === undefined) return undefined;
+      this.#options.logger.error({ worker: slot.index, pid: worker.process.pid, err: error }, 'a worker did not apply the reload; it keeps the previous configuration until it restarts');
+      return `worker ${slot.index} (pid ${worker.process.pid}): ${error}`;
+    });
+    return (await Promise.all(answers)).filter((line): line is string => line !== undefined);
   }
 
   /**
@@ -255,7 +304,7 @@ export class ClusterPrimary {
     const workers = await Promise.all(this.#slots.map((slot) => this.#workerMetrics(slot, names)));
     return aggregateRegistries(
       workers.filter((metrics): metrics is RegistryJson => metrics !== undefined),
-      await this.#registry.getMetricsAsJSON(),
+      await this.registry.getMetricsAsJSON(),
     );
   }
 
@@ -276,6 +325,11 @@ export class ClusterPrimary {
       this.#send(worker, { type: 'egress-proxy:metrics-request', id, names });
     });
   }
+}
+
+/** What a worker runs: the whole config but the admin listener, which the primary serves. */
+function workerConfigOf(config: ProxyConfig): ProxyConfig {
+  return { ...config, admin: { ...config.admin, enabled: false } };
 }
 
 /** The worker entry point next to this file: worker-main.js when built, worker-main.ts when run through tsx. */

@@ -5,11 +5,11 @@
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../logging/logger.js';
-import { adminServerFromConfig } from '../admin/admin-from-config.js';
+import { adminServerFromConfig, type AdminServerDeps } from '../admin/admin-from-config.js';
 import { ListenerStartError } from '../errors.js';
 import { ClusterPrimary } from './cluster-primary.js';
 
-export async function startClusterPrimary(config: ProxyConfig, logger: Logger, workers: number) {
+export async function startClusterPrimary(config: ProxyConfig, logger: Logger, workers: number, reload: AdminServerDeps['reload']) {
   const primary = new ClusterPrimary({ config, logger, workers });
   // A primary that exits at once (a second signal, a crash) takes its workers with it.
   process.once('exit', () => primary.kill());
@@ -22,6 +22,7 @@ export async function startClusterPrimary(config: ProxyConfig, logger: Logger, w
     readyText: () => `ready: ${primary.listeningWorkers} of ${primary.workers} workers listening`,
     logger,
     listening: () => ({ proxyPort: proxyAddress?.port, adminPort: adminAddress?.port }),
+    reload,
   });
   try {
     adminAddress = await admin?.listen();
@@ -38,8 +39,10 @@ export async function startClusterPrimary(config: ProxyConfig, logger: Logger, w
     proxyAddress,
     adminAddress,
     details: { workers },
-    async stop() {
-      const result = await primary.stop();
+    registry: primary.registry,
+    apply: (next: ProxyConfig) => primary.reload(next),
+    async stop(drainMs: number) {
+      const result = await primary.stop(drainMs);
       await admin?.close();
       return result;
     },

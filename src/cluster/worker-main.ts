@@ -8,7 +8,7 @@ import { createLogger, flushLogger } from '../logging/logger.js';
 import { startupFailureLine } from '../cli/startup-failure.js';
 import { survivePerConnectionErrors } from '../cli/uncaught-errors.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
-import { isPrimaryMessage, type StartMessage, type WorkerMessage } from './worker-messages.js';
+import { isPrimaryMessage, type ReloadMessage, type StartMessage, type WorkerMessage } from './worker-messages.js';
 
 survivePerConnectionErrors();
 const logger = createLogger();
@@ -17,6 +17,8 @@ let answerMetrics: ReturnType<typeof answerMetricsRequests> | undefined;
 let stopping = false;
 let signalsReceived = 0;
 let defaultDrainMs = 10_000;
+/** Reloads that arrived while the proxy was starting: applied, in order, once it has started. */
+const reloadsDuringStart: ReloadMessage[] = [];
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send!(message);
@@ -34,8 +36,26 @@ async function start(message: StartMessage): Promise<void> {
   }
   answerMetrics = answerMetricsRequests(proxy.metrics.registry, send);
   send({ type: 'egress-proxy:listening', address: proxy.proxyAddress });
+  for (const reloadMessage of reloadsDuringStart.splice(0)) reload(reloadMessage);
   // Asked to stop while starting: now that there is something to stop, stop it.
   if (stopping) void stop(defaultDrainMs);
+}
+
+/** Applies a config the primary has validated (src/reload/config-reloader.ts) and says whether it could. */
+function reload(message: ReloadMessage): void {
+  if (proxy === undefined) {
+    // The start message may have carried the config before this one: apply it once the proxy exists.
+    reloadsDuringStart.push(message);
+    return;
+  }
+  try {
+    proxy.reconfigure(message.config);
+    defaultDrainMs = message.config.timeouts.drainMs;
+    send({ type: 'egress-proxy:reloaded', id: message.id, error: undefined });
+  } catch (err) {
+    logger.error({ err }, 'could not apply the reloaded configuration; this worker keeps the previous one');
+    send({ type: 'egress-proxy:reloaded', id: message.id, error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 async function stop(drainMs: number): Promise<void> {
@@ -58,6 +78,9 @@ process.on('message', (message: unknown) => {
       return;
     case 'egress-proxy:metrics-request':
       answerMetrics?.(message);
+      return;
+    case 'egress-proxy:reload':
+      reload(message);
       return;
   }
 });

@@ -2,8 +2,9 @@
  * The messages between the cluster primary and its workers, over Node's IPC channel (JSON). One type per message,
  * prefixed so that no other user of the channel (prom-client, a debugger) is mistaken for ours.
  *
- * A later SIGHUP reload fits the same shape: the primary re-resolves the config, sends `reload` with it to every
- * worker, and each answers `reloaded` (or why not); restarted workers are started with the latest config.
+ * A reload (src/reload/) is resolved and validated once, in the primary, which sends `reload` with the result to
+ * every worker; each answers `reloaded` (with why not, if it could not apply it). Restarted workers are started
+ * with the latest config.
  */
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -34,7 +35,14 @@ export interface MetricsRequestMessage {
   names?: readonly string[];
 }
 
-export type PrimaryMessage = StartMessage | DrainMessage | MetricsRequestMessage;
+/** Primary → worker: apply this (validated) config to new connections and requests; answer with `reloaded`. */
+export interface ReloadMessage {
+  type: 'egress-proxy:reload';
+  id: number;
+  config: ProxyConfig;
+}
+
+export type PrimaryMessage = StartMessage | DrainMessage | MetricsRequestMessage | ReloadMessage;
 
 /**
  * Worker → primary: the worker listens for messages now, so it can be sent its config. (Node's `online` event
@@ -72,10 +80,24 @@ export interface StoppedMessage {
   forced: boolean;
 }
 
-export type WorkerMessage = HelloMessage | ListeningMessage | StartFailedMessage | MetricsMessage | StoppedMessage;
+/** Worker → primary: the answer to a ReloadMessage; `error` says why the worker could not apply it. */
+export interface ReloadedMessage {
+  type: 'egress-proxy:reloaded';
+  id: number;
+  error: string | undefined;
+}
 
-const PRIMARY_TYPES = new Set(['egress-proxy:start', 'egress-proxy:drain', 'egress-proxy:metrics-request']);
-const WORKER_TYPES = new Set(['egress-proxy:hello', 'egress-proxy:listening', 'egress-proxy:start-failed', 'egress-proxy:metrics', 'egress-proxy:stopped']);
+export type WorkerMessage = HelloMessage | ListeningMessage | StartFailedMessage | MetricsMessage | StoppedMessage | ReloadedMessage;
+
+const PRIMARY_TYPES = new Set(['egress-proxy:start', 'egress-proxy:drain', 'egress-proxy:metrics-request', 'egress-proxy:reload']);
+const WORKER_TYPES = new Set([
+  'egress-proxy:hello',
+  'egress-proxy:listening',
+  'egress-proxy:start-failed',
+  'egress-proxy:metrics',
+  'egress-proxy:stopped',
+  'egress-proxy:reloaded',
+]);
 
 function typeOf(message: unknown): unknown {
   return typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;

@@ -17,6 +17,7 @@ import {
   workersSchema,
 } from './value-schemas.js';
 import { parseValue } from './validation-error.js';
+import { upstreamProxySchema } from './upstream-proxy-url.js';
 
 export interface ConfigOverrides {
   configFile?: string;
@@ -39,6 +40,7 @@ export interface ConfigOverrides {
   httpPorts?: string[];
   maxConnectionsPerClient?: number;
   logFullPaths?: boolean;
+  upstreamProxy?: string;
 }
 
 export const COMMAND_LINE_SOURCE = 'command line';
@@ -65,6 +67,7 @@ export const FLAG_NAMES: Record<keyof ConfigOverrides, string> = {
   httpPorts: '--http-port',
   maxConnectionsPerClient: '--max-connections-per-client',
   logFullPaths: '--log-full-paths',
+  upstreamProxy: '--upstream-proxy',
 };
 
 function flag<T extends z.ZodType>(flags: ConfigOverrides, name: keyof ConfigOverrides, schema: T) {
@@ -91,6 +94,7 @@ export function readCommandLine(flags: ConfigOverrides): PartialConfig {
     logFullPaths: flag(flags, 'logFullPaths', booleanSchema),
     mitm: flag(flags, 'mitm', booleanSchema),
     workers: flag(flags, 'workers', workersSchema),
+    upstreamProxy: flag(flags, 'upstreamProxy', upstreamProxySchema),
     timeouts: { drainMs: drainSeconds === undefined ? undefined : secondsToMs(drainSeconds) },
     limits: { maxConnectionsPerClient: flag(flags, 'maxConnectionsPerClient', integerSchema(1, 1_000_000)) },
     destinations: {

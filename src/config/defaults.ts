@@ -62,6 +62,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     logFullPaths: false,
     mitm: false,
     workers: 1,
+    upstreamProxy: undefined,
+    upstreamProxyBypass: [],
     timeouts: {
       connectMs: 10_000,
       upstreamResponseMs: 60_000,

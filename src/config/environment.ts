@@ -17,6 +17,7 @@ import {
   workersSchema,
 } from './value-schemas.js';
 import { parseValue } from './validation-error.js';
+import { upstreamProxySchema } from './upstream-proxy-url.js';
 
 export const ENVIRONMENT_SOURCE = 'environment';
 
@@ -37,6 +38,7 @@ export const ENVIRONMENT_VARIABLES = {
   httpPorts: 'EGRESS_PROXY_HTTP_PORTS',
   maxConnectionsPerClient: 'EGRESS_PROXY_MAX_CONNECTIONS_PER_CLIENT',
   logFullPaths: 'EGRESS_PROXY_LOG_FULL_PATHS',
+  upstreamProxy: 'EGRESS_PROXY_UPSTREAM_PROXY',
 } as const;
 
 type VariableName = (typeof ENVIRONMENT_VARIABLES)[keyof typeof ENVIRONMENT_VARIABLES];
@@ -99,6 +101,17 @@ function integerVariable(env: NodeJS.ProcessEnv, name: VariableName, min: number
   return text === undefined ? undefined : parseValue(integerSchema(min, max), integerFromText(text), ENVIRONMENT_SOURCE, name);
 }
 
+/**
+ * EGRESS_PROXY_UPSTREAM_PROXY, and nothing else: HTTPS_PROXY and HTTP_PROXY are not read. They are set for clients
+ * on many hosts (often for the very agents this proxy serves), and a proxy that silently obeyed them could send its
+ * own traffic in a loop or somewhere its operator did not choose; a parent proxy is written down explicitly.
+ */
+function upstreamProxyVariable(env: NodeJS.ProcessEnv) {
+  const name = ENVIRONMENT_VARIABLES.upstreamProxy;
+  const text = reading(env, name);
+  return text === undefined ? undefined : parseValue(upstreamProxySchema, text, ENVIRONMENT_SOURCE, name);
+}
+
 /** The config file named by EGRESS_PROXY_CONFIG, used when no --config flag is given. */
 export function configFileFromEnvironment(env: NodeJS.ProcessEnv): string | undefined {
   return reading(env, ENVIRONMENT_VARIABLES.configFile);
@@ -129,6 +142,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv): PartialConfig {
       connectPorts: listVariable(env, ENVIRONMENT_VARIABLES.connectPorts, portRangeListSchema),
       httpPorts: listVariable(env, ENVIRONMENT_VARIABLES.httpPorts, portRangeListSchema),
     },
+    upstreamProxy: upstreamProxyVariable(env),
     admin: { bind: values.adminBind, port: values.adminPort },
     mitmOptions: { dataDir: values.dataDir },
     origins: originsOfSetValues(values, ENVIRONMENT_SOURCE, {

@@ -21,6 +21,7 @@ import {
   WHOLE_PROBLEM_PARAMS,
   workersSchema,
 } from './value-schemas.js';
+import { upstreamProxySchema } from './upstream-proxy-url.js';
 
 function table<Shape extends z.core.$ZodLooseShape>(name: string, shape: Shape) {
   return z.strictObject(shape, { error: `a ${name} table` });
@@ -54,6 +55,8 @@ const proxySection = table('[proxy]', {
   log_full_paths: booleanSchema.optional(),
   mitm: booleanSchema.optional(),
   workers: workersSchema.optional(),
+  upstream_proxy: upstreamProxySchema.optional(),
+  upstream_proxy_bypass: hostPatternListSchema.optional(),
 });
 
 /** Durations in seconds: what people write by hand; ProxyConfig holds milliseconds. */

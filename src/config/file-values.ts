@@ -114,6 +114,8 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
       logFullPaths: proxy?.log_full_paths,
       mitm: proxy?.mitm,
       workers: proxy?.workers,
+      upstreamProxy: proxy?.upstream_proxy,
+      upstreamProxyBypass: proxy?.upstream_proxy_bypass,
       timeouts: {
         connectMs: optionalSeconds(timeouts?.connect),
         upstreamResponseMs: optionalSeconds(timeouts?.upstream_response),

@@ -8,6 +8,7 @@ import type {
   ProxyAuthConfig,
   OriginKey,
   UpstreamTlsConfig,
+  UpstreamProxyConfig,
   LimitsConfig,
   MetricsConfig,
   MitmConfig,
@@ -32,6 +33,8 @@ export interface PartialConfig {
   workers?: number | 'auto' | undefined;
   mitmOptions?: Partial<MitmConfig> | undefined;
   upstreamTls?: Partial<UpstreamTlsConfig> | undefined;
+  upstreamProxy?: UpstreamProxyConfig | undefined;
+  upstreamProxyBypass?: string[] | undefined;
   /** Where this layer wrote the values it sets (only for the keys ConfigOrigins tracks). */
   origins?: Partial<ConfigOrigins> | undefined;
 }

@@ -157,6 +157,17 @@ export interface UpstreamTlsConfig {
   insecure: boolean;
 }
 
+/** A parent HTTP proxy (`proxy.upstream_proxy`): where every upstream connection goes first. */
+export interface UpstreamProxyConfig {
+  host: string;
+  port: number;
+  /** Basic credentials sent to the parent (Proxy-Authorization), never to an origin; both or neither. */
+  username: string | undefined;
+  password: string | undefined;
+  /** `http://host:port`, without the credentials: what logs and the dashboard may show. */
+  display: string;
+}
+
 /** Where one value was written: the file path, "environment" or "command line", and the key, variable or flag. */
 export interface ValueOrigin {
   source: string;
@@ -210,6 +221,10 @@ export interface ProxyConfig {
   metrics: MetricsConfig;
   mitmOptions: MitmConfig;
   upstreamTls: UpstreamTlsConfig;
+  /** The parent proxy upstream connections go through; undefined (the default): straight to the origin. */
+  upstreamProxy: UpstreamProxyConfig | undefined;
+  /** Hosts reached directly even with `upstreamProxy` (exact names or addresses, `*.suffix`). Default empty. */
+  upstreamProxyBypass: string[];
   /** Where the values came from, for messages: the config file path, if any. */
   configFile: string | undefined;
   /** Where the values that can fail at startup were written. */

@@ -28,7 +28,8 @@ export class HostMatcher {
   }
 }
 
-class HostPatterns {
+/** Exact names or addresses and `*.suffix` patterns, matched against a lower-cased name without its final dot. */
+export class HostPatterns {
   readonly #exact = new Set<string>();
   readonly #suffixes: string[] = [];
 

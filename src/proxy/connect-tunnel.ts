@@ -20,6 +20,9 @@ import type { TunnelSocketOptions } from '../relay/upstream-dialer.js';
 import type { EarlyClientData } from './early-client-data.js';
 import type { PreparedRelay, TunnelByteCounts, TunnelOwner, TunnelRelay } from './tunnel-relay.js';
 import { tunnelRelay } from './tunnel-relay-selection.js';
+import { relayInJavaScript } from './js-tunnel-relay.js';
+import { connectThroughParent, type ParentOverhead } from '../relay/parent-connect.js';
+import type { ParentProxy } from '../relay/parent-proxy.js';
 
 export { CONNECT_ESTABLISHED } from './tunnel-relay.js';
 
@@ -36,7 +39,24 @@ export interface TunnelContext {
   upstreamSocket: (options: TunnelSocketOptions) => Socket;
   /** How the bytes move once the tunnel is up; undefined means the process's choice (tunnel-relay-selection.ts). */
   relay?: TunnelRelay;
+  /**
+   * The parent proxy `upstreamSocket` connects to instead of the target (UpstreamDialer.parentFor): once connected,
+   * it is asked for the tunnel.
+   */
+  parent?: ParentProxy | undefined;
 }
+
+/**
+ * The relay of a tunnel through a parent proxy: the JavaScript one, reading the upstream with `data` events (the
+ * parent's answer to our CONNECT is read that way first, and what came after it was put back on the socket, which
+ * a relay that takes the descriptor would never see). Its byte counts are the upstream socket's, so the CONNECT
+ * exchange is subtracted from them (see ConnectTunnel#established).
+ */
+const PARENT_TUNNEL_RELAY: TunnelRelay = {
+  name: 'js',
+  detail: 'JavaScript relay, through the upstream proxy',
+  prepare: () => ({ start: (tunnel) => relayInJavaScript(tunnel, { answered: false }) }),
+};
 
 /**
  * Opens a TCP connection to `target` and relays it to `clientSocket`. What the client sent before the tunnel
@@ -60,6 +80,8 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
   #upstream: Socket | undefined;
   readonly #clientIp: string;
   readonly #authority: string;
+  /** What failures name: the origin, and (never the parent's address) that it was reached through a parent. */
+  readonly #named: string;
   readonly #observers: ExchangeObservers;
   readonly #tracker: ConnectionTracker;
   readonly #started = performance.now();
@@ -79,12 +101,14 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
     this.#client = client;
     this.#clientIp = ctx.clientIp;
     this.#authority = target.authority;
+    this.#named = ctx.parent === undefined ? target.authority : `${target.authority} through the upstream proxy`;
     this.#observers = ctx.observers;
     this.#tracker = ctx.tracker;
   }
 
   #connect(early: EarlyClientData, ctx: TunnelContext): void {
-    const relay = (ctx.relay ?? tunnelRelay()).prepare();
+    const parent = ctx.parent;
+    const relay = (ctx.relay ?? (parent === undefined ? tunnelRelay() : PARENT_TUNNEL_RELAY)).prepare();
     const socket = ctx.upstreamSocket({ allowHalfOpen: true, ...(relay.upstreamOnread ? { onread: relay.upstreamOnread } : {}) });
     this.#upstream = socket;
     this.#tracker.addTunnel(this);
@@ -100,7 +124,14 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
     // Closures made here, not methods bound per instance: the upstream's go with the upstream socket (which the
     // native relay lets go of), and the client's two are all an open tunnel keeps. `on`, not `once`, for events
     // that come once anyway: `once` adds a wrapper and a record per listener.
-    socket.once('connect', () => this.#onConnect());
+    if (parent === undefined) socket.once('connect', () => this.#established(socket, undefined));
+    else
+      socket.once('connect', () => {
+        connectThroughParent(socket, parent, this.#authority, this.#named, (err, overhead) => {
+          if (err !== undefined) socket.destroy(err);
+          else this.#established(socket, overhead);
+        });
+      });
     socket.on('error', (err: Error) => this.#onUpstreamError(err));
     socket.on('close', () => this.#onClose());
     this.#client.on('error', () => this.#onClientError());
@@ -115,7 +146,7 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
 
   // TunnelOwner
   upstreamFailed(err: Error): void {
-    this.#failure ??= toUpstreamError(err, this.#authority);
+    this.#failure ??= toUpstreamError(err, this.#named);
   }
 
   upstreamReleased(): void {
@@ -130,21 +161,25 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
     return dial;
   }
 
-  #onConnect(): void {
+  #established(upstream: Socket, overhead: ParentOverhead | undefined): void {
     const dial = this.#endDial()!;
-    const upstream = this.#upstream!;
     if (this.#client.destroyed) {
       upstream.destroy();
       return;
     }
-    this.#counts = dial.relay.start({
+    const counts = dial.relay.start({
       client: this.#client,
       pipelined: dial.early.release(),
       upstream,
       idleTimeoutMs: dial.idleTimeoutMs,
       owner: this,
     });
+    this.#counts =
+      overhead === undefined
+        ? counts
+        : { fromClient: () => counts.fromClient() - overhead.written, toClient: () => counts.toClient() - overhead.read };
   }
+
 
   #onUpstreamError(err: Error): void {
     this.#endDial()?.early.release();

@@ -185,14 +185,17 @@ export class ProxyServer {
       interceptor.intercept(socket, early, target, client);
       return;
     }
+    const dialTarget = { host: target.host, port: target.port, authority: target.authority, tls: false, tunnel: true };
     openTunnel(socket, early, target, {
       clientIp: client.clientIp,
       observers: settings.observers,
       tracker,
       connectTimeoutMs: settings.timeouts.connectMs,
       idleTimeoutMs: settings.timeouts.tunnelIdleMs,
-      // The engine's dialer resolves and checks: the tunnel connects only to an address that passed.
-      upstreamSocket: (options) => engine.dialer.tunnelSocket({ host: target.host, port: target.port, authority: target.authority, tls: false }, options),
+      // The engine's dialer resolves and checks: the tunnel connects only to an address that passed (the target's,
+      // or with a parent proxy the parent's, which is then asked for the tunnel).
+      upstreamSocket: (options) => engine.dialer.tunnelSocket(dialTarget, options),
+      parent: engine.dialer.parentFor(target.host),
     });
   }
 }

@@ -26,6 +26,7 @@ import {
   UpstreamConnectTimeoutError,
   UpstreamError,
   UpstreamFailedError,
+  ParentProxyAuthError,
   UpstreamResetError,
   UpstreamResponseTimeoutError,
   toUpstreamError,
@@ -118,6 +119,10 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
   readonly #target: AbsoluteTarget;
   readonly #dialTarget: DialTarget;
   readonly #origin: string;
+  /** Where the connection is pooled: the origin, or the parent proxy that plain http:// goes through. */
+  readonly #poolKey: string;
+  /** Plain http:// through the parent proxy: the head went in absolute-form, and a 407 is the parent's. */
+  readonly #viaParent: boolean;
   readonly #started: number;
   /** The head as the origin gets it, kept for a replay until the response begins. */
   #requestHead: string | undefined;
@@ -170,6 +175,11 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.head = head;
     this.#target = target;
     this.#origin = `${target.protocol}//${target.authority}`;
+    // https:// goes through a parent as a CONNECT tunnel (the dialer's), which is a connection to the origin.
+    const parent = target.protocol === 'http:' ? ctx.settings.upstreamProxy : undefined;
+    this.#viaParent = parent !== undefined && parent.carries(target.host);
+    this.#poolKey = this.#viaParent ? parent!.poolKey : this.#origin;
+    if (this.#viaParent) requestHead = parent!.forwardHead(requestHead, target);
     this.#dialTarget = { host: target.host, port: target.port, authority: target.authority, tls: target.protocol === 'https:' };
     this.#started = started;
     this.#phaseSince = started;
@@ -245,7 +255,7 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
   #open(fresh: boolean): void {
     this.#enter(UpstreamPhase.Connecting);
     this.#hasConnection = true;
-    this.#io.openUpstream(this.#dialTarget, this.#origin, fresh);
+    this.#io.openUpstream(this.#dialTarget, this.#poolKey, fresh);
   }
 
   /** The upstream connection is there (`reused`: from the pool): what waited goes out. */
@@ -307,6 +317,7 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     try {
       used = (this.#responses as MessageScanner<ResponseHead>).push(data);
     } catch (err) {
+      if (err instanceof ParentProxyAuthError) return this.#fail(err);
       if (!(err instanceof MessageHeadError)) throw err;
       this.#fail(new UpstreamFailedError(this.#target.authority, `invalid response: ${err.message}`));
       return;
@@ -426,6 +437,11 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     // Framing first, for every response: it also refuses what no response may be (a 1xx that ends the connection,
     // ambiguous framing fields even where there is no body).
     const framing = responseBodyFraming(this.head.method, status, head.minorVersion, head.headers);
+    // Through a parent proxy, a 407 is the parent asking us (not the client) for credentials: ours are missing or
+    // wrong, which is the operator's to fix. Passed on, it would ask the client for the parent's password.
+    if (status === 407 && this.#viaParent) {
+      throw new ParentProxyAuthError(this.#target.authority, 'the upstream proxy answered 407 to a forwarded request');
+    }
     if (status === 101) {
       // Only a switch that was asked for, and passed on: anything else means the origin and we disagree.
       if (!this.upgradeRequested) throw new MessageHeadError('switched protocols without being asked');

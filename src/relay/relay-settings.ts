@@ -12,6 +12,7 @@ import type { DestinationPolicy } from '../policy/destination-policy.js';
 import type { ExchangeObservers } from './exchange-records.js';
 import type { ConnectionGuard, RequestGuard } from './guards.js';
 import type { ProxyTarget } from './request-target.js';
+import type { ParentProxy } from './parent-proxy.js';
 
 /** Which CONNECTs are decrypted (MITM's intercept and pass-through host lists). */
 export interface InterceptionPolicy {
@@ -36,6 +37,8 @@ export interface RelaySettings {
    * Via loop guard. Fixed for the life of the process.
    */
   readonly via: string;
+  /** The parent proxy upstream connections go through (`proxy.upstream_proxy`); undefined: none. */
+  readonly upstreamProxy?: ParentProxy | undefined;
 }
 
 export class LiveSettings {

@@ -8,16 +8,25 @@
  * connect function that refuses anything else, so no test can send traffic off the machine. The address check is
  * the destination policy: the self-loop guard (an address of this host on one of our own ports), then
  * `destinations.*` (src/policy/destination-policy.ts); the name check refuses, before any DNS query, a name no
- * `destinations.allow` entry could allow. A parent proxy (`upstream_proxy`, issue 11) belongs here too: the relay only
- * ever asks for "a connection to this origin".
+ * `destinations.allow` entry could allow.
+ *
+ * With a parent proxy (`proxy.upstream_proxy`, parent-proxy.ts) the dial goes to the parent instead: for a TLS
+ * origin or a tunnel, a CONNECT through it (parent-connect.ts) and then TLS to the origin over that; for plain
+ * `http://` forwarding, the connection to the parent itself, which the exchange sends absolute-form requests on.
+ * The relay still only ever asks for "a connection to this origin". The parent's own address gets the parent
+ * check (the self-loop guard: a parent that is this proxy would loop), not the origin's destination policy: the
+ * parent resolves the origin's name, which is why a parent is used.
  */
 import { lookup as dnsLookup } from 'node:dns';
 import net, { isIP, type LookupFunction } from 'node:net';
 import tls from 'node:tls';
-import type { RejectError } from '../errors.js';
+import { RejectError } from '../errors.js';
 import { addListeners } from './listeners.js';
 import { discardSocket, TLS_WRITE_BUFFER_BYTES, type StreamBufferOption } from './socket-writes.js';
 import type { UpstreamTlsSettings } from './upstream-tls.js';
+import type { ParentProxy } from './parent-proxy.js';
+import { connectThroughParent } from './parent-connect.js';
+import { toUpstreamError } from '../errors.js';
 
 export interface DialTarget {
   /** Host name or IP address, without IPv6 brackets. */
@@ -27,6 +36,11 @@ export interface DialTarget {
   authority: string;
   /** TLS to the origin (`https`). */
   tls: boolean;
+  /**
+   * A byte stream to the origin is needed (a CONNECT tunnel). Only matters with a parent proxy, where a plain
+   * `http://` dial otherwise gives the connection to the parent itself (absolute-form forwarding).
+   */
+  tunnel?: boolean;
 }
 
 /**
@@ -58,6 +72,10 @@ export interface UpstreamDialerOptions {
   checkName?: NameCheck | undefined;
   /** Told of every dial refused by the checks (for metrics and a rate-limited warning). */
   onRefused?: ((refusal: RejectError, target: DialTarget) => void) | undefined;
+  /** The parent proxy of the moment (the live settings'), or undefined: straight to the origin. */
+  parent?: (() => ParentProxy | undefined) | undefined;
+  /** The check on the parent's own addresses. Default: `checkAddress`. */
+  checkParentAddress?: AddressCheck | undefined;
 }
 
 /** Called once: a connected (and for TLS, verified) socket, or why there is none. */
@@ -77,6 +95,8 @@ export class UpstreamDialer {
   readonly #check: AddressCheck;
   readonly #checkName: NameCheck | undefined;
   readonly #onRefused: ((refusal: RejectError, target: DialTarget) => void) | undefined;
+  readonly #parent: () => ParentProxy | undefined;
+  readonly #checkParent: AddressCheck;
 
   constructor(options: UpstreamDialerOptions) {
     this.#lookup = options.lookup ?? dnsLookup;
@@ -85,6 +105,14 @@ export class UpstreamDialer {
     this.#check = options.checkAddress;
     this.#checkName = options.checkName;
     this.#onRefused = options.onRefused;
+    this.#parent = options.parent ?? (() => undefined);
+    this.#checkParent = options.checkParentAddress ?? options.checkAddress;
+  }
+
+  /** The parent proxy a connection to `host` goes through now, or undefined (none, or `host` bypasses it). */
+  parentFor(host: string): ParentProxy | undefined {
+    const parent = this.#parent();
+    return parent !== undefined && parent.carries(host) ? parent : undefined;
   }
 
   /**
@@ -95,15 +123,33 @@ export class UpstreamDialer {
     let abandoned = false;
     let current: net.Socket | undefined;
     let detach: (() => void) | undefined;
+    const parent = this.parentFor(target.host);
+    // Through a parent, failures name the origin and say how it was reached (never the parent's address: clients
+    // are answered with this).
+    const named = parent === undefined ? undefined : `${target.authority} through the upstream proxy`;
     const finish = (err: Error | undefined, socket: net.Socket | undefined): void => {
       if (abandoned) return;
       abandoned = true;
       detach?.();
-      callback(err, socket);
+      callback(err !== undefined && named !== undefined && !(err instanceof RejectError) ? toUpstreamError(err, named) : err, socket);
+    };
+    const connected = (socket: net.Socket): void => {
+      if (parent === undefined || !(target.tls || target.tunnel === true)) return afterTunnel(socket);
+      detach = connectThroughParent(socket, parent, target.authority, named!, (err) => {
+        detach = undefined;
+        if (err !== undefined) {
+          discardSocket(socket);
+          finish(err, undefined);
+        } else afterTunnel(socket);
+      });
+    };
+    const afterTunnel = (socket: net.Socket): void => {
+      if (target.tls) this.#startTls(socket, target, finish, (d) => (detach = d), (s) => (current = s));
+      else finish(undefined, socket);
     };
     const tryAddress = (addresses: ResolvedAddress[], index: number): void => {
       const { address } = addresses[index] as ResolvedAddress;
-      const socket = this.#connect({ host: address, port: target.port });
+      const socket = this.#connect({ host: address, port: parent?.port ?? target.port });
       current = socket;
       socket.setNoDelay(true);
       const failed = (err: Error): void => {
@@ -116,12 +162,12 @@ export class UpstreamDialer {
         error: failed,
         connect: () => {
           detach?.();
-          if (target.tls) this.#startTls(socket, target, finish, (d) => (detach = d), (s) => (current = s));
-          else finish(undefined, socket);
+          detach = undefined;
+          connected(socket);
         },
       });
     };
-    this.#resolve(target, (err, addresses) => {
+    this.#resolveHop(target, parent, (err, addresses) => {
       if (abandoned) return;
       if (err !== undefined) return finish(err, undefined);
       tryAddress(addresses, 0);
@@ -138,27 +184,52 @@ export class UpstreamDialer {
    * A socket for code that must hold it before it connects (a CONNECT tunnel: the tracker, the connect timeout and
    * the relay's read mode take it at once). It is connected, by the same resolve, check and connect as dial(), to
    * the first address of `target` that passed (an IP literal included: net.connect would skip a lookup for it); a
-   * refusal or a resolver failure is destroyed into it as its 'error'.
+   * refusal or a resolver failure is destroyed into it as its 'error'. With a parent proxy for `target`
+   * (`parentFor`), it is connected to the parent instead, which the caller then asks for the tunnel.
    */
   tunnelSocket(target: DialTarget, options: TunnelSocketOptions): net.Socket {
     // `onread` is read by the Socket constructor (net.connect passes its options there), though typed on connect.
     const socket = new net.Socket(options);
     socket.setNoDelay(true);
-    this.#resolve(target, (err, addresses) => {
+    const parent = this.parentFor(target.host);
+    this.#resolveHop(target, parent, (err, addresses, hop) => {
       if (socket.destroyed) return;
       if (err !== undefined) return void socket.destroy(err);
-      this.#connect({ host: (addresses[0] as ResolvedAddress).address, port: target.port }, socket);
+      this.#connect({ host: (addresses[0] as ResolvedAddress).address, port: hop.port }, socket);
     });
     return socket;
   }
 
-  /** The addresses of `target` that pass the check, in the resolver's order; the first refusal if none does. */
-  #resolve(target: DialTarget, callback: (err: Error | undefined, addresses: ResolvedAddress[]) => void): void {
+  /**
+   * The addresses to connect to for `target`: its own, or with `parent` the parent's. Through a parent the origin's
+   * name still meets the name check (`destinations.allow` names); its addresses are the parent's to resolve, and
+   * the parent's own addresses get the parent check (the self-loop guard), not the destination rules.
+   */
+  #resolveHop(
+    target: DialTarget,
+    parent: ParentProxy | undefined,
+    callback: (err: Error | undefined, addresses: ResolvedAddress[], hop: DialTarget) => void,
+  ): void {
+    if (parent === undefined) return this.#resolve(target, this.#check, true, (err, addresses) => callback(err, addresses, target));
+    const hop: DialTarget = { host: parent.host, port: parent.port, authority: parent.display, tls: false };
+    const refusedName = isIP(target.host) === 0 ? this.#checkName?.(target) : undefined;
+    if (refusedName !== undefined) {
+      process.nextTick(() => this.#refuse(refusedName, target, (err, addresses) => callback(err, addresses, hop)));
+      return;
+    }
+    this.#resolve(hop, this.#checkParent, false, (err, addresses) => callback(err, addresses, hop));
+  }
+
+  /**
+   * The addresses of `target` that pass the check, in the resolver's order; the first refusal if none does.
+   * `nameCheck`: the destination name check applies (not to a parent proxy's name).
+   */
+  #resolve(target: DialTarget, check: AddressCheck, nameCheck: boolean, callback: (err: Error | undefined, addresses: ResolvedAddress[]) => void): void {
     const checked = (resolved: ResolvedAddress[]): void => {
       const allowed: ResolvedAddress[] = [];
       let refusal: RejectError | undefined;
       for (const entry of resolved) {
-        const refused = this.#check(entry.address, target);
+        const refused = check(entry.address, target);
         if (refused === undefined) allowed.push(entry);
         else refusal ??= refused;
       }
@@ -172,7 +243,7 @@ export class UpstreamDialer {
       process.nextTick(checked, [{ address: target.host, family }]);
       return;
     }
-    const refusedName = this.#checkName?.(target);
+    const refusedName = nameCheck ? this.#checkName?.(target) : undefined;
     if (refusedName !== undefined) {
       process.nextTick(() => this.#refuse(refusedName, target, callback));
       return;

@@ -121,16 +121,6 @@ describe('egress-proxy run', { concurrency: true }, () => {
     assert.ok(!result.stdout.includes('token='), `the query string leaked into the log:\n${result.stdout}`);
   });
 
-  test('SIGHUP does not stop it: one warning, and it keeps serving', async () => {
-    const { proc, proxyPort } = await startRun(['--port', '0', '--no-admin']);
-    proc.signal('SIGHUP');
-    const warning = await proc.waitForLog((line) => line.msg?.startsWith('SIGHUP:') === true, 'the SIGHUP warning', 10_000);
-    assert.equal(warning.level, 'warn');
-    assert.equal((await proxiedGet(proxyPort, `http://127.0.0.1:${origin.port}/after-hup`)).status, 200);
-    const result = await stopRun(proc);
-    assert.equal(result.code, 0, result.stderr);
-  });
-
   test('the listening lines (the port --port 0 chose) show at every log level but silent', async () => {
     const { proc, startLine } = await startRun(['--port', '0', '--admin-port', '0'], { env: { EGRESS_PROXY_LOG_LEVEL: 'error' } });
     assert.equal(startLine.level, 'info');

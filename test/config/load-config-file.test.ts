@@ -127,6 +127,8 @@ verbose = true
 log_full_paths = true
 mitm = true
 workers = 3
+upstream_proxy = "http://corp%40user:p%3Ass@proxy.corp.example:3128"
+upstream_proxy_bypass = ["*.internal", "10.1.2.3"]
 
 [timeouts]
 connect = 5
@@ -196,6 +198,8 @@ describe('native form', () => {
       verbose: true,
       logFullPaths: true,
       mitm: true,
+      upstreamProxy: { host: 'proxy.corp.example', port: 3128, username: 'corp@user', password: 'p:ss', display: 'http://proxy.corp.example:3128' },
+      upstreamProxyBypass: ['*.internal', '10.1.2.3'],
       timeouts: {
         connectMs: 5000,
         upstreamResponseMs: 30500,

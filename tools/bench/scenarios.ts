@@ -87,6 +87,15 @@ export const SCENARIOS: readonly Scenario[] = [
     baseline: 'direct-http',
     startProxy: startEgressProxyWithDashboardViewer,
   },
+  {
+    // workers = 2 against egress-forward's 1: the CPU column sums the primary and both workers (the process tree).
+    // What a 2-core machine shared with the client and the server can show is in docs/workers.md.
+    name: 'egress-forward-2w',
+    description: 'egress-proxy with --workers 2, absolute-URI forwarding to http',
+    upstream: 'http',
+    baseline: 'direct-http',
+    startProxy: () => startEgressProxy(['--workers', '2']),
+  },
   ...systemProxyScenarios('squid'),
   ...systemProxyScenarios('tinyproxy'),
   {

@@ -41,7 +41,7 @@ function result(rps: number, errors = 0): BenchResult {
 describe('scenario selection', () => {
   it('runs every scenario in the standard order by default', () => {
     assert.deepEqual(selectScenarios().map((s) => s.name), [
-      'direct-https', 'direct-http', 'egress-tunnel', 'egress-forward', 'egress-forward-dashboard', 'squid-tunnel', 'squid-forward',
+      'direct-https', 'direct-http', 'egress-tunnel', 'egress-forward', 'egress-forward-dashboard', 'egress-forward-2w', 'squid-tunnel', 'squid-forward',
       'tinyproxy-tunnel', 'tinyproxy-forward', 'egress-mitm', 'floor-tunnel', 'floor-forward', 'floor-mitm',
     ]);
   });
