@@ -5,6 +5,8 @@
  */
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../logging/logger.js';
+import { RateLimitedLog } from '../logging/rate-limited-log.js';
+import type { AuthFailure } from '../auth/client-authenticator.js';
 import { AdminServer } from './admin-server.js';
 import { configSummary } from './dashboard/config-summary.js';
 import type { MetricsSource } from './metrics-source.js';
@@ -18,6 +20,8 @@ export interface AdminServerDeps {
   listening: () => { proxyPort: number | undefined; adminPort: number | undefined };
   /** The listener failed to accept a connection (out of file descriptors); logged as an error if not given. */
   onListenerError?: (err: Error) => void;
+  /** Where failed admin logins are logged, at most once a minute per kind; a log of its own over `logger` if not given. */
+  trafficLog?: RateLimitedLog;
 }
 
 export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps): AdminServer | undefined {
@@ -29,6 +33,8 @@ export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps
     isReady: deps.isReady,
     readyText: deps.readyText,
     users: config.admin.users,
+    maxAuthFailuresPerMinute: config.admin.maxFailuresPerMinute,
+    onAuthFailure: adminLoginLog(deps.trafficLog ?? new RateLimitedLog(deps.logger)),
     dashboard: config.admin.dashboard
       ? {
           info: () => {
@@ -40,4 +46,20 @@ export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps
     onError: (err) => deps.logger.error({ err }, 'dashboard sample failed'),
     onListenerError: deps.onListenerError ?? ((err) => deps.logger.error({ err }, 'admin listener error')),
   });
+}
+
+/**
+ * Failed admin logins, as warnings an attacker cannot flood (RateLimitedLog): at most one line a minute for failed
+ * logins and one for clients over their budget, naming the client address and the kind of failure, never the user
+ * name (people type passwords there) or any part of the credentials. A missing field is not logged: it is how every browser starts, before the login prompt.
+ */
+function adminLoginLog(log: RateLimitedLog): (reason: AuthFailure, clientIp: string) => void {
+  return (reason, clientIp) => {
+    if (reason === 'missing') return;
+    if (reason === 'rate_limited') {
+      log.warn('admin_auth_rate_limited', { client: clientIp }, 'admin listener: a client failed to log in too often and is refused unchecked for a while');
+    } else {
+      log.warn('admin_auth_failed', { client: clientIp, failure: reason }, 'admin listener: a login failed');
+    }
+  };
 }

@@ -19,6 +19,21 @@ import { AuthFailureBudget } from './failure-budget.js';
 /** Why a request failed authentication: the `reason` label of the failure counters, a closed set. */
 export type AuthFailure = VerificationFailure | 'rate_limited';
 
+/** Every failure reason, so a counter can show each at 0 before the first (a new series is invisible to `increase()`). */
+const FAILURE_REASONS: Record<AuthFailure, true> = {
+  missing: true,
+  not_basic: true,
+  malformed: true,
+  too_long: true,
+  not_utf8: true,
+  control_character: true,
+  unknown_user: true,
+  wrong_password: true,
+  busy: true,
+  rate_limited: true,
+};
+export const AUTH_FAILURES = Object.freeze(Object.keys(FAILURE_REASONS) as AuthFailure[]);
+
 export type AuthOutcome =
   | { ok: true; user: string }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number }
