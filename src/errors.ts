@@ -198,8 +198,13 @@ export class ProxyAuthRateLimitedError extends RejectError {
   override readonly responseFields: ReadonlyArray<readonly [string, string]>;
   constructor(retryAfterSeconds: number) {
     super('too many failed proxy authentication attempts');
-    this.responseFields = [['Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds)))]];
+    this.responseFields = [retryAfterField(retryAfterSeconds)];
   }
+}
+
+/** `Retry-After` in whole seconds, at least 1 (RFC 9110 §10.2.3: a 0 would invite an immediate retry). */
+function retryAfterField(seconds: number): readonly [string, string] {
+  return ['Retry-After', String(Math.max(1, Math.ceil(seconds)))];
 }
 
 /** Too many new credentials are waiting for their (deliberately slow) password check: try again in a second. */
@@ -249,7 +254,7 @@ export class AdminAuthRateLimitedError extends AdminAuthRefusal {
   readonly responseFields: ReadonlyArray<readonly [string, string]>;
   constructor(retryAfterSeconds: number) {
     super('too many failed admin logins');
-    this.responseFields = [['Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds)))]];
+    this.responseFields = [retryAfterField(retryAfterSeconds)];
   }
 }
 

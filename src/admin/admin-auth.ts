@@ -10,21 +10,14 @@
  */
 import type http from 'node:http';
 import { basicChallenge } from '../auth/basic-credentials.js';
-import { ClientAuthenticator, type AuthFailure, type AuthOutcome } from '../auth/client-authenticator.js';
-import type { UserCredentials } from '../auth/credential-verifier.js';
+import { ClientAuthenticator, type AuthOutcome, type ClientAuthenticatorOptions } from '../auth/client-authenticator.js';
 import { AdminAuthBusyError, AdminAuthRateLimitedError, AdminAuthRequiredError, type AdminAuthRefusal } from '../errors.js';
 import { displayClientIp } from '../relay/guards.js';
 
 export const ADMIN_REALM = 'egress-proxy admin';
 
-export interface AdminAuthOptions {
-  users: readonly UserCredentials[];
-  maxFailuresPerMinute: number;
-  /** Told of every failure (the metric, the rate-limited log); never given the credentials. */
-  onFailure?: (reason: AuthFailure, clientIp: string) => void;
-  /** Clock of the failure budget, in ms (tests). */
-  now?: () => number;
-}
+/** Users, `admin.max_failures_per_minute`, and who is told of failures (the metric, the rate-limited log). */
+export type AdminAuthOptions = ClientAuthenticatorOptions;
 
 export class AdminAuth {
   readonly #authenticator: ClientAuthenticator;

@@ -11,23 +11,16 @@
  */
 import { ProxyAuthBusyError, ProxyAuthRateLimitedError, ProxyAuthRequiredError, type RejectError } from '../errors.js';
 import { basicChallenge } from './basic-credentials.js';
-import { ClientAuthenticator, type AuthFailure, type AuthOutcome } from './client-authenticator.js';
-import type { CredentialVerifierOptions, UserCredentials } from './credential-verifier.js';
+import { ClientAuthenticator, type AuthFailure, type AuthOutcome, type ClientAuthenticatorOptions } from './client-authenticator.js';
 
 /** Why a request failed proxy authentication: the `reason` label of the failure counter, a closed set. */
 export type ProxyAuthFailure = AuthFailure;
 
 export type ProxyAuthResult = { ok: true; user: string } | { ok: false; reason: ProxyAuthFailure; error: RejectError };
 
-export interface ProxyAuthenticatorOptions {
-  users: readonly UserCredentials[];
+export interface ProxyAuthenticatorOptions extends ClientAuthenticatorOptions {
+  /** The realm of the 407's challenge. */
   realm: string;
-  maxFailuresPerMinute: number;
-  /** Told of every failure (metrics, the rate-limited warning). */
-  onFailure?: (reason: ProxyAuthFailure, clientIp: string) => void;
-  /** Clock of the failure budget, in ms. */
-  now?: () => number;
-  verifier?: CredentialVerifierOptions;
 }
 
 export class ProxyAuthenticator {
