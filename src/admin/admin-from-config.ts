@@ -20,7 +20,7 @@ export interface AdminServerDeps {
   listening: () => { proxyPort: number | undefined; adminPort: number | undefined };
   /** The listener failed to accept a connection (out of file descriptors); logged as an error if not given. */
   onListenerError?: (err: Error) => void;
-  /** Where failed admin logins are logged, at most once a minute per kind; a log of its own over `logger` if not given. */
+  /** Where failed admin logins are logged (rate-limited, see adminLoginLog); a log of its own over `logger` if not given. */
   trafficLog?: RateLimitedLog;
 }
 
