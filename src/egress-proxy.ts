@@ -189,6 +189,7 @@ export async function startEgressProxy(
     isReady: () => proxy.accepting,
     logger,
     listening: () => ({ proxyPort: proxyAddress?.port, adminPort: adminAddress?.port }),
+    trafficLog,
     onListenerError: (err) => {
       if (!descriptors.acceptFailed(err, 'admin')) logger.error({ err }, 'admin listener error');
     },

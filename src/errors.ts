@@ -198,8 +198,13 @@ export class ProxyAuthRateLimitedError extends RejectError {
   override readonly responseFields: ReadonlyArray<readonly [string, string]>;
   constructor(retryAfterSeconds: number) {
     super('too many failed proxy authentication attempts');
-    this.responseFields = [['Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds)))]];
+    this.responseFields = [retryAfterField(retryAfterSeconds)];
   }
+}
+
+/** `Retry-After` in whole seconds, at least 1 (RFC 9110 §10.2.3: a 0 would invite an immediate retry). */
+function retryAfterField(seconds: number): readonly [string, string] {
+  return ['Retry-After', String(Math.max(1, Math.ceil(seconds)))];
 }
 
 /** Too many new credentials are waiting for their (deliberately slow) password check: try again in a second. */
@@ -210,6 +215,56 @@ export class ProxyAuthBusyError extends RejectError {
   readonly reason = 'proxy_auth_busy';
   readonly publicMessage = 'Too many logins being checked; try again in a second';
   override readonly responseFields: ReadonlyArray<readonly [string, string]> = [['Retry-After', '1']];
+}
+
+/**
+ * Refusals of the admin listener's Basic authentication (`admin.users`). Not proxy rejects (they are not counted in
+ * the reject series, which are about client traffic): `egress_proxy_admin_auth_failures_total` counts them.
+ */
+export abstract class AdminAuthRefusal extends ProxyError {
+  /** Header fields the answer carries (the challenge, Retry-After). */
+  abstract readonly responseFields: ReadonlyArray<readonly [string, string]>;
+}
+
+/**
+ * The admin request carries no valid `Authorization`. One answer for every failure (missing, malformed, unknown
+ * user, wrong password): which part was wrong is not the client's business (RFC 7235 §3.1).
+ */
+export class AdminAuthRequiredError extends AdminAuthRefusal {
+  override readonly name = 'AdminAuthRequiredError';
+  readonly code = 'EPROXY_ADMIN_AUTH_REQUIRED';
+  readonly statusCode = 401;
+  readonly publicMessage = 'Authentication required';
+  readonly responseFields: ReadonlyArray<readonly [string, string]>;
+  constructor(challenge: string) {
+    super('admin authentication required');
+    this.responseFields = [['WWW-Authenticate', challenge]];
+  }
+}
+
+/**
+ * A client failed admin authentication more often than `admin.max_failures_per_minute` allows: its further attempts
+ * are refused without being checked until its budget refills (RFC 6585 §4), exactly as on the proxy port.
+ */
+export class AdminAuthRateLimitedError extends AdminAuthRefusal {
+  override readonly name = 'AdminAuthRateLimitedError';
+  readonly code = 'EPROXY_ADMIN_AUTH_RATE_LIMITED';
+  readonly statusCode = 429;
+  readonly publicMessage = 'Too many failed logins; try again later';
+  readonly responseFields: ReadonlyArray<readonly [string, string]>;
+  constructor(retryAfterSeconds: number) {
+    super('too many failed admin logins');
+    this.responseFields = [retryAfterField(retryAfterSeconds)];
+  }
+}
+
+/** Too many new admin credentials are waiting for their (deliberately slow) password check. */
+export class AdminAuthBusyError extends AdminAuthRefusal {
+  override readonly name = 'AdminAuthBusyError';
+  readonly code = 'EPROXY_ADMIN_AUTH_BUSY';
+  readonly statusCode = 503;
+  readonly publicMessage = 'Too many logins being checked; try again in a second';
+  readonly responseFields: ReadonlyArray<readonly [string, string]> = [['Retry-After', '1']];
 }
 
 /**

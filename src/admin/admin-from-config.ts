@@ -5,6 +5,8 @@
  */
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../logging/logger.js';
+import { RateLimitedLog } from '../logging/rate-limited-log.js';
+import type { AuthFailure } from '../auth/client-authenticator.js';
 import { AdminServer, type AdminServerOptions } from './admin-server.js';
 import { configSummary } from './dashboard/config-summary.js';
 import { configHash } from '../reload/config-hash.js';
@@ -21,6 +23,8 @@ export interface AdminServerDeps {
   onListenerError?: (err: Error) => void;
   /** POST /-/reload and the config in force since; absent: no reload endpoint, and the start's config shown. */
   reload?: AdminReload;
+  /** Where failed admin logins are logged (rate-limited, see adminLoginLog); a log of its own over `logger` if not given. */
+  trafficLog?: RateLimitedLog;
 }
 
 export interface AdminReload {
@@ -39,6 +43,8 @@ export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps
     isReady: deps.isReady,
     readyText: deps.readyText,
     users: config.admin.users,
+    maxAuthFailuresPerMinute: config.admin.maxFailuresPerMinute,
+    onAuthFailure: adminLoginLog(deps.trafficLog ?? new RateLimitedLog(deps.logger)),
     dashboard: config.admin.dashboard
       ? {
           info: () => {
@@ -53,4 +59,20 @@ export function adminServerFromConfig(config: ProxyConfig, deps: AdminServerDeps
     onListenerError: deps.onListenerError ?? ((err) => deps.logger.error({ err }, 'admin listener error')),
     reload: deps.reload === undefined ? undefined : () => deps.reload!.reload(),
   });
+}
+
+/**
+ * Failed admin logins, as warnings an attacker cannot flood (RateLimitedLog): at most one line a minute for failed
+ * logins and one for clients over their budget, naming the client address and the kind of failure, never the user
+ * name (people type passwords there) or any part of the credentials. A missing field is not logged: it is how every browser starts, before the login prompt.
+ */
+function adminLoginLog(log: RateLimitedLog): (reason: AuthFailure, clientIp: string) => void {
+  return (reason, clientIp) => {
+    if (reason === 'missing') return;
+    if (reason === 'rate_limited') {
+      log.warn('admin_auth_rate_limited', { client: clientIp }, 'admin listener: a client failed to log in too often and is refused unchecked for a while');
+    } else {
+      log.warn('admin_auth_failed', { client: clientIp, failure: reason }, 'admin listener: a login failed');
+    }
+  };
 }

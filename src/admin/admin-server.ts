@@ -9,12 +9,14 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import type { AuthFailure } from '../auth/client-authenticator.js';
 import type { UserCredentials } from '../auth/credential-verifier.js';
 import { AdminAuth } from './admin-auth.js';
+import { AdminListenerMetrics } from './admin-listener-metrics.js';
 import { DashboardAssets, DASHBOARD_SECURITY_HEADERS } from './dashboard/dashboard-assets.js';
 import { DashboardEvents } from './dashboard/dashboard-events.js';
 import { DashboardHistory } from './dashboard/dashboard-history.js';
-import type { MetricsSource } from './metrics-source.js';
+import { withRegistry, type MetricsSource } from './metrics-source.js';
 import type { ReloadOutcome } from '../reload/config-reloader.js';
 
 export interface AdminDashboardOptions {
@@ -34,6 +36,12 @@ export interface AdminServerOptions {
   readyText?(): string;
   /** Basic-auth users; empty or absent: no authentication. */
   users?: readonly UserCredentials[];
+  /** Failed logins one client address may make per minute before it is answered 429 unchecked. Default 10. */
+  maxAuthFailuresPerMinute?: number;
+  /** A request failed authentication (logged rate-limited by the caller); counted here in any case. */
+  onAuthFailure?: (reason: AuthFailure, clientIp: string) => void;
+  /** Clock of the login failure budget, in ms (tests). */
+  now?: () => number;
   /** Absent: no dashboard (and no sampling). */
   dashboard?: AdminDashboardOptions;
   /** A dashboard sample failed. */
@@ -51,6 +59,8 @@ const NOT_FOUND = 'Not found: try /metrics, /healthz or /readyz';
 
 export class AdminServer {
   readonly #options: AdminServerOptions;
+  /** The proxy's series and the listener's own (admin-listener-metrics.ts). */
+  readonly #metrics: MetricsSource;
   readonly #server: http.Server;
   readonly #auth: AdminAuth | undefined;
   readonly #history: DashboardHistory | undefined;
@@ -59,7 +69,9 @@ export class AdminServer {
 
   constructor(options: AdminServerOptions) {
     this.#options = options;
-    this.#auth = options.users && options.users.length > 0 ? new AdminAuth(options.users) : undefined;
+    const listenerMetrics = new AdminListenerMetrics();
+    this.#metrics = withRegistry(options.metrics, listenerMetrics.registry);
+    this.#auth = options.users && options.users.length > 0 ? this.#authFor(options.users, listenerMetrics) : undefined;
     if (options.dashboard) {
       this.#history = new DashboardHistory({ source: options.metrics, intervalMs: options.dashboard.intervalMs, onError: options.onError });
       this.#events = new DashboardEvents({ history: this.#history, info: options.dashboard.info });
@@ -68,6 +80,20 @@ export class AdminServer {
       void this.#handle(req, res);
     });
     this.#server.keepAliveTimeout = 30_000;
+  }
+
+  #authFor(users: readonly UserCredentials[], metrics: AdminListenerMetrics): AdminAuth {
+    metrics.authEnabled();
+    const onAuthFailure = this.#options.onAuthFailure;
+    return new AdminAuth({
+      users,
+      maxFailuresPerMinute: this.#options.maxAuthFailuresPerMinute ?? 10,
+      onFailure: (reason, clientIp) => {
+        metrics.onAuthFailure(reason);
+        onAuthFailure?.(reason, clientIp);
+      },
+      ...(this.#options.now ? { now: this.#options.now } : {}),
+    });
   }
 
   /** The sampler behind the dashboard, when there is one. */
@@ -110,8 +136,8 @@ export class AdminServer {
     if (this.#auth && !(await this.#auth.admit(req, res))) return;
     if (path === '/metrics') {
       try {
-        const body = await this.#options.metrics.metricsText();
-        res.writeHead(200, { 'Content-Type': this.#options.metrics.contentType });
+        const body = await this.#metrics.metricsText();
+        res.writeHead(200, { 'Content-Type': this.#metrics.contentType });
         res.end(req.method === 'HEAD' ? undefined : body);
       } catch (err) {
         text(res, 500, `metrics collection failed: ${(err as Error).message}`);

@@ -41,3 +41,26 @@ export function registryMetricsSource(registry: Registry<RegistryContentType>): 
     },
   };
 }
+
+/**
+ * `source` plus the series of `extra` (whose names `source` does not use): the text of both, one after the other,
+ * and JSON from whichever holds a name. Both are Prometheus text format 0.0.4, prom-client's default.
+ */
+export function withRegistry(source: MetricsSource, extra: Registry<RegistryContentType>): MetricsSource {
+  const own = registryMetricsSource(extra);
+  return {
+    async metricsText() {
+      const [text, extraText] = await Promise.all([source.metricsText(), extra.metrics()]);
+      return text.endsWith('\n') || text === '' ? `${text}${extraText}` : `${text}\n${extraText}`;
+    },
+    get contentType() {
+      return source.contentType;
+    },
+    async metricsAsJson(names) {
+      const mine = names.filter((name) => extra.getSingleMetric(name) !== undefined);
+      if (mine.length === 0) return source.metricsAsJson(names);
+      const [theirs, ours] = await Promise.all([source.metricsAsJson(names.filter((name) => !mine.includes(name))), own.metricsAsJson(mine)]);
+      return [...theirs, ...ours];
+    },
+  };
+}

@@ -3,71 +3,46 @@
  * checked on every proxied request and on every CONNECT, as DataKit's Go client sends them (`http_proxy =
  * "http://user:pass@host:port"` makes Go's Transport add the field to CONNECTs and to plain requests alike).
  *
- * The same verifier as the admin listener's (credential-verifier.ts: scrypt hashes, constant-time comparison,
- * outcomes remembered under a process-secret HMAC, a cap on scrypt work in flight), plus a per-client failure
- * budget (failure-budget.ts). The answer is synchronous for credentials already known, which is every request but
- * a client's first: only a new credential pair waits for scrypt.
- *
- * Refusals: 407 with `Proxy-Authenticate: Basic realm=..., charset="UTF-8"` for every kind of failure (the client
- * is not told which part was wrong), 429 with Retry-After once a client has spent its failure budget, 503 when too
- * many new credentials are being verified at once. The field itself is never logged and never forwarded (it is
- * hop-by-hop: RFC 9110 §7.6.1).
+ * The checking (verifier, per-client failure budget) is client-authenticator.ts, shared with the admin listener;
+ * this file turns its outcome into the proxy's refusals: 407 with `Proxy-Authenticate: Basic realm=...,
+ * charset="UTF-8"` for every kind of failure (the client is not told which part was wrong), 429 with Retry-After
+ * once a client has spent its failure budget, 503 when too many new credentials are being verified at once. The
+ * field itself is never logged and never forwarded (it is hop-by-hop: RFC 9110 §7.6.1).
  */
 import { ProxyAuthBusyError, ProxyAuthRateLimitedError, ProxyAuthRequiredError, type RejectError } from '../errors.js';
 import { basicChallenge } from './basic-credentials.js';
-import { CredentialVerifier, type CredentialVerifierOptions, type UserCredentials, type VerificationFailure, type VerificationResult } from './credential-verifier.js';
-import { AuthFailureBudget } from './failure-budget.js';
+import { ClientAuthenticator, type AuthFailure, type AuthOutcome, type ClientAuthenticatorOptions } from './client-authenticator.js';
 
 /** Why a request failed proxy authentication: the `reason` label of the failure counter, a closed set. */
-export type ProxyAuthFailure = VerificationFailure | 'rate_limited';
+export type ProxyAuthFailure = AuthFailure;
 
 export type ProxyAuthResult = { ok: true; user: string } | { ok: false; reason: ProxyAuthFailure; error: RejectError };
 
-export interface ProxyAuthenticatorOptions {
-  users: readonly UserCredentials[];
+export interface ProxyAuthenticatorOptions extends ClientAuthenticatorOptions {
+  /** The realm of the 407's challenge. */
   realm: string;
-  maxFailuresPerMinute: number;
-  /** Told of every failure (metrics, the rate-limited warning). */
-  onFailure?: (reason: ProxyAuthFailure, clientIp: string) => void;
-  /** Clock of the failure budget, in ms. */
-  now?: () => number;
-  verifier?: CredentialVerifierOptions;
 }
 
 export class ProxyAuthenticator {
-  readonly #verifier: CredentialVerifier;
-  readonly #budget: AuthFailureBudget;
+  readonly #authenticator: ClientAuthenticator;
   readonly #challenge: string;
-  readonly #onFailure: (reason: ProxyAuthFailure, clientIp: string) => void;
 
   constructor(options: ProxyAuthenticatorOptions) {
-    this.#verifier = new CredentialVerifier(options.users, options.verifier);
-    this.#budget = new AuthFailureBudget({ perMinute: options.maxFailuresPerMinute, ...(options.now ? { now: options.now } : {}) });
-    this.#challenge = basicChallenge(options.realm);
-    this.#onFailure = options.onFailure ?? (() => undefined);
+    const { realm, ...shared } = options;
+    this.#authenticator = new ClientAuthenticator(shared);
+    this.#challenge = basicChallenge(realm);
   }
 
   /** The `Proxy-Authorization` value of a request from `clientIp`: the result, or a promise of it for new credentials. */
   check(fieldValue: string | undefined, clientIp: string): ProxyAuthResult | Promise<ProxyAuthResult> {
-    const retryAfter = this.#budget.retryAfterSeconds(clientIp);
-    if (retryAfter !== undefined) {
-      // Out of budget: only credentials already known to be right get through; nothing new is verified.
-      const known = this.#verifier.known(fieldValue);
-      if (known?.ok === true) return known;
-      this.#onFailure('rate_limited', clientIp);
-      return { ok: false, reason: 'rate_limited', error: new ProxyAuthRateLimitedError(retryAfter) };
-    }
-    const result = this.#verifier.check(fieldValue);
-    return result instanceof Promise ? result.then((settled) => this.#conclude(settled, clientIp)) : this.#conclude(result, clientIp);
+    const outcome = this.#authenticator.check(fieldValue, clientIp);
+    return outcome instanceof Promise ? outcome.then((settled) => this.#answer(settled)) : this.#answer(outcome);
   }
 
-  #conclude(result: VerificationResult, clientIp: string): ProxyAuthResult {
-    if (result.ok) return result;
-    const { reason } = result;
-    this.#onFailure(reason, clientIp);
-    if (reason === 'busy') return { ok: false, reason, error: new ProxyAuthBusyError() };
-    // A missing field is how every client starts (browsers, curl without --proxy-user): not a guess.
-    if (reason !== 'missing') this.#budget.recordFailure(clientIp);
-    return { ok: false, reason, error: new ProxyAuthRequiredError(this.#challenge) };
+  #answer(outcome: AuthOutcome): ProxyAuthResult {
+    if (outcome.ok) return outcome;
+    if (outcome.reason === 'rate_limited') return { ok: false, reason: outcome.reason, error: new ProxyAuthRateLimitedError(outcome.retryAfterSeconds) };
+    if (outcome.reason === 'busy') return { ok: false, reason: outcome.reason, error: new ProxyAuthBusyError() };
+    return { ok: false, reason: outcome.reason, error: new ProxyAuthRequiredError(this.#challenge) };
   }
 }

@@ -98,6 +98,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv): ProxyConfig {
       port: 9531,
       dashboard: true,
       users: [],
+      maxFailuresPerMinute: 10,
     },
     metrics: {
       maxApiLabels: 300,

@@ -104,6 +104,7 @@ const adminSection = table('[admin]', {
   port: portSchema.optional(),
   dashboard: booleanSchema.optional(),
   users: userListSchema.optional(),
+  max_failures_per_minute: integerSchema(1, 10_000).optional(),
 });
 
 const metricsSection = table('[metrics]', {

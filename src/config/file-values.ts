@@ -150,6 +150,7 @@ function nativeValues(file: ConfigFile, fileLabel: string, fileDir: string): Fil
         port: admin?.port,
         dashboard: admin?.dashboard,
         users: admin?.users,
+        maxFailuresPerMinute: admin?.max_failures_per_minute,
       },
       metrics: {
         maxApiLabels: metrics?.max_api_labels,

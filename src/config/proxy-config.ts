@@ -113,6 +113,11 @@ export interface AdminConfig {
    * Default empty: the admin listener is on loopback unless `bind` says otherwise.
    */
   users: AdminUser[];
+  /**
+   * With users: failed logins one client address may make per minute (in a burst of as many) before further
+   * attempts are answered 429 unchecked, as `proxy_auth.max_failures_per_minute` does on the proxy port. Default 10.
+   */
+  maxFailuresPerMinute: number;
 }
 
 export interface MetricsConfig {

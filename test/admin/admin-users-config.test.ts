@@ -33,6 +33,7 @@ test('each mistake names the key', async () => {
     [`users = [{ name = "a", password_hash = "${HASH}" }, { name = "a", password_hash = "${HASH}" }]`, 'admin.users[1].name: the user "a" is listed twice'],
     ['users = "ops"', 'admin.users: expected an array of { name, password_hash } tables'],
     ['dashboard = "yes"', 'admin.dashboard: expected true or false'],
+    ['max_failures_per_minute = 0', 'admin.max_failures_per_minute'],
   ];
   for (const [line, expected] of cases) {
     const file = files.write('bad.toml', `[admin]\n${line}\n`);

@@ -28,7 +28,10 @@ test('with two workers, /dashboard.json adds up the workers like /metrics', { ti
       if (detail?.totals.requests['forward'] === expected) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    const samples = parseSamples((await httpGet(`${admin}/metrics`)).body);
+    const scrape = (await httpGet(`${admin}/metrics`)).body;
+    const samples = parseSamples(scrape);
+    // The admin listener's own series (in the primary, after the workers' sum), declared once.
+    assert.equal(scrape.match(/^# TYPE egress_proxy_admin_auth_failures_total counter$/gm)?.length, 1);
     assert.equal(sumOf(samples, 'egress_proxy_request_duration_seconds_count', { kind: 'forward' }), expected);
     assert.equal(detail?.totals.requests['forward'], expected, 'the dashboard counts every worker');
     assert.equal(detail?.topApis.find((a) => a.api === '/v1/write/metric')?.total, sumOf(samples, 'datakit_input_proxy_api_total', { api: '/v1/write/metric' }));

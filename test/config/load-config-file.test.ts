@@ -164,6 +164,7 @@ bind = "::1"
 port = 0
 dashboard = false
 users = [{ name = "ops", password_hash = "$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU" }]
+max_failures_per_minute = 4
 
 [metrics]
 max_api_labels = 50
@@ -223,7 +224,7 @@ describe('native form', () => {
         realm: 'egress',
         maxFailuresPerMinute: 3,
       },
-      admin: { enabled: false, bind: '::1', port: 0, dashboard: false, users: [{ name: 'ops', passwordHash: '$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU' }] },
+      admin: { enabled: false, bind: '::1', port: 0, dashboard: false, users: [{ name: 'ops', passwordHash: '$scrypt$ln=4,r=8,p=1$xi/w9CI5m6Q9DN5s9NInIw$QM6fPzYMrEJP91VzEKn9KXXqmd5A5R6QeEhvM0eLsyU' }], maxFailuresPerMinute: 4 },
       metrics: { maxApiLabels: 50, maxClientIpLabels: 20 },
       mitmOptions: {
         dataDir: path.join(files.dir, 'state'),

@@ -34,7 +34,7 @@ describe('defaults', () => {
     assert.deepEqual(config, defaultConfig({}));
     assert.equal(config.bind, '127.0.0.1');
     assert.equal(config.port, 9530);
-    assert.deepEqual(config.admin, { enabled: true, bind: '127.0.0.1', port: 9531, dashboard: true, users: [] });
+    assert.deepEqual(config.admin, { enabled: true, bind: '127.0.0.1', port: 9531, dashboard: true, users: [], maxFailuresPerMinute: 10 });
     assert.deepEqual(config.timeouts, {
       connectMs: 10_000,
       upstreamResponseMs: 60_000,
@@ -151,7 +151,7 @@ describe('precedence: defaults < file < environment < flags', () => {
       },
       { EGRESS_PROXY_ADMIN_PORT: '0', EGRESS_PROXY_DATA_DIR: '/var/lib/ep' },
     );
-    assert.deepEqual(config.admin, { enabled: false, bind: '::1', port: 0, dashboard: true, users: [] });
+    assert.deepEqual(config.admin, { enabled: false, bind: '::1', port: 0, dashboard: true, users: [], maxFailuresPerMinute: 10 });
     assert.equal(config.upstreamTls.caFile, "/etc/ssl/corp.pem");
     assert.equal(config.mitmOptions.dataDir, '/var/lib/ep');
     assert.equal(config.timeouts.drainMs, 2500);
