@@ -14,7 +14,7 @@
 import { lookup as dnsLookup } from 'node:dns';
 import net, { isIP, type LookupFunction } from 'node:net';
 import tls from 'node:tls';
-import type { RejectError } from '../errors.js';
+import { RejectError } from '../errors.js';
 import { addListeners } from './listeners.js';
 import { discardSocket } from './socket-writes.js';
 import type { UpstreamTlsSettings } from './upstream-tls.js';
@@ -132,6 +132,15 @@ export class UpstreamDialer {
       detach?.();
       if (current !== undefined) discardSocket(current);
     };
+  }
+
+  /**
+   * Resolves and checks `target` as a dial would, without connecting: the refusal when the policy refuses every
+   * address it has, undefined otherwise (a resolver failure included: the dial that follows reports that). What
+   * MITM asks before it answers a CONNECT and mints a certificate for a name.
+   */
+  check(target: DialTarget, callback: (refusal: RejectError | undefined) => void): void {
+    this.#resolve(target, (err) => callback(err instanceof RejectError ? err : undefined));
   }
 
   /**
