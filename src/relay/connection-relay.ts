@@ -101,6 +101,8 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #clientWantsClose = false;
   #closeWhenIdle = false;
   #lastSwitchedActivity = 0;
+  /** When the connection went idle, kept while only empty lines arrive (see #scan). */
+  #idleSince = 0;
   /** The time of the event being handled (the sweep's clock), read once per event. */
   #time: number;
 
@@ -147,6 +149,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
         this.#hold(data);
         return;
       case ClientPhase.Idle:
+        this.#idleSince = this.#phaseSince;
         this.#enter(ClientPhase.Head);
         break;
       default:
@@ -306,8 +309,13 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     }
     // The scanner stops at the end of each request: what follows waits for its response.
     if (used < data.length && this.#held !== undefined) this.#hold(data.subarray(used));
-    // Only empty lines (RFC 9112 §2.2 lets them precede a request): still between requests.
-    if (this.#phase === ClientPhase.Head && !this.#requests.inMessage) this.#phase = ClientPhase.Idle;
+    // Only empty lines (RFC 9112 §2.2 lets them precede a request): still between requests, and still idle since
+    // before them. Were they to restart the idle or head timeout, a client sending CRLF now and then would hold its
+    // connection for ever (llhttp counts them into the header timeout too).
+    if (this.#phase === ClientPhase.Head && !this.#requests.inMessage) {
+      this.#phase = ClientPhase.Idle;
+      this.#phaseSince = this.#idleSince;
+    }
   }
 
   /** Parses a request head, keeping its text for the rewrite (field lines go on as they arrived). */
