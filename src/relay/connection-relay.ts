@@ -36,6 +36,7 @@ import {
 import { requestBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldValues, HeadTooLargeError, MessageHeadError, parseRequestHead, type RequestHead } from '../http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
+import { targetForLog } from '../logging/log-redaction.js';
 import { errorAnswer } from './error-response.js';
 import { Exchange, UpstreamPhase, type ExchangeOwner } from './exchange.js';
 import { connectionOptions } from './message-heads.js';
@@ -93,7 +94,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #held: Buffer[] | undefined;
   /** The text of the request head being parsed (captured from the parse, see #parseRequest). */
   #headText = '';
-  /** The method and target of the head being scanned, for the reject record if it is refused. */
+  /** The method and target (as sent) of the head being scanned, for the reject record if it is refused. */
   #method = '';
   #rejectTarget = '';
   #handOver: HandOverDecision | undefined;
@@ -332,7 +333,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
 
   #onRequestHead(head: RequestHead): BodyFraming {
     this.#method = head.method;
-    this.#rejectTarget = targetForLog(head.target);
+    this.#rejectTarget = head.target;
     this.#firstRequest = false;
     const settings = this.#env.settings.current;
     this.#settings = settings;
@@ -545,7 +546,9 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       clientFailure: error instanceof RequestHeadersTimeoutError ? 'headers_timeout' : undefined,
       statusCode: error.statusCode,
       method: this.#method,
-      target: this.#rejectTarget,
+      // Redacted here, on the rare refusal rather than for every head, as a log line would be (full paths: the
+      // access log applies its own setting when it writes it): no userinfo, no query.
+      target: targetForLog(this.#rejectTarget, FULL_PATHS),
     });
   }
 
@@ -630,15 +633,11 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
 }
 
 /** What a scan that threw is answered with. */
+const FULL_PATHS = { fullPaths: true } as const;
+
 function asRequestRefusal(err: unknown): RejectError {
   if (err instanceof RejectError) return err;
   if (err instanceof HeadTooLargeError) return new RequestHeadTooLargeError();
   if (err instanceof MessageHeadError) return new MalformedRequestError(err.message);
   throw err;
-}
-
-/** Logged target of a rejected request: never the query string, which carries tokens. */
-function targetForLog(target: string): string {
-  const query = target.indexOf('?');
-  return (query === -1 ? target : target.slice(0, query)).slice(0, 200);
 }
