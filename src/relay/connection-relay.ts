@@ -490,7 +490,9 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #nextRequest(): void {
     this.#enter(ClientPhase.Idle);
     this.#clientWantsClose = false;
+    // A refusal of what comes next (a malformed head) must not be recorded under the last request's target.
     this.#method = '';
+    this.#rejectTarget = '';
     this.#requests.resume();
     const held = this.#held;
     this.#held = undefined;

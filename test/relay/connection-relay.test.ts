@@ -99,6 +99,16 @@ for (const r of ROUTES) {
       assert.equal(s.env.rejects[0]?.clientFailure, 'headers_timeout');
     });
 
+    test('a malformed head after a served request is recorded under no target, not the last request\'s', () => {
+      const s = new RelayScript({ route: r.route() });
+      s.client(r.head('/v1/write/metric'));
+      s.upstream(OK_RESPONSE);
+      s.io.take();
+      s.client('GARBAGE\r\n\r\n');
+      assert.match(s.io.take()[0] ?? '', /^writeClient HTTP\/1\.1 400 /);
+      assert.deepEqual({ method: s.env.rejects[0]?.method, target: s.env.rejects[0]?.target }, { method: '', target: '' });
+    });
+
     test('empty lines before a first request do not restart the head timeout: 408 on time', () => {
       const s = new RelayScript({ route: r.route() });
       const { clientHeadersMs } = s.config.timeouts;
