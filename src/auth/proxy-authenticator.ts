@@ -49,25 +49,43 @@ export class ProxyAuthenticator {
 
   /** The `Proxy-Authorization` value of a request from `clientIp`: the result, or a promise of it for new credentials. */
   check(fieldValue: string | undefined, clientIp: string): ProxyAuthResult | Promise<ProxyAuthResult> {
-    const retryAfter = this.#budget.retryAfterSeconds(clientIp);
-    if (retryAfter !== undefined) {
-      // Out of budget: only credentials already known to be right get through; nothing new is verified.
-      const known = this.#verifier.known(fieldValue);
-      if (known?.ok === true) return known;
-      this.#onFailure('rate_limited', clientIp);
-      return { ok: false, reason: 'rate_limited', error: new ProxyAuthRateLimitedError(retryAfter) };
+    const known = this.#verifier.known(fieldValue);
+    // Known-good credentials pass whatever the budget: a client's own agents are not locked out by its guesses.
+    if (known?.ok === true) return known;
+    if (known !== undefined) {
+      // Known at once (bad syntax, or a failure remembered): no scrypt work, counted after the fact as before.
+      const retryAfter = this.#budget.retryAfterSeconds(clientIp);
+      if (retryAfter === undefined) return this.#conclude(known, clientIp, true);
+      // A guess made with the budget spent is debt; a client still without credentials is only told to wait.
+      return this.#rateLimited(clientIp, known.reason === 'missing' ? retryAfter : (this.#budget.take(clientIp) ?? retryAfter));
     }
+    // New credentials cost a scrypt check: the token is taken before it is queued, so a client has at most its
+    // remaining budget of checks waiting, however many it sends at once.
+    const retryAfter = this.#budget.take(clientIp);
+    if (retryAfter !== undefined) return this.#rateLimited(clientIp, retryAfter);
     const result = this.#verifier.check(fieldValue);
-    return result instanceof Promise ? result.then((settled) => this.#conclude(settled, clientIp)) : this.#conclude(result, clientIp);
+    if (!(result instanceof Promise)) return this.#settled(result, clientIp);
+    return result.then((settled) => this.#settled(settled, clientIp));
   }
 
-  #conclude(result: VerificationResult, clientIp: string): ProxyAuthResult {
+  #rateLimited(clientIp: string, retryAfter: number): ProxyAuthResult {
+    this.#onFailure('rate_limited', clientIp);
+    return { ok: false, reason: 'rate_limited', error: new ProxyAuthRateLimitedError(retryAfter) };
+  }
+
+  /** The end of a check that took a token: given back unless the check failed (its failure is already counted). */
+  #settled(result: VerificationResult, clientIp: string): ProxyAuthResult {
+    if (result.ok || result.reason === 'busy' || result.reason === 'missing') this.#budget.refund(clientIp);
+    return this.#conclude(result, clientIp, false);
+  }
+
+  #conclude(result: VerificationResult, clientIp: string, countFailure: boolean): ProxyAuthResult {
     if (result.ok) return result;
     const { reason } = result;
     this.#onFailure(reason, clientIp);
     if (reason === 'busy') return { ok: false, reason, error: new ProxyAuthBusyError() };
     // A missing field is how every client starts (browsers, curl without --proxy-user): not a guess.
-    if (reason !== 'missing') this.#budget.recordFailure(clientIp);
+    if (countFailure && reason !== 'missing') this.#budget.recordFailure(clientIp);
     return { ok: false, reason, error: new ProxyAuthRequiredError(this.#challenge) };
   }
 }
