@@ -4,6 +4,7 @@
  * The CLI and the tests start the proxy through here, so both run exactly the same wiring.
  */
 import type { AddressInfo, LookupFunction } from 'node:net';
+import type { NetworkInterfaceInfo } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import type { ProxyConfig } from './config/proxy-config.js';
 import type { Logger } from './logging/logger.js';
@@ -73,6 +74,8 @@ export interface StartOptions {
   externalListeners?: ReadonlyArray<{ bind: string; port: number }>;
   /** What the admin listener's POST /-/reload runs (src/reload/); absent: no reload endpoint. */
   reload?: AdminServerDeps['reload'];
+  /** Replaces os.networkInterfaces: the host's own addresses, which the destination policy refuses (tests). */
+  networkInterfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
 
 export async function startEgressProxy(
@@ -90,7 +93,7 @@ export async function startEgressProxy(
     maxClientConnections: config.limits.maxClientConnections,
     gauges: { activeTunnels: () => tracker.activeTunnels, requestsInFlight: () => tracker.requestsInFlight, clientConnections: () => tracker.clientConnections },
   });
-  const loopGuard = new SelfLoopGuard();
+  const loopGuard = new SelfLoopGuard(options.networkInterfaces);
   // Warnings traffic can cause, at most one a minute per reason (an attacker must not be able to flood the log).
   const trafficLog = new RateLimitedLog(logger, { onSuppressed: (reason) => metrics.onLogLineSuppressed(reason) });
   const descriptors = new DescriptorExhaustionLog(trafficLog, () => metrics.onDescriptorsExhausted('accept'));
@@ -122,7 +125,11 @@ export async function startEgressProxy(
       requestGuards,
       observers: new ExchangeObservers(observerList, (err) => logger.error({ err }, 'metrics or access-log observer failed')),
       interception: config.mitm ? interceptionPolicy(next.mitmOptions) : undefined,
-      destinations: new DestinationPolicy({ allow: next.destinations.allow, blockSpecialRanges: next.destinations.blockSpecialRanges }),
+      destinations: new DestinationPolicy({
+        allow: next.destinations.allow,
+        blockSpecialRanges: next.destinations.blockSpecialRanges,
+        isOwnAddress: (address) => loopGuard.isOwnAddress(address),
+      }),
       via: via.pseudonym,
       upstreamProxy: parentProxy,
     };
@@ -220,6 +227,8 @@ export async function startEgressProxy(
       return proxy.accepting;
     },
     reconfigure(next) {
+      // A reload also picks up interface addresses added since the start (the policy refuses the host's own).
+      loopGuard.refreshInterfaces();
       settings.replace(relaySettings(next));
       return { restartNeeded: restartNeededKeys(resolvedConfig, next) };
     },

@@ -146,7 +146,7 @@ export class PortDeniedError extends RejectError {
 }
 
 /** Which rule of the destination policy refused: the allow-list, or a category of special addresses. */
-export type DestinationRule = 'not_allowed' | 'loopback' | 'unspecified' | 'link_local' | 'metadata' | 'multicast' | 'broadcast' | 'reserved';
+export type DestinationRule = 'not_allowed' | 'loopback' | 'unspecified' | 'link_local' | 'metadata' | 'multicast' | 'broadcast' | 'reserved' | 'own_address';
 
 /**
  * The destination policy refused the address that would be dialled (`destinations.allow`,

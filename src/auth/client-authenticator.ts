@@ -62,24 +62,41 @@ export class ClientAuthenticator {
 
   /** The credentials field of a request from `clientIp`: the outcome, or a promise of it for new credentials. */
   check(fieldValue: string | undefined, clientIp: string): AuthOutcome | Promise<AuthOutcome> {
-    const retryAfterSeconds = this.#budget.retryAfterSeconds(clientIp);
-    if (retryAfterSeconds !== undefined) {
-      // Out of budget: only credentials already known to be right get through; nothing new is verified.
-      const known = this.#verifier.known(fieldValue);
-      if (known?.ok === true) return known;
-      this.#onFailure('rate_limited', clientIp);
-      return { ok: false, reason: 'rate_limited', retryAfterSeconds };
+    const known = this.#verifier.known(fieldValue);
+    // Known-good credentials pass whatever the budget: the real user is not locked out by a guesser's failures.
+    if (known?.ok === true) return known;
+    if (known !== undefined) {
+      // Known at once (bad syntax, or a failure remembered): no scrypt work, counted after the fact.
+      const retryAfterSeconds = this.#budget.retryAfterSeconds(clientIp);
+      if (retryAfterSeconds === undefined) return this.#conclude(known, clientIp, true);
+      // A guess made with the budget spent is debt; a client still without credentials is only told to wait.
+      return this.#rateLimited(clientIp, known.reason === 'missing' ? retryAfterSeconds : (this.#budget.take(clientIp) ?? retryAfterSeconds));
     }
+    // New credentials cost a scrypt check: the token is taken before it is queued, so a client has at most its
+    // remaining budget of checks waiting, however many it sends at once.
+    const retryAfterSeconds = this.#budget.take(clientIp);
+    if (retryAfterSeconds !== undefined) return this.#rateLimited(clientIp, retryAfterSeconds);
     const result = this.#verifier.check(fieldValue);
-    return result instanceof Promise ? result.then((settled) => this.#conclude(settled, clientIp)) : this.#conclude(result, clientIp);
+    return result instanceof Promise ? result.then((settled) => this.#settled(settled, clientIp)) : this.#settled(result, clientIp);
   }
 
-  #conclude(result: VerificationResult, clientIp: string): AuthOutcome {
+  #rateLimited(clientIp: string, retryAfterSeconds: number): AuthOutcome {
+    this.#onFailure('rate_limited', clientIp);
+    return { ok: false, reason: 'rate_limited', retryAfterSeconds };
+  }
+
+  /** The end of a check that took a token: given back unless the check failed (its failure is already counted). */
+  #settled(result: VerificationResult, clientIp: string): AuthOutcome {
+    if (result.ok || result.reason === 'busy' || result.reason === 'missing') this.#budget.refund(clientIp);
+    return this.#conclude(result, clientIp, false);
+  }
+
+  #conclude(result: VerificationResult, clientIp: string, countFailure: boolean): AuthOutcome {
     if (result.ok) return result;
     this.#onFailure(result.reason, clientIp);
     // A missing field is how every client starts (browsers, curl without credentials): not a guess. Neither is
     // `busy`, which is our load, not the client's mistake.
-    if (result.reason !== 'missing' && result.reason !== 'busy') this.#budget.recordFailure(clientIp);
+    if (countFailure && result.reason !== 'missing' && result.reason !== 'busy') this.#budget.recordFailure(clientIp);
     return result;
   }
 }

@@ -5,6 +5,11 @@
  * minute and costs no scrypt work. Successes cost nothing and restore nothing: a client that alternates a right and
  * a wrong password still guesses slowly.
  *
+ * A check that costs scrypt work takes its token when it starts (`take`), not when it has failed: otherwise a client
+ * sending many guesses at once has them all checked before the first failure is counted, and fills the shared queue
+ * of checks. A check that succeeds gives its token back (`refund`). An attempt made with the budget spent pushes the
+ * balance below zero (down to minus `perMinute`): a client that keeps guessing waits longer, one that stops recovers.
+ *
  * The addresses tracked are bounded (least recently failing forgotten first): a flood of source addresses cannot
  * grow the table, at worst it makes the proxy forget an address's earlier failures.
  */
@@ -51,6 +56,27 @@ export class AuthFailureBudget {
     const bucket = this.#buckets.get(client);
     const tokens = bucket === undefined ? this.#capacity : this.#refilled(bucket, now);
     this.#buckets.set(client, { tokens: Math.max(0, tokens - 1), at: now });
+  }
+
+  /**
+   * Takes one token for a check about to start: undefined when there was one; else the seconds until `client` may
+   * try again, the attempt counted as debt (see above).
+   */
+  take(client: string): number | undefined {
+    const now = this.#now();
+    const bucket = this.#buckets.get(client);
+    const tokens = bucket === undefined ? this.#capacity : this.#refilled(bucket, now);
+    const left = Math.max(-this.#capacity, tokens - 1);
+    this.#buckets.set(client, { tokens: left, at: now });
+    return tokens >= 1 ? undefined : (1 - left) / this.#refillPerMs / 1000;
+  }
+
+  /** Gives back the token of a check that did not fail (it succeeded, or was never made). */
+  refund(client: string): void {
+    const bucket = this.#buckets.peek(client);
+    if (bucket === undefined) return;
+    const now = this.#now();
+    this.#buckets.set(client, { tokens: Math.min(this.#capacity, this.#refilled(bucket, now) + 1), at: now });
   }
 
   #refilled(bucket: Bucket, now: number): number {

@@ -30,15 +30,23 @@ export function targetForLog(target: string, options: TargetRedaction): string {
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(target);
   if (scheme === null && target.startsWith('/')) return pathForLog(target, options);
   const afterScheme = scheme === null ? 0 : scheme[0].length;
-  // The authority ends at the first / ? or # after the scheme; userinfo is everything up to its last @.
-  const rest = target.slice(afterScheme);
+  // Userinfo is everything up to the last '@' of the whole target, not only of the authority: a password may hold
+  // an unencoded / ? or # (`http://svc:pa/ss@host/`, which the parser refuses and the refusal is logged), and the
+  // authority would then end inside it. Rejects and CONNECT authorities are all this sees; at worst a path segment
+  // holding an '@' is missing from their log line.
+  let rest = target.slice(afterScheme);
+  const at = rest.lastIndexOf('@');
+  if (at !== -1) rest = rest.slice(at + 1);
   const authorityEnd = rest.search(/[/?#]/);
   const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd);
-  const at = authority.lastIndexOf('@');
-  const host = at === -1 ? authority : authority.slice(at + 1);
   const path = authorityEnd === -1 ? '' : pathForLog(rest.slice(authorityEnd), options);
-  return truncate(target.slice(0, afterScheme) + host + path);
+  return truncate(target.slice(0, afterScheme) + (HOST_AND_PORT.test(authority) ? authority : UNPARSED_AUTHORITY) + path);
 }
+
+/** A host (a name, an IPv4 address or a bracketed IPv6 one) with an optional numeric port. */
+const HOST_AND_PORT = /^(?:\[[0-9a-f:.]*\]|[^:[\]]*)(?::\d*)?$/i;
+/** What stands for an authority that is not host[:port] (`user:secret` with no '@' after it, say). */
+const UNPARSED_AUTHORITY = '<unparsed>';
 
 function truncate(text: string): string {
   return text.length > MAX_LOGGED_TARGET ? `${text.slice(0, MAX_LOGGED_TARGET)}…` : text;

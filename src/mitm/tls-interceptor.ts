@@ -16,11 +16,13 @@ import type { Logger } from '../logging/logger.js';
 import { CONNECT_ESTABLISHED } from '../proxy/connect-tunnel.js';
 import type { EarlyClientData } from '../proxy/early-client-data.js';
 import type { ConnectionTracker } from '../relay/connection-tracker.js';
-import { writeRawErrorResponse } from '../relay/error-response.js';
+import type { RejectError } from '../errors.js';
+import { writeRawErrorResponse, writeRawRefusal } from '../relay/error-response.js';
 import type { ConnectionContext } from '../relay/guards.js';
 import type { RelayEngine } from '../relay/relay-engine.js';
 import { TLS_WRITE_BUFFER_BYTES, type StreamBufferOption } from '../relay/socket-writes.js';
 import type { ProxyTarget } from '../relay/request-target.js';
+import type { DialTarget } from '../relay/upstream-dialer.js';
 import { classifyClientTlsFailure } from './client-tls-failure.js';
 import { InterceptRoute } from './intercept-route.js';
 
@@ -41,6 +43,11 @@ export interface TlsInterceptorOptions {
 // TLS handshake timeout on the client side (DataKit's uploader).
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CERTIFICATE_FAILURE_CODE = 'EPROXY_MITM_CERTIFICATE';
+
+/** What the destination policy judges for a name the client asked to reach through an intercepted tunnel. */
+function dialTarget(host: string, port: number): DialTarget {
+  return { host, port, authority: `${host.includes(':') ? `[${host}]` : host}:${port}`, tls: true };
+}
 
 export class TlsInterceptor {
   readonly #options: TlsInterceptorOptions;
@@ -63,6 +70,7 @@ export class TlsInterceptor {
     let reported = false;
     let handshakeFailed = false;
     let certificateFailed = false;
+    let rejected: RejectError | undefined;
     const untrack = tracker.trackTunnel(clientSocket, clientSocket);
 
     const report = (): void => {
@@ -72,8 +80,8 @@ export class TlsInterceptor {
       observers.onTunnel({
         clientIp: client.clientIp,
         target: target.authority,
-        statusCode: certificateFailed ? 502 : 200,
-        errorCode: certificateFailed ? CERTIFICATE_FAILURE_CODE : handshakeFailed ? 'EPROXY_MITM_CLIENT_TLS' : undefined,
+        statusCode: rejected?.statusCode ?? (certificateFailed ? 502 : 200),
+        errorCode: rejected?.code ?? (certificateFailed ? CERTIFICATE_FAILURE_CODE : handshakeFailed ? 'EPROXY_MITM_CLIENT_TLS' : undefined),
         upstreamFailure: undefined,
         intercepted: true,
         bytesFromClient: raw.bytesRead ?? 0,
@@ -84,65 +92,83 @@ export class TlsInterceptor {
     clientSocket.once('close', report);
     clientSocket.on('error', () => clientSocket.destroy());
 
-    this.#options.certificates.getSecureContext(target.host).then(
-      (secureContext) => {
-        if (clientSocket.destroyed) return;
-        clientSocket.write(CONNECT_ESTABLISHED);
-        const pipelined = early.release();
-        if (pipelined.length > 0) clientSocket.unshift(pipelined);
-        const options: tls.TLSSocketOptions & StreamBufferOption = {
-          isServer: true,
-          secureContext,
-          // A client may name a different host in SNI than in CONNECT (domain fronting or a CNAME'd endpoint):
-          // present a certificate for the name it will verify.
-          SNICallback: (servername, callback) => {
-            if (servername.toLowerCase() === target.host) return callback(null, secureContext);
-            this.#options.certificates.getSecureContext(servername).then(
-              (ctx) => callback(null, ctx),
-              (err: Error) => callback(err, undefined),
-            );
-          },
-          ALPNProtocols: ['http/1.1'],
-          // Responses relayed to the client: room for a few TLS records before a write reports a full buffer.
-          highWaterMark: TLS_WRITE_BUFFER_BYTES,
-        };
-        const tlsSocket = new tls.TLSSocket(raw, options);
-        // The handshake's deadline is checked by the engine's one timeout sweep, like every other.
-        const handshake = {
-          expire: (now: number): void => {
-            if (now - started < HANDSHAKE_TIMEOUT_MS) return;
+    const intercept = (): void => {
+      this.#options.certificates.getSecureContext(target.host).then(
+        (secureContext) => {
+          if (clientSocket.destroyed) return;
+          clientSocket.write(CONNECT_ESTABLISHED);
+          const pipelined = early.release();
+          if (pipelined.length > 0) clientSocket.unshift(pipelined);
+          const options: tls.TLSSocketOptions & StreamBufferOption = {
+            isServer: true,
+            secureContext,
+            // A client may name a different host in SNI than in CONNECT (domain fronting or a CNAME'd endpoint):
+            // present a certificate for the name it will verify.
+            SNICallback: (servername, callback) => {
+              const name = servername.toLowerCase();
+              if (name === target.host) return callback(null, secureContext);
+              // Another name gets a certificate only if the policy would let it be dialled (same port as the CONNECT);
+              // a refusal ends the handshake.
+              engine.dialer.check(dialTarget(name, target.port), (refusal) => {
+                if (refusal !== undefined) return callback(refusal, undefined);
+                this.#options.certificates.getSecureContext(name).then(
+                  (ctx) => callback(null, ctx),
+                  (err: Error) => callback(err, undefined),
+                );
+              });
+            },
+            ALPNProtocols: ['http/1.1'],
+            // Responses relayed to the client: room for a few TLS records before a write reports a full buffer.
+            highWaterMark: TLS_WRITE_BUFFER_BYTES,
+          };
+          const tlsSocket = new tls.TLSSocket(raw, options);
+          // The handshake's deadline is checked by the engine's one timeout sweep, like every other.
+          const handshake = {
+            expire: (now: number): void => {
+              if (now - started < HANDSHAKE_TIMEOUT_MS) return;
+              engine.sweep.delete(handshake);
+              tlsSocket.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
+            },
+          };
+          engine.sweep.add(handshake);
+          tlsSocket.once('secure', () => engine.sweep.delete(handshake));
+          tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
             engine.sweep.delete(handshake);
-            tlsSocket.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
-          },
-        };
-        engine.sweep.add(handshake);
-        tlsSocket.once('secure', () => engine.sweep.delete(handshake));
-        tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
-          engine.sweep.delete(handshake);
-          if (!(tlsSocket as tls.TLSSocket & { _secureEstablished?: boolean })._secureEstablished) {
-            handshakeFailed = true;
-            this.#onHandshakeFailure(err, target, client.clientIp);
+            if (!(tlsSocket as tls.TLSSocket & { _secureEstablished?: boolean })._secureEstablished) {
+              handshakeFailed = true;
+              this.#onHandshakeFailure(err, target, client.clientIp);
+            }
+            clientSocket.destroy();
+          });
+          tlsSocket.once('close', () => {
+            engine.sweep.delete(handshake);
+            clientSocket.destroy();
+          });
+          // TLSSocket takes over the TCP handle and first consumes what is buffered (the unshifted head).
+          engine.serve(tlsSocket, new InterceptRoute(target), client, raw);
+        },
+        (err: Error) => {
+          certificateFailed = true;
+          // Once per host: a client repeating a CONNECT we cannot serve must not be able to flood the log.
+          if (!this.#warnedCertificate.has(target.host) && this.#warnedCertificate.size < 1000) {
+            this.#warnedCertificate.add(target.host);
+            this.#options.logger.error({ err, host: target.host }, 'could not make a certificate for an intercepted host');
           }
-          clientSocket.destroy();
-        });
-        tlsSocket.once('close', () => {
-          engine.sweep.delete(handshake);
-          clientSocket.destroy();
-        });
-        // TLSSocket takes over the TCP handle and first consumes what is buffered (the unshifted head).
-        engine.serve(tlsSocket, new InterceptRoute(target), client, raw);
-      },
-      (err: Error) => {
-        certificateFailed = true;
-        // Once per host: a client repeating a CONNECT we cannot serve must not be able to flood the log.
-        if (!this.#warnedCertificate.has(target.host) && this.#warnedCertificate.size < 1000) {
-          this.#warnedCertificate.add(target.host);
-          this.#options.logger.error({ err, host: target.host }, 'could not make a certificate for an intercepted host');
-        }
-        early.release();
-        writeRawErrorResponse(clientSocket, 502, `Bad gateway: cannot intercept ${target.host}`, CERTIFICATE_FAILURE_CODE);
-      },
-    );
+          early.release();
+          writeRawErrorResponse(clientSocket, 502, `Bad gateway: cannot intercept ${target.host}`, CERTIFICATE_FAILURE_CODE);
+        },
+      );
+    };
+
+    // The destination policy judges the CONNECT as it would a tunnel's, before the 200 and before a certificate is
+    // made: a refused name gets its 403 here, not a leaf signed by our CA (and the client's first request).
+    engine.dialer.check(dialTarget(target.host, target.port), (refusal) => {
+      if (clientSocket.destroyed) return;
+      if (refusal === undefined) return intercept();
+      rejected = refusal;
+      early.release();
+      writeRawRefusal(clientSocket, refusal);
+    });
   }
 
   #onHandshakeFailure(err: NodeJS.ErrnoException, target: ProxyTarget, clientIp: string): void {

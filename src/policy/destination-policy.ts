@@ -8,7 +8,9 @@
  *   multicast, broadcast and reserved addresses (special-ranges.ts) are refused unless an entry names them
  *   explicitly: an exact host name, or an IP/CIDR entry at least as specific as the special range (`127.0.0.1`
  *   or `127.0.0.0/8` name loopback; `0.0.0.0/0` and `*.example.com` do not, so a wildcard whose DNS an attacker
- *   controls cannot point the proxy at its own host).
+ *   controls cannot point the proxy at its own host). The host's own interface addresses (its eth0 address, say)
+ *   are refused the same way: a service listening on 0.0.0.0 answers there as it does on loopback. Only an exact
+ *   host name or the address itself (a /32 or /128 entry) names one.
  *
  * checkAddress runs in the upstream dialer on every address a name resolves to, and the dialer connects only to an
  * address that passed: resolve, check, connect to that address, so DNS rebinding has no window between the check
@@ -19,7 +21,7 @@
 import { isIP } from 'node:net';
 import { DestinationDeniedError } from '../errors.js';
 import { entryMatchesHost, entryMatchesPort, normalisedHostName, parseDestinationEntry, type DestinationEntry } from './destination-entry.js';
-import { effectiveAddress, numericAddress } from './ip-address.js';
+import { effectiveAddress, IpPrefix, numericAddress } from './ip-address.js';
 import { describeCategory, specialRangeOf, type SpecialRange } from './special-ranges.js';
 
 export interface DestinationPolicyOptions {
@@ -27,6 +29,8 @@ export interface DestinationPolicyOptions {
   allow: readonly string[];
   /** `destinations.block_special_ranges`. */
   blockSpecialRanges: boolean;
+  /** Whether an address is one of this host's own (SelfLoopGuard's list); refused under blockSpecialRanges. */
+  isOwnAddress?: ((address: string) => boolean) | undefined;
 }
 
 /** What is being dialled: the host as the client named it (a name or an IP address) and the port. */
@@ -42,8 +46,10 @@ export class DestinationPolicy {
   readonly #blockSpecial: boolean;
   /** Whether some entry matches by address: then any name may resolve into it, and only the dialer can tell. */
   readonly #hasAddressEntries: boolean;
+  readonly #isOwnAddress: ((address: string) => boolean) | undefined;
 
   constructor(options: DestinationPolicyOptions) {
+    this.#isOwnAddress = options.isOwnAddress;
     this.#entries = options.allow.map((text) => {
       const parsed = parseDestinationEntry(text);
       if (!parsed.ok) throw new TypeError(parsed.problem);
@@ -80,9 +86,18 @@ export class DestinationPolicy {
       if (matching.length === 0) return notAllowed(target);
     }
     if (!this.#blockSpecial) return undefined;
-    const range = specialRangeOf(address);
+    const range = specialRangeOf(address) ?? this.#ownAddressRange(address);
     if (range === undefined || matching?.some((entry) => namesExplicitly(entry, range))) return undefined;
     return specialRefusal(range, target, name);
+  }
+
+  /** `address` as a one-address range of its own, when it is one of this host's interface addresses. */
+  #ownAddressRange(address: string): SpecialRange | undefined {
+    const effective = effectiveAddress(address).address;
+    if (this.#isOwnAddress?.(effective) !== true) return undefined;
+    const v6 = isIP(effective) === 6;
+    const length = v6 ? 128 : 32;
+    return { category: 'own_address', cidr: `${effective}/${length}`, prefix: new IpPrefix(effective, length) };
   }
 }
 

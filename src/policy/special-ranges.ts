@@ -12,7 +12,7 @@
  */
 import { effectiveAddress, IpPrefix, numericAddress } from './ip-address.js';
 
-export type SpecialRangeCategory = 'loopback' | 'unspecified' | 'link_local' | 'metadata' | 'multicast' | 'broadcast' | 'reserved';
+export type SpecialRangeCategory = 'loopback' | 'unspecified' | 'link_local' | 'metadata' | 'multicast' | 'broadcast' | 'reserved' | 'own_address';
 
 export interface SpecialRange {
   readonly category: SpecialRangeCategory;
@@ -83,5 +83,7 @@ export function describeCategory(category: SpecialRangeCategory): string {
       return 'the broadcast address';
     case 'reserved':
       return 'a reserved address';
+    case 'own_address':
+      return "an address of this host's own interfaces";
   }
 }

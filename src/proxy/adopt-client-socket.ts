@@ -11,7 +11,7 @@
  * falls back to `pipe()`.
  *
  * The original socket stays behind without a handle, as the server's record of the connection: it keeps counting
- * against `server.maxConnections` and in the tracker until the relay is over, and destroying it (as a drain does)
+ * against `limits.max_client_connections` (proxy-server.ts) and in the tracker until the relay is over, and destroying it (as a drain does)
  * ends the relay.
  */
 import net from 'node:net';

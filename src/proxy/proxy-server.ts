@@ -16,6 +16,7 @@ import type { RelayEngine } from '../relay/relay-engine.js';
 import type { HandOverDecision } from '../relay/routing.js';
 import { openTunnel } from './connect-tunnel.js';
 import { EarlyClientData } from './early-client-data.js';
+import { ACCEPT_REFUSAL_LINGER_MS, RefusalLingerBudget } from './refusal-linger-budget.js';
 
 export interface ProxyServerDeps {
   /** The listen address and port, and the connection cap (these need a restart to change). */
@@ -47,6 +48,14 @@ export class ProxyServer {
    */
   readonly #forgetSocket: (this: Socket) => void;
   #draining = false;
+  /**
+   * Connections admitted by the guards and not yet closed: what `limits.max_client_connections` caps. Counted here,
+   * not with `server.maxConnections` (which counts every accepted socket): a connection refused at accept lingers a
+   * moment after its answer, and a denied client opening many must not fill the cap and lock the allowed ones out.
+   */
+  #admitted = 0;
+  /** Bounds what refused connections, outside the cap, may hold (refusal-linger-budget.ts). */
+  readonly #refusalLingers = new RefusalLingerBudget();
 
   constructor(deps: ProxyServerDeps) {
     this.#deps = deps;
@@ -54,7 +63,6 @@ export class ProxyServer {
     // Half-open allowed: a tunnel's client may shut down its sending side and still read the rest (RFC 9110
     // §9.3.6). A forwarding client that does so with a request in flight has given up on it (connection-relay.ts).
     this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#onConnection(socket));
-    this.#server.maxConnections = deps.config.limits.maxClientConnections;
     const sockets = this.#sockets;
     this.#forgetSocket = function (this: Socket) {
       sockets.delete(this);
@@ -110,7 +118,12 @@ export class ProxyServer {
   }
 
   #onConnection(socket: Socket): void {
-    const { engine, tracker } = this.#deps;
+    const { config, engine, tracker } = this.#deps;
+    if (this.#admitted >= config.limits.maxClientConnections) {
+      // Full: closed at once, unanswered and unrecorded, as `server.maxConnections` would.
+      socket.destroy();
+      return;
+    }
     tracker.trackClientConnection(socket);
     this.#sockets.add(socket);
     socket.on('close', this.#forgetSocket);
@@ -125,12 +138,18 @@ export class ProxyServer {
       // Answered before a byte is read: a denied client costs a write and a close, nothing more.
       settings.observers.onReject({ clientIp: client.clientIp, reason: refused.reason, statusCode: refused.statusCode, method: '', target: '' });
       socket.on('error', destroyOnError);
-      writeRawRefusal(socket, refused);
+      // Outside the cap: lingers briefly within its address's budget, else closes once the answer has left.
+      const address = client.clientAddress ?? '';
+      const lingers = this.#refusalLingers.take(address);
+      if (lingers) socket.once('close', () => this.#refusalLingers.release(address));
+      writeRawRefusal(socket, refused, lingers ? ACCEPT_REFUSAL_LINGER_MS : 0);
       return;
     }
+    this.#admitted++;
     // The guards of the accept are told of its close, whatever a reload has put in force by then. `on`, not `once`
     // (close comes once): `once` would add a wrapper and a record to every open tunnel (issue 13).
     socket.on('close', () => {
+      this.#admitted--;
       for (const guard of guards) guard.connectionClosed?.(client);
     });
     engine.serve(socket, FORWARD_ROUTE, client);

@@ -36,6 +36,7 @@ import {
 import { requestBodyFraming, type BodyFraming } from '../http1/body-framing.js';
 import { fieldValues, HeadTooLargeError, MessageHeadError, parseRequestHead, type RequestHead } from '../http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
+import { targetForLog } from '../logging/log-redaction.js';
 import { errorAnswer } from './error-response.js';
 import { Exchange, UpstreamPhase, type ExchangeOwner } from './exchange.js';
 import { connectionOptions } from './message-heads.js';
@@ -93,7 +94,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #held: Buffer[] | undefined;
   /** The text of the request head being parsed (captured from the parse, see #parseRequest). */
   #headText = '';
-  /** The method and target of the head being scanned, for the reject record if it is refused. */
+  /** The method and target (as sent) of the head being scanned, for the reject record if it is refused. */
   #method = '';
   #rejectTarget = '';
   #handOver: HandOverDecision | undefined;
@@ -101,6 +102,8 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #clientWantsClose = false;
   #closeWhenIdle = false;
   #lastSwitchedActivity = 0;
+  /** When the connection went idle, kept while only empty lines arrive (see #scan). */
+  #idleSince = 0;
   /** The time of the event being handled (the sweep's clock), read once per event. */
   #time: number;
 
@@ -147,6 +150,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
         this.#hold(data);
         return;
       case ClientPhase.Idle:
+        this.#idleSince = this.#phaseSince;
         this.#enter(ClientPhase.Head);
         break;
       default:
@@ -306,8 +310,13 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     }
     // The scanner stops at the end of each request: what follows waits for its response.
     if (used < data.length && this.#held !== undefined) this.#hold(data.subarray(used));
-    // Only empty lines (RFC 9112 §2.2 lets them precede a request): still between requests.
-    if (this.#phase === ClientPhase.Head && !this.#requests.inMessage) this.#phase = ClientPhase.Idle;
+    // Only empty lines (RFC 9112 §2.2 lets them precede a request): still between requests, and still idle since
+    // before them. Were they to restart the idle or head timeout, a client sending CRLF now and then would hold its
+    // connection for ever (llhttp counts them into the header timeout too).
+    if (this.#phase === ClientPhase.Head && !this.#requests.inMessage) {
+      this.#phase = ClientPhase.Idle;
+      this.#phaseSince = this.#idleSince;
+    }
   }
 
   /** Parses a request head, keeping its text for the rewrite (field lines go on as they arrived). */
@@ -324,7 +333,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
 
   #onRequestHead(head: RequestHead): BodyFraming {
     this.#method = head.method;
-    this.#rejectTarget = targetForLog(head.target);
+    this.#rejectTarget = head.target;
     this.#firstRequest = false;
     const settings = this.#env.settings.current;
     this.#settings = settings;
@@ -481,7 +490,9 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   #nextRequest(): void {
     this.#enter(ClientPhase.Idle);
     this.#clientWantsClose = false;
+    // A refusal of what comes next (a malformed head) must not be recorded under the last request's target.
     this.#method = '';
+    this.#rejectTarget = '';
     this.#requests.resume();
     const held = this.#held;
     this.#held = undefined;
@@ -537,7 +548,9 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       clientFailure: error instanceof RequestHeadersTimeoutError ? 'headers_timeout' : undefined,
       statusCode: error.statusCode,
       method: this.#method,
-      target: this.#rejectTarget,
+      // Redacted here, on the rare refusal rather than for every head, as a log line would be (full paths: the
+      // access log applies its own setting when it writes it): no userinfo, no query.
+      target: targetForLog(this.#rejectTarget, FULL_PATHS),
     });
   }
 
@@ -622,15 +635,11 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
 }
 
 /** What a scan that threw is answered with. */
+const FULL_PATHS = { fullPaths: true } as const;
+
 function asRequestRefusal(err: unknown): RejectError {
   if (err instanceof RejectError) return err;
   if (err instanceof HeadTooLargeError) return new RequestHeadTooLargeError();
   if (err instanceof MessageHeadError) return new MalformedRequestError(err.message);
   throw err;
-}
-
-/** Logged target of a rejected request: never the query string, which carries tokens. */
-function targetForLog(target: string): string {
-  const query = target.indexOf('?');
-  return (query === -1 ? target : target.slice(0, query)).slice(0, 200);
 }

@@ -35,9 +35,12 @@ export function errorResponseText(
   );
 }
 
-/** Writes a refusal (with the header fields it carries: a 407's challenge, a Retry-After) and closes. */
-export function writeRawRefusal(socket: Duplex, error: RejectError): void {
-  writeRawErrorResponse(socket, error.statusCode, error.publicMessage, error.code, error.responseFields);
+/**
+ * Writes a refusal (with the header fields it carries: a 407's challenge, a Retry-After) and closes; `lingerMs` as
+ * for lingerThenClose.
+ */
+export function writeRawRefusal(socket: Duplex, error: RejectError, lingerMs = LINGER_MS): void {
+  writeRawErrorResponse(socket, error.statusCode, error.publicMessage, error.code, error.responseFields, lingerMs);
 }
 
 /** The answer to a client for one of our errors (`method`: of the request it answers, when there was one). */
@@ -61,25 +64,28 @@ export function writeRawErrorResponse(
   message: string,
   code?: string,
   fields: ReadonlyArray<readonly [string, string]> = [],
+  lingerMs = LINGER_MS,
 ): void {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return;
   }
   socket.end(errorResponseText(statusCode, message, code, true, fields));
-  lingerThenClose(socket);
+  lingerThenClose(socket, lingerMs);
 }
 
 /**
  * After our last write (`end()` already called): read and discard what the client still sends, then close a moment
  * after everything written has left (see above). The moment counts from the flush, not from the end() call, so a
  * slow reader still gets the whole of a large last response; a client that takes nothing for STALLED_MS is closed.
+ * `lingerMs` 0 closes as soon as everything written has left (a refusal that has no linger budget left).
  */
-export function lingerThenClose(socket: Duplex): void {
+export function lingerThenClose(socket: Duplex, lingerMs = LINGER_MS): void {
   socket.on('error', () => socket.destroy());
   socket.resume();
   const closeLater = (): void => {
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    if (lingerMs <= 0) socket.destroy();
+    else setTimeout(() => socket.destroy(), lingerMs).unref();
   };
   if (socket.writableFinished) {
     closeLater();

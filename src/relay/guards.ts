@@ -18,7 +18,7 @@
  * connection or request is checked against the list of its moment.
  */
 import { BlockList, isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { ClientDeniedError, LoopDetectedError, type RejectError } from '../errors.js';
 import { buildBlockList } from '../config/cidr.js';
 import type { RequestHead } from '../http1/message-head.js';
@@ -100,21 +100,37 @@ export class ClientAllowListGuard implements ConnectionGuard {
 export class SelfLoopGuard implements RequestGuard {
   /** Ports of our own listeners, filled once the listeners are bound. */
   readonly #ownPorts = new Set<number>();
+  /** The addresses our listeners are bound to. */
+  readonly #bindAddresses = new Set<string>();
   /** Addresses that reach this host: loopback, the unspecified addresses, every local interface. */
-  readonly #ownAddresses = new BlockList();
+  #ownAddresses = new BlockList();
+  readonly #interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
 
-  constructor() {
-    this.#ownAddresses.addSubnet('127.0.0.0', 8, 'ipv4');
-    for (const address of ['0.0.0.0', '::1', '::']) this.#addOwnAddress(address);
-    for (const list of Object.values(networkInterfaces())) {
-      for (const a of list ?? []) this.#addOwnAddress(a.address);
+  /** `interfaces`: where the host's interface addresses come from (a test gives its own list). */
+  constructor(interfaces: () => NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces) {
+    this.#interfaces = interfaces;
+    this.refreshInterfaces();
+  }
+
+  /**
+   * Reads the host's interface addresses again (at start and at each reload: an address DHCP or an operator added
+   * since is then known). A BlockList cannot forget an entry, so the list is rebuilt.
+   */
+  refreshInterfaces(): void {
+    const own = new BlockList();
+    own.addSubnet('127.0.0.0', 8, 'ipv4');
+    for (const address of ['0.0.0.0', '::1', '::', ...this.#bindAddresses]) addAddress(own, address);
+    for (const list of Object.values(this.#interfaces())) {
+      for (const a of list ?? []) addAddress(own, a.address);
     }
+    this.#ownAddresses = own;
   }
 
   /** Records a port this process listens on (and the address it is bound to). */
   addOwnListener(bindAddress: string, port: number): void {
     this.#ownPorts.add(port);
-    this.#addOwnAddress(bindAddress);
+    this.#bindAddresses.add(bindAddress);
+    addAddress(this.#ownAddresses, bindAddress);
   }
 
   /** Whether an IP address is one of this host's (IPv4-mapped IPv6 forms included). */
@@ -134,11 +150,11 @@ export class SelfLoopGuard implements RequestGuard {
   /** The dialer's address check: an address of this host on one of our ports. */
   readonly checkAddress = (address: string, target: DialTarget): RejectError | undefined =>
     this.#ownPorts.has(target.port) && this.isOwnAddress(address) ? new LoopDetectedError() : undefined;
+}
 
-  #addOwnAddress(address: string): void {
-    const family = isIP(address);
-    if (family !== 0) this.#ownAddresses.addAddress(address, family === 6 ? 'ipv6' : 'ipv4');
-  }
+function addAddress(list: BlockList, address: string): void {
+  const family = isIP(address);
+  if (family !== 0) list.addAddress(address, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /**

@@ -181,6 +181,16 @@ export class UpstreamDialer {
   }
 
   /**
+   * Resolves and checks `target` as a dial would, without connecting: the refusal when the policy refuses every
+   * address it has, undefined otherwise (a resolver failure included: the dial that follows reports that). What
+   * MITM asks before it answers a CONNECT and mints a certificate for a name.
+   */
+  check(target: DialTarget, callback: (refusal: RejectError | undefined) => void): void {
+    // Through a parent proxy, as a dial would: the origin's name is checked, its addresses are the parent's concern.
+    this.#resolveHop(target, this.parentFor(target.host), (err) => callback(err instanceof RejectError ? err : undefined));
+  }
+
+  /**
    * A socket for code that must hold it before it connects (a CONNECT tunnel: the tracker, the connect timeout and
    * the relay's read mode take it at once). It is connected, by the same resolve, check and connect as dial(), to
    * the first address of `target` that passed (an IP literal included: net.connect would skip a lookup for it); a

@@ -78,7 +78,7 @@ test('a client that spends its failure budget gets 429 without a password check;
   assert.ok(!(limited instanceof Promise), 'refused at once: no scrypt');
   assert.ok(!limited.ok && limited.error instanceof ProxyAuthRateLimitedError);
   assert.equal(limited.error.statusCode, 429);
-  assert.deepEqual(limited.error.responseFields, [['Retry-After', '20']], 'one failure refills in 20 s at 3 a minute');
+  assert.deepEqual(limited.error.responseFields, [['Retry-After', '40']], 'the refused guess is debt: two tokens to refill, 20 s each at 3 a minute');
   assert.deepEqual(auth.check(basic('datakit:s3cret'), '10.9.9.9'), { ok: true, user: 'datakit' }, 'known-good credentials are not refused');
   assert.equal((await settle(auth.check(basic('datakit:wrong'), '10.1.1.1'))).ok, false, 'another client has its own budget');
   assert.equal((await settle(auth.check(basic('datakit:wrong'), '10.1.1.1'))).ok, false);
@@ -86,9 +86,37 @@ test('a client that spends its failure budget gets 429 without a password check;
   assert.ok(stillChecked instanceof Promise, 'the other client still gets checked');
   await stillChecked;
   now += 20_000;
+  assert.ok(!(await settle(auth.check(basic('datakit:too-early'), '10.9.9.9'))).ok, 'still paying off the debt');
+  now += 60_000;
   const again = await settle(auth.check(basic('datakit:after-wait'), '10.9.9.9'));
   assert.ok(!again.ok && again.reason === 'wrong_password', 'checked again once the budget refilled');
   assert.ok(failures.some(([reason, client]) => reason === 'rate_limited' && client === '10.9.9.9'));
+});
+
+test('guesses sent all at once: only as many are checked as the budget holds, the rest 429 at once, and a user of another address is not made to wait behind them', async () => {
+  const auth = new ProxyAuthenticator({
+    users: [{ name: 'alice', passwordHash: await hashPassword('secret', FAST) }],
+    realm: 'r',
+    maxFailuresPerMinute: 5,
+    verifier: { maxConcurrentHashes: 1, maxWaiting: 8 },
+  });
+  const attack = Array.from({ length: 40 }, (_, i) => auth.check(basic(`alice:guess-${i}`), '10.6.6.6'));
+  const checked = attack.filter((r) => r instanceof Promise).length;
+  assert.equal(checked, 5, 'one check per token, taken when the check starts');
+  const legit = await settle(auth.check(basic('alice:secret'), '10.7.7.7'));
+  assert.deepEqual(legit, { ok: true, user: 'alice' }, 'the shared queue had room: not 503 busy');
+  const results = await Promise.all(attack.map(settle));
+  assert.equal(results.filter((r) => !r.ok && r.reason === 'rate_limited').length, 35);
+  assert.equal(results.filter((r) => !r.ok && r.reason === 'wrong_password').length, 5);
+  const after = auth.check(basic('alice:one-more'), '10.6.6.6');
+  assert.ok(!(after instanceof Promise) && !after.ok && after.reason === 'rate_limited', 'the budget is spent, not reset by the parallel burst');
+});
+
+test('a right password checked for the first time does not spend the budget', async () => {
+  const auth = await authenticator({ maxFailuresPerMinute: 1 });
+  assert.deepEqual(await settle(auth.check(basic('datakit:s3cret'), '10.8.8.8')), { ok: true, user: 'datakit' });
+  const wrong = await settle(auth.check(basic('datakit:wrong'), '10.8.8.8'));
+  assert.ok(!wrong.ok && wrong.reason === 'wrong_password', 'the token the success took was given back');
 });
 
 test('missing credentials do not spend the budget (every client starts without them)', async () => {

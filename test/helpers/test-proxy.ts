@@ -16,7 +16,7 @@ import type { LookupFunction } from 'node:net';
 import { pino } from 'pino';
 import { resolveConfig, type ConfigOverrides } from '../../src/config/resolve-config.js';
 import type { ProxyConfig } from '../../src/config/proxy-config.js';
-import { startEgressProxy, type RunningProxy } from '../../src/egress-proxy.js';
+import { startEgressProxy, type RunningProxy, type StartOptions } from '../../src/egress-proxy.js';
 import type { ConnectFunction } from '../../src/relay/upstream-dialer.js';
 
 export interface TestProxy extends RunningProxy {
@@ -35,7 +35,7 @@ export const OPEN_LOOPBACK = { destinationsAllow: ['127.0.0.0/8', '::1'], connec
 export async function startTestProxy(
   overrides: ConfigOverrides = {},
   tweak?: (config: ProxyConfig) => void,
-  options: { lookup?: LookupFunction; connect?: ConnectFunction; defaultPolicy?: boolean } = {},
+  options: { lookup?: LookupFunction; connect?: ConnectFunction; defaultPolicy?: boolean; networkInterfaces?: StartOptions['networkInterfaces'] } = {},
 ): Promise<TestProxy> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'egress-proxy-test-')));
   const open = options.defaultPolicy === true ? {} : OPEN_LOOPBACK;
@@ -52,6 +52,7 @@ export async function startTestProxy(
   const running = await startEgressProxy(config, logger, {
     ...(options.lookup ? { lookup: options.lookup } : {}),
     ...(options.connect ? { connect: options.connect } : {}),
+    ...(options.networkInterfaces ? { networkInterfaces: options.networkInterfaces } : {}),
   });
   const host = config.bind.includes(':') ? `[${config.bind === '::' ? '::1' : config.bind}]` : config.bind === '0.0.0.0' ? '127.0.0.1' : config.bind;
   const adminUrl = running.adminAddress ? `http://127.0.0.1:${running.adminAddress.port}` : '';

@@ -22,6 +22,16 @@ test('targets lose userinfo and queries always, identifier segments unless full 
   assert.equal(targetForLog('https://a%40b:p%3Aw@host/x', redacted), 'https://host/x');
   assert.equal(targetForLog('user:pw@openway.guance.com:443', redacted), 'openway.guance.com:443');
   assert.equal(targetForLog('u@v:pw@host:443', redacted), 'host:443');
+  // An unencoded / ? or # in the password: the authority would end inside it.
+  assert.equal(targetForLog('http://svc:S3cr/etPW@example.com/', redacted), 'http://example.com/');
+  assert.equal(targetForLog('http://svc:S3cr?etPW@example.com/', redacted), 'http://example.com/');
+  assert.equal(targetForLog('http://svc:S3cr#etPW@example.com/x', redacted), 'http://example.com/x');
+  assert.equal(targetForLog('svc:S3cr/etPW@example.com:443', redacted), 'example.com:443');
+  // No '@' at all, but not host[:port] either: a placeholder, not what may be a password.
+  assert.equal(targetForLog('http://svc:S3cretPW', redacted), 'http://<unparsed>');
+  assert.equal(targetForLog('http://svc:S3cr?etPW', redacted), 'http://<unparsed>');
+  assert.equal(targetForLog('http://[::1]:8080/x', redacted), 'http://[::1]:8080/x');
+  assert.equal(targetForLog('host.example:443', redacted), 'host.example:443');
   assert.equal(targetForLog('/v1/check/token/tkn_0123456789abcdef0123', redacted), '/v1/check/token/:id');
   assert.equal(targetForLog('/v1/check/token/tkn_0123456789abcdef0123', full), '/v1/check/token/tkn_0123456789abcdef0123');
   assert.equal(targetForLog('http://h/v1/users/12345/x?q=1#f', full), 'http://h/v1/users/12345/x');
@@ -36,10 +46,13 @@ test('a verbose proxy logs none of the credentials, tokens and queries it was se
   const origin = await startHttpOrigin();
   const proxy = await startTestProxy({ verbose: true });
   cleanups.push(() => proxy.stop(100), () => origin.close());
-  const secrets = ['hunter2', 'tkn_0a1b2c3d4e5f60718293a4b5c6d7e8f9', 'qsecret', 'c2VjcmV0'];
+  const secrets = ['hunter2', 'tkn_0a1b2c3d4e5f60718293a4b5c6d7e8f9', 'qsecret', 'c2VjcmV0', 'S3cr', 'etPW', 'Sl4sh'];
   const requests = [
-    // Refused: credentials in the URI (logged as rejects).
+    // Refused: credentials in the URI (logged as rejects), including passwords holding an unencoded / or ?.
     `GET http://alice:hunter2@127.0.0.1:${origin.port}/v1/write/metric?token=qsecret HTTP/1.1\r\nHost: x\r\n\r\n`,
+    `GET http://svc:S3cr/etPW@127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`,
+    `GET http://svc:S3cr?etPW@127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`,
+    `GET http://svc:Sl4sh HTTP/1.1\r\nHost: x\r\n\r\n`,
     `CONNECT alice:hunter2@127.0.0.1:${origin.port} HTTP/1.1\r\nHost: x\r\n\r\n`,
     // Served: a token in the path, a query, a Proxy-Authorization and an Authorization header.
     `GET http://127.0.0.1:${origin.port}/v1/check/token/tkn_0a1b2c3d4e5f60718293a4b5c6d7e8f9?token=qsecret HTTP/1.1\r\n` +
@@ -47,7 +60,7 @@ test('a verbose proxy logs none of the credentials, tokens and queries it was se
   ];
   const statuses = [];
   for (const bytes of requests) statuses.push(statusOf((await rawExchange(proxy.port, bytes)).text));
-  assert.deepEqual(statuses, [400, 400, 200]);
+  assert.deepEqual(statuses, [400, 400, 400, 400, 400, 200]);
   await proxy.stop(100);
   const logged = JSON.stringify(proxy.logs);
   for (const secret of secrets) assert.ok(!logged.includes(secret), `"${secret}" was logged: ${logged}`);

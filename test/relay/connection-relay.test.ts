@@ -99,6 +99,40 @@ for (const r of ROUTES) {
       assert.equal(s.env.rejects[0]?.clientFailure, 'headers_timeout');
     });
 
+    test('a malformed head after a served request is recorded under no target, not the last request\'s', () => {
+      const s = new RelayScript({ route: r.route() });
+      s.client(r.head('/v1/write/metric'));
+      s.upstream(OK_RESPONSE);
+      s.io.take();
+      s.client('GARBAGE\r\n\r\n');
+      assert.match(s.io.take()[0] ?? '', /^writeClient HTTP\/1\.1 400 /);
+      assert.deepEqual({ method: s.env.rejects[0]?.method, target: s.env.rejects[0]?.target }, { method: '', target: '' });
+    });
+
+    test('empty lines before a first request do not restart the head timeout: 408 on time', () => {
+      const s = new RelayScript({ route: r.route() });
+      const { clientHeadersMs } = s.config.timeouts;
+      for (let i = 0; i < 4; i++) s.after(clientHeadersMs / 4 - 1).client('\r\n');
+      assert.deepEqual(s.io.take(), []);
+      assert.equal(s.relay.phase, ClientPhase.Idle);
+      s.after(4);
+      assert.match(s.io.take()[0] ?? '', /^writeClient HTTP\/1\.1 408 Request Timeout\r\n/);
+    });
+
+    test('empty lines between requests do not restart the keep-alive timeout', () => {
+      const s = new RelayScript({ route: r.route() });
+      s.client(r.head('/one'));
+      s.upstream(OK_RESPONSE);
+      s.io.take();
+      assert.equal(s.relay.phase, ClientPhase.Idle);
+      const { clientKeepAliveMs } = s.config.timeouts;
+      for (let i = 0; i < 4; i++) s.after(clientKeepAliveMs / 4 - 1).client('\r\n\r\n');
+      assert.deepEqual(s.io.take(), [], 'nothing yet');
+      s.after(4);
+      assert.notEqual(s.relay.phase, ClientPhase.Idle, 'closed at the keep-alive timeout, counted from the response');
+      assert.ok(s.io.take().length > 0);
+    });
+
     test('a body that stops arriving: 408 after client_body, the upstream let go, a client timeout and not an upstream one', () => {
       const s = new RelayScript({ route: r.route() });
       s.client(`${r.head('/upload', 'Content-Length: 10\r\n', 'POST')}abc`);

@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { lookup as systemLookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import { parseResponses } from '../helpers/http-transcript.js';
 import { sample } from '../helpers/metrics-text.js';
@@ -86,6 +87,19 @@ function assertRefused(text: string, what: string): void {
   if (status === 403) assert.match(text, /X-Egress-Proxy-Error: EPROXY_DESTINATION_DENIED/, what);
 }
 
+/** The head of the proxy's answer to CONNECT `authority`. */
+async function connectHead(port: number, authority: string): Promise<string> {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+  try {
+    return await readUntil(socket, (t) => t.includes('\r\n\r\n'));
+  } finally {
+    socket.destroy();
+  }
+}
+
 function assertNothingDialled(network: OfflineNetwork, before: number): void {
   assert.deepEqual(network.offLoopback, [], 'no connection attempt off the machine');
   assert.equal(canaryConnections, before, 'the loopback canary was never reached');
@@ -155,39 +169,53 @@ describe('default destination policy, MITM', () => {
   });
   after(() => proxy.stop(100));
 
-  /** A request decrypted inside an intercepted CONNECT to `authority`: the proxy's answer, or why there was none. */
-  async function throughMitm(authority: string): Promise<string> {
+  const connectAnswer = (authority: string): Promise<string> => connectHead(proxy.port, authority);
+
+  /** The TLS handshake inside an intercepted CONNECT to `authority`, naming `servername` in SNI. */
+  async function handshake(authority: string, servername: string): Promise<string> {
     const tunnel = await openTunnel(proxy.port, authority);
-    // The leaf is made for whatever the client named; only the destination is under test here.
-    const secure = tls.connect({ socket: tunnel, ca: mitmCa, rejectUnauthorized: false });
+    const secure = tls.connect({ socket: tunnel, ca: mitmCa, servername });
     secure.on('error', () => undefined);
     try {
       await once(secure, 'secureConnect');
+      return `certificate for ${String(secure.getPeerCertificate().subject?.CN)}`;
     } catch (err) {
       return `no TLS: ${(err as Error).message}`;
+    } finally {
+      secure.destroy();
     }
-    secure.write(`GET /latest/meta-data/ HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`);
-    const text = await readUntil(secure, (t) => /\r\n\r\n/.test(t)).catch((err: Error) => `no answer: ${err.message}`);
-    secure.destroy();
-    return text;
   }
 
   for (const host of REFUSED_HOSTS) {
-    test(`CONNECT ${host}, decrypted: the request inside is refused, nothing dialled`, async () => {
+    test(`CONNECT ${host}: refused at the CONNECT, as a tunnel is (no 200, no certificate), nothing dialled`, async () => {
       const before = canaryConnections;
-      const text = await throughMitm(`${host}:${canary.port}`);
-      // A tunnel the proxy cannot make a leaf for never reaches a request: refused all the same.
-      if (text.startsWith('HTTP/')) assertRefused(text, `MITM ${host}`);
+      const text = await connectAnswer(`${host}:${canary.port}`);
+      assertRefused(text, `MITM ${host}`);
       assertNothingDialled(network, before);
     });
   }
 
-  test('most of them do get decrypted and answered 403 (the test sees the MITM path, not only failed handshakes)', async () => {
-    let answered = 0;
-    for (const host of ['127.0.0.1', 'localhost', '169.254.169.254', '[::1]', 'rebind.attacker.test', 'metadata.attacker.test']) {
-      const text = await throughMitm(`${host}:${canary.port}`);
-      if (/^HTTP\/1\.1 403 /.test(text)) answered++;
+  test('an allowed CONNECT whose SNI names a refused destination gets no certificate for it', async () => {
+    const before = canaryConnections;
+    assert.equal(await handshake(`dataway.internal:${canary.port}`, 'dataway.internal'), 'certificate for dataway.internal', 'the harness can tell');
+    for (const servername of ['metadata.attacker.test', 'localhost', 'rebind.attacker.test']) {
+      assert.match(await handshake(`dataway.internal:${canary.port}`, servername), /^no TLS/, servername);
     }
-    assert.equal(answered, 6);
+    assertNothingDialled(network, before);
+  });
+});
+
+describe('destinations.allow names, MITM', () => {
+  test('a CONNECT to a name the allow-list does not hold is refused 403 before any certificate is made', async () => {
+    const network = offlineNetwork(NAMES);
+    const proxy = await startTestProxy({ mitm: true, destinationsAllow: ['allowed.example:443'] }, undefined, network);
+    try {
+      const refused = await connectHead(proxy.port, 'other.example:443');
+      assert.match(refused, /^HTTP\/1\.1 403 [^]*X-Egress-Proxy-Error: EPROXY_DESTINATION_DENIED/, refused);
+      assert.match(await connectHead(proxy.port, 'allowed.example:443'), /^HTTP\/1\.1 200 /, 'the allowed name is intercepted (the harness can tell)');
+      assert.deepEqual(network.offLoopback, []);
+    } finally {
+      await proxy.stop(100);
+    }
   });
 });

@@ -168,3 +168,36 @@ test('failures are counted by reason, and no password, credential or field value
   }
   assert.ok(logged.includes('/v1/write/metric'), 'the requests were logged (verbose)');
 });
+
+describe('guesses sent in parallel (real scrypt cost)', () => {
+  test('one address sending 80 guesses at once has only its budget checked; a user at another address is not refused busy', async () => {
+    const passwordHash = await hashPassword(PASSWORD, { logN: 14, r: 8, p: 1 });
+    const slow = await startTestProxy({}, (config) => {
+      config.proxyAuth.users = [{ name: 'datakit', passwordHash }];
+    });
+    try {
+      const guess = (localAddress: string, password: string): Promise<string> =>
+        new Promise((resolve) => {
+          const socket = net.connect({ port: slow.port, host: '127.0.0.1', localAddress });
+          let text = '';
+          socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+          socket.on('error', () => undefined);
+          socket.on('close', () => resolve(text.split('\r\n')[0] ?? ''));
+          socket.setTimeout(20_000, () => socket.destroy());
+          socket.on('connect', () => {
+            const field = Buffer.from(`datakit:${password}`).toString('base64');
+            socket.write(`GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic ${field}\r\nConnection: close\r\n\r\n`);
+          });
+        });
+      const attack = Array.from({ length: 80 }, (_, i) => guess('127.0.0.200', `${WRONG}-${i}`));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const legit = await guess('127.0.0.201', PASSWORD);
+      assert.match(legit, /^HTTP\/1\.1 200 /, `the user at another address is served (got ${legit})`);
+      const answers = await Promise.all(attack);
+      assert.equal(answers.filter((a) => /^HTTP\/1\.1 407 /.test(a)).length, 10, 'the default budget of 10 checks');
+      assert.equal(answers.filter((a) => /^HTTP\/1\.1 429 /.test(a)).length, 70, answers.join('|'));
+    } finally {
+      await slow.stop(100);
+    }
+  });
+});
