@@ -91,7 +91,12 @@ export async function startEgressProxy(
     maxClientIpLabels: config.metrics.maxClientIpLabels,
     version,
     maxClientConnections: config.limits.maxClientConnections,
-    gauges: { activeTunnels: () => tracker.activeTunnels, requestsInFlight: () => tracker.requestsInFlight, clientConnections: () => tracker.clientConnections },
+    gauges: {
+      activeTunnels: () => tracker.activeTunnels,
+      requestsInFlight: () => tracker.requestsInFlight,
+      clientConnections: () => tracker.clientConnections,
+      openTunnelBytes: (count) => tracker.countOpenTunnelBytes(count),
+    },
   });
   const loopGuard = new SelfLoopGuard(options.networkInterfaces);
   // Warnings traffic can cause, at most one a minute per reason (an attacker must not be able to flood the log).

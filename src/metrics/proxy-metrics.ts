@@ -25,7 +25,13 @@ export interface ProxyMetricsOptions {
   maxClientIpLabels: number;
   version: string;
   /** Read at scrape time: live connection and tunnel counts. */
-  gauges: { activeTunnels(): number; requestsInFlight(): number; clientConnections(): number };
+  gauges: {
+    activeTunnels(): number;
+    requestsInFlight(): number;
+    clientConnections(): number;
+    /** The bytes open tunnels relayed since the last read (ConnectionTracker.countOpenTunnelBytes). */
+    openTunnelBytes?(count: (fromClient: number, toClient: number) => void): void;
+  };
   /** `limits.max_client_connections`, exported so an alert can compare the live count with it. */
   maxClientConnections?: number;
 }
@@ -154,7 +160,14 @@ export class ProxyMetrics implements ExchangeObserver {
       help: 'Bytes relayed: upstream = from clients toward upstreams, downstream = from upstreams to clients.',
       labelNames: ['direction', 'kind'],
       registers,
-      collect: flushDeferred,
+      collect() {
+        flushDeferred();
+        // Open tunnels' bytes so far, so a long-lived tunnel shows in rates while it is open, not at its close.
+        options.gauges.openTunnelBytes?.((fromClient, toClient) => {
+          this.inc({ direction: 'upstream', kind: 'tunnel' }, fromClient);
+          this.inc({ direction: 'downstream', kind: 'tunnel' }, toClient);
+        });
+      },
     });
     this.#upstreamErrors = new Counter({
       name: 'egress_proxy_upstream_errors_total',
@@ -356,8 +369,9 @@ export class ProxyMetrics implements ExchangeObserver {
   onTunnel(r: TunnelRecord): void {
     const kind = r.intercepted ? 'mitm-tunnel' : 'tunnel';
     this.#tunnelsTotal.inc({ result: r.statusCode === 200 ? 'established' : String(r.statusCode), intercepted: String(r.intercepted) });
-    this.#bytes.inc({ direction: 'upstream', kind }, r.bytesFromClient);
-    this.#bytes.inc({ direction: 'downstream', kind }, r.bytesToClient);
+    // What was counted while it was open (openTunnelBytes) is not counted again.
+    this.#bytes.inc({ direction: 'upstream', kind }, r.bytesFromClient - (r.bytesCountedLive?.fromClient ?? 0));
+    this.#bytes.inc({ direction: 'downstream', kind }, r.bytesToClient - (r.bytesCountedLive?.toClient ?? 0));
     if (r.upstreamFailure) this.#upstreamFailure(r.upstreamFailure);
   }
 

@@ -91,6 +91,9 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
   #rejected: RejectError | undefined;
   #closed = 0;
   #reported = false;
+  /** What countBytesSoFar has handed to the metrics already; the close reports only the rest to them. */
+  #countedFromClient = 0;
+  #countedToClient = 0;
 
   static open(client: Duplex, early: EarlyClientData, target: ProxyTarget, ctx: TunnelContext): void {
     const tunnel = new ConnectTunnel(client, target, ctx);
@@ -142,6 +145,18 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
   destroy(): void {
     this.#client.destroy();
     this.#upstream?.destroy();
+  }
+
+  /** TrackedTunnel: the bytes relayed since the last metrics read. */
+  countBytesSoFar(count: (fromClient: number, toClient: number) => void): void {
+    const counts = this.#counts;
+    if (counts === undefined || this.#reported) return;
+    const fromClient = counts.fromClient();
+    const toClient = counts.toClient();
+    if (fromClient === this.#countedFromClient && toClient === this.#countedToClient) return;
+    count(fromClient - this.#countedFromClient, toClient - this.#countedToClient);
+    this.#countedFromClient = fromClient;
+    this.#countedToClient = toClient;
   }
 
   // TunnelOwner
@@ -231,6 +246,8 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
       intercepted: false,
       bytesFromClient: counts?.fromClient() ?? 0,
       bytesToClient: counts?.toClient() ?? 0,
+      bytesCountedLive:
+        this.#countedFromClient + this.#countedToClient === 0 ? undefined : { fromClient: this.#countedFromClient, toClient: this.#countedToClient },
       durationSeconds: (performance.now() - this.#started) / 1000,
     });
   }

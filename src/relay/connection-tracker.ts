@@ -9,6 +9,11 @@ import type { Duplex } from 'node:stream';
 export interface TrackedTunnel {
   /** Ends the tunnel now (both of its sockets). */
   destroy(): void;
+  /**
+   * The bytes relayed since the last call, for metrics read while the tunnel is open: a DataKit agent keeps one
+   * tunnel for hours, and counting its bytes only at the close would show nothing until then.
+   */
+  countBytesSoFar?(count: (fromClient: number, toClient: number) => void): void;
 }
 
 export class ConnectionTracker {
@@ -57,6 +62,11 @@ export class ConnectionTracker {
   /** trackTunnel() for a tunnel that is an object of its own already (no closure and record per tunnel). */
   addTunnel(tunnel: TrackedTunnel): void {
     this.#tunnels.add(tunnel);
+  }
+
+  /** Every open tunnel's bytes since the last call (TrackedTunnel.countBytesSoFar), for a metrics read. */
+  countOpenTunnelBytes(count: (fromClient: number, toClient: number) => void): void {
+    for (const tunnel of this.#tunnels) tunnel.countBytesSoFar?.(count);
   }
 
   /** The tunnel is closed (a second call does nothing). */

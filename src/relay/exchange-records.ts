@@ -45,6 +45,8 @@ export interface TunnelRecord {
   intercepted: boolean;
   bytesFromClient: number;
   bytesToClient: number;
+  /** Of the bytes above, what was already counted in the metrics while the tunnel was open (countBytesSoFar). */
+  bytesCountedLive?: { fromClient: number; toClient: number } | undefined;
   durationSeconds: number;
 }
 

@@ -12,6 +12,7 @@ import { sample } from '../helpers/metrics-text.js';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 import { startHttpOrigin, startTcpServer } from '../helpers/origin-servers.js';
 import { openTunnel, rawExchange, readUntil } from '../helpers/raw-client.js';
+import { availableTunnelRelays, useTunnelRelay } from '../../src/proxy/tunnel-relay-selection.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -72,6 +73,31 @@ test('the reference series after plain requests, a tunnel and a reject', async (
   assert.match(text, /egress_proxy_build_info\{version="\d+\.\d+\.\d+",node_version="v\d+/);
   assert.match(text, /process_cpu_user_seconds_total/);
 });
+
+// Against each relay this machine can select: the native one counts in C, the JavaScript one on the socket.
+for (const relay of availableTunnelRelays()) {
+  test(`an open tunnel's bytes show while it is open, and are not counted again at its close (${relay} relay)`, async () => {
+    useTunnelRelay(relay);
+    const echo = await startTcpServer();
+    const proxy = await startTestProxy({ allow: ['127.0.0.1/32'] });
+    cleanups.push(() => proxy.stop(100), () => echo.close());
+    const bytes = async (direction: string): Promise<number | undefined> =>
+      sample((await scrape(proxy)).text, `egress_proxy_bytes_total{direction="${direction}",kind="tunnel"}`);
+
+    const tunnel = await openTunnel(proxy.port, `127.0.0.1:${echo.port}`);
+    tunnel.write('a'.repeat(1000));
+    await readUntil(tunnel, (text) => text.length === 1000);
+    assert.equal(await bytes('upstream'), 1000, 'counted while the tunnel is open');
+    assert.equal(await bytes('downstream'), 1000);
+    tunnel.write('b'.repeat(500));
+    await readUntil(tunnel, (text) => text.length === 500);
+    assert.equal(await bytes('upstream'), 1500, 'each read adds what was relayed since the last');
+    tunnel.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await bytes('upstream'), 1500, 'the close adds only what was not counted yet');
+    assert.equal(await bytes('downstream'), 1500);
+  });
+}
 
 test('a request that fails upstream is counted once, with status text, and as an upstream error', async () => {
   const origin = await startHttpOrigin((_req, res) => {
