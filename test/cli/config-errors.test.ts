@@ -2,7 +2,7 @@
 // where the bad value was written (file and key, variable, or flag) and exit 1; bad usage exits 2 with the usage.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isMessage, killAllCliProcesses, occupyPort, runCli, spawnCli, stderrLines, tempDir, type ExitResult } from './cli-harness.js';
 
@@ -165,6 +165,10 @@ describe('egress-proxy run with bad configuration or usage', { concurrency: true
       const dataDir = `${files.dir}/${name}-data`;
       mkdirSync(dataDir, { recursive: true });
       writeFileSync(`${dataDir}/ca.lock`, '1\n');
+      // Dated an hour ahead: a lock counts as stale 30 s after its mtime, and under a loaded machine the CLI harness's
+      // start queue can hold the run longer than that, which let the proxy take the lock and start (a flake).
+      const inAnHour = new Date(Date.now() + 3_600_000);
+      utimesSync(`${dataDir}/ca.lock`, inAnHour, inAnHour);
       // mitm.upstream_insecure: a deprecated key, so a warning is logged before the start begins.
       return files.write(
         `${name}.toml`,
