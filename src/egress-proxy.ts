@@ -17,6 +17,7 @@ import { ExchangeObservers, type ExchangeObserver } from './relay/exchange-recor
 import { ClientAllowListGuard, SelfLoopGuard, type RequestGuard } from './relay/guards.js';
 import { ClientConnectionLimitGuard, PortPolicyGuard, ProxyAuthGuard, ViaLoopGuard } from './relay/security-guards.js';
 import { ProxyAuthenticator } from './auth/proxy-authenticator.js';
+import type { CredentialVerifierOptions } from './auth/credential-verifier.js';
 import { DestinationDeniedError } from './errors.js';
 import { RateLimitedLog } from './logging/rate-limited-log.js';
 import { ClientConnectionLimit } from './policy/client-connection-limit.js';
@@ -76,6 +77,8 @@ export interface StartOptions {
   reload?: AdminServerDeps['reload'];
   /** Replaces os.networkInterfaces: the host's own addresses, which the destination policy refuses (tests). */
   networkInterfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
+  /** Replaces the proxy port's password check (scrypt): tests wrap the real one to count the checks that run. */
+  verifyPassword?: CredentialVerifierOptions['verifyPassword'];
 }
 
 export async function startEgressProxy(
@@ -144,6 +147,7 @@ export async function startEgressProxy(
       users: next.proxyAuth.users,
       realm: next.proxyAuth.realm,
       maxFailuresPerMinute: next.proxyAuth.maxFailuresPerMinute,
+      ...(options.verifyPassword ? { verifier: { verifyPassword: options.verifyPassword } } : {}),
       onFailure: (reason, clientIp) => {
         metrics.onProxyAuthFailure(reason);
         if (reason === 'rate_limited') trafficLog.warn('proxy_auth_rate_limited', { client: clientIp }, 'proxy authentication: a client failed too often and is refused unchecked for a while');

@@ -30,7 +30,8 @@ export class AdminAuth {
 
   /** True when the request may go on; otherwise the refusal has been sent. Synchronous for known credentials. */
   admit(req: http.IncomingMessage, res: http.ServerResponse): boolean | Promise<boolean> {
-    const outcome = this.#authenticator.check(authorizationField(req), displayClientIp(req.socket.remoteAddress));
+    const socket = req.socket;
+    const outcome = this.#authenticator.check(authorizationField(req), displayClientIp(socket.remoteAddress), () => !socket.destroyed);
     return outcome instanceof Promise ? outcome.then((settled) => this.#answer(settled, res)) : this.#answer(outcome, res);
   }
 
@@ -39,7 +40,7 @@ export class AdminAuth {
     const refusal: AdminAuthRefusal =
       outcome.reason === 'rate_limited'
         ? new AdminAuthRateLimitedError(outcome.retryAfterSeconds)
-        : outcome.reason === 'busy'
+        : outcome.reason === 'busy' || outcome.reason === 'abandoned'
           ? new AdminAuthBusyError()
           : this.#required;
     res.writeHead(refusal.statusCode, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...Object.fromEntries(refusal.responseFields) });

@@ -11,9 +11,18 @@
  * right still pass from that address: the budget never locks out the real user behind a NAT shared with a guesser.
  *
  * The answer is synchronous for credentials already known, which is every request but a client's first: only a new
- * credential pair waits for scrypt.
+ * credential pair waits for scrypt. A check whose clients all disconnect while it waits for its turn is dropped
+ * unrun (`abandoned`): not a failure, not counted, and its token given back.
  */
-import { CredentialVerifier, type CredentialVerifierOptions, type UserCredentials, type VerificationFailure, type VerificationResult } from './credential-verifier.js';
+import {
+  CredentialVerifier,
+  type AbandonedCheck,
+  type ClientPresence,
+  type CredentialVerifierOptions,
+  type UserCredentials,
+  type VerificationFailure,
+  type VerificationResult,
+} from './credential-verifier.js';
 import { AuthFailureBudget } from './failure-budget.js';
 
 /** Why a request failed authentication: the `reason` label of the failure counters, a closed set. */
@@ -37,7 +46,9 @@ export const AUTH_FAILURES = Object.freeze(Object.keys(FAILURE_REASONS) as AuthF
 export type AuthOutcome =
   | { ok: true; user: string }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number }
-  | { ok: false; reason: VerificationFailure };
+  | { ok: false; reason: VerificationFailure }
+  /** Nobody waits for this answer any more (see above). */
+  | AbandonedCheck;
 
 export interface ClientAuthenticatorOptions {
   users: readonly UserCredentials[];
@@ -60,8 +71,11 @@ export class ClientAuthenticator {
     this.#onFailure = options.onFailure ?? (() => undefined);
   }
 
-  /** The credentials field of a request from `clientIp`: the outcome, or a promise of it for new credentials. */
-  check(fieldValue: string | undefined, clientIp: string): AuthOutcome | Promise<AuthOutcome> {
+  /**
+   * The credentials field of a request from `clientIp`: the outcome, or a promise of it for new credentials.
+   * `present`: whether the client is still connected, so that a check it no longer waits for can be dropped.
+   */
+  check(fieldValue: string | undefined, clientIp: string, present?: ClientPresence): AuthOutcome | Promise<AuthOutcome> {
     const known = this.#verifier.known(fieldValue);
     // Known-good credentials pass whatever the budget: the real user is not locked out by a guesser's failures.
     if (known?.ok === true) return known;
@@ -76,7 +90,7 @@ export class ClientAuthenticator {
     // remaining budget of checks waiting, however many it sends at once.
     const retryAfterSeconds = this.#budget.take(clientIp);
     if (retryAfterSeconds !== undefined) return this.#rateLimited(clientIp, retryAfterSeconds);
-    const result = this.#verifier.check(fieldValue);
+    const result = this.#verifier.check(fieldValue, present);
     return result instanceof Promise ? result.then((settled) => this.#settled(settled, clientIp)) : this.#settled(result, clientIp);
   }
 
@@ -87,12 +101,13 @@ export class ClientAuthenticator {
 
   /** The end of a check that took a token: given back unless the check failed (its failure is already counted). */
   #settled(result: VerificationResult, clientIp: string): AuthOutcome {
-    if (result.ok || result.reason === 'busy' || result.reason === 'missing') this.#budget.refund(clientIp);
+    if (result.ok || result.reason === 'busy' || result.reason === 'missing' || result.reason === 'abandoned') this.#budget.refund(clientIp);
     return this.#conclude(result, clientIp, false);
   }
 
   #conclude(result: VerificationResult, clientIp: string, countFailure: boolean): AuthOutcome {
-    if (result.ok) return result;
+    // Abandoned: never checked, and nobody to answer; no one's failure.
+    if (result.ok || result.reason === 'abandoned') return result;
     this.#onFailure(result.reason, clientIp);
     // A missing field is how every client starts (browsers, curl without credentials): not a guess. Neither is
     // `busy`, which is our load, not the client's mistake.

@@ -7,7 +7,15 @@
  * only in this process: the cache never holds a password, and since nobody outside can compute the key of a guess,
  * looking it up leaks nothing through timing. Concurrent requests with the same new credentials (a browser fetching
  * a page and its assets) share one verification. The number of scrypt computations running at once is capped,
- * so a flood of wrong passwords occupies at most that many thread-pool threads (which DNS lookups also use).
+ * so a flood of wrong passwords occupies at most that many thread-pool threads (which DNS lookups also use), and the
+ * checks waiting for one are bounded too (answered `busy` past that).
+ *
+ * A check waits in that bounded queue on behalf of the clients that asked for it. When every one of them has
+ * disconnected before its turn, nobody is owed an answer: the check is dropped unrun (`abandoned`, which is no
+ * failure of anyone's) and its place given up. Otherwise many addresses, each sending one guess and leaving, could
+ * keep the shared queue full of dead work and every new credential answered `busy`. Departed checks are skipped when
+ * their turn comes and swept out when a new check finds the queue full. A check that has started runs to its end
+ * (scrypt in the thread pool cannot be cancelled), and its outcome is remembered as usual.
  *
  * `check` answers synchronously whenever it can (bad syntax, or an outcome already known), and with a promise only
  * for credentials being verified: proxy authentication runs on every request, and a known DataKit's credentials
@@ -17,6 +25,12 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { parseBasicCredentials, type CredentialsFailure } from './basic-credentials.js';
 import { DEFAULT_SCRYPT_PARAMETERS, parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js';
+
+/**
+ * Whether the client that asked for a check still waits for its answer (its connection is open). Asked only about
+ * checks still queued, when the queue is full or when their turn comes.
+ */
+export type ClientPresence = () => boolean;
 
 export interface UserCredentials {
   name: string;
@@ -32,7 +46,13 @@ export type VerificationFailure =
   /** Too many different credentials waiting for verification: try again shortly. */
   | 'busy';
 
-export type VerificationResult = { ok: true; user: string } | { ok: false; reason: VerificationFailure };
+/** Every client that asked for the check disconnected before its turn: dropped unrun, and answered to nobody. */
+export interface AbandonedCheck {
+  ok: false;
+  reason: 'abandoned';
+}
+
+export type VerificationResult = { ok: true; user: string } | { ok: false; reason: VerificationFailure } | AbandonedCheck;
 
 export interface CredentialVerifierOptions {
   /** Outcomes remembered at once. Default 1000. */
@@ -45,14 +65,30 @@ export interface CredentialVerifierOptions {
   maxConcurrentHashes?: number;
   /** Verifications waiting for a slot before new ones are answered `busy`. Default 64. */
   maxWaiting?: number;
+  /** The password check itself. Default: scrypt (password-hash.ts); tests wrap it to count the checks that run. */
+  verifyPassword?: (password: string, stored: PasswordHash) => Promise<boolean>;
 }
 
-type Outcome = { ok: true; user: string } | { ok: false; reason: 'unknown_user' | 'wrong_password' };
+type Outcome = { ok: true; user: string } | { ok: false; reason: 'unknown_user' | 'wrong_password' } | AbandonedCheck;
+type Verified = Exclude<Outcome, AbandonedCheck>;
 
 /** A verification, shared by concurrent identical credentials; `settled` once its outcome is known. */
 interface Remembered {
   readonly outcome: Promise<Outcome>;
-  settled: Outcome | undefined;
+  settled: Verified | undefined;
+  /** While the verification waits for a slot: who it waits for. */
+  queued: QueuedCheck | undefined;
+}
+
+/** A verification waiting for a slot. */
+interface QueuedCheck {
+  readonly key: string;
+  readonly username: string;
+  readonly password: string;
+  readonly resolve: (outcome: Outcome) => void;
+  readonly reject: (err: unknown) => void;
+  /** The clients waiting for it; undefined once one asked that cannot say whether it left (never dropped then). */
+  clients: ClientPresence[] | undefined;
 }
 
 export class CredentialVerifier {
@@ -65,8 +101,9 @@ export class CredentialVerifier {
   readonly #failureTtlMs: number;
   readonly #maxConcurrent: number;
   readonly #maxWaiting: number;
+  readonly #verifyPassword: (password: string, stored: PasswordHash) => Promise<boolean>;
   #running = 0;
-  readonly #waiting: Array<() => void> = [];
+  #waiting: QueuedCheck[] = [];
 
   /** Throws `PasswordHashFormatError` for a hash it cannot use; config validation has normally caught that before. */
   constructor(users: readonly UserCredentials[], options: CredentialVerifierOptions = {}) {
@@ -82,6 +119,7 @@ export class CredentialVerifier {
     this.#maxConcurrent = options.maxConcurrentHashes ?? 2;
     this.#maxWaiting = options.maxWaiting ?? 64;
     this.#outcomes = new LRUCache({ max: options.cacheEntries ?? 1000 });
+    this.#verifyPassword = options.verifyPassword ?? verifyPassword;
   }
 
   get userCount(): number {
@@ -93,11 +131,15 @@ export class CredentialVerifier {
     return this.check(fieldValue);
   }
 
-  /** As verifyField, but the result itself (no promise) when it is known at once. */
-  check(fieldValue: string | undefined): VerificationResult | Promise<VerificationResult> {
+  /**
+   * As verifyField, but the result itself (no promise) when it is known at once. `client` tells whether the asking
+   * client still waits: a check queued only for clients that have all left is dropped (`abandoned`). Without it the
+   * check always runs.
+   */
+  check(fieldValue: string | undefined, client?: ClientPresence): VerificationResult | Promise<VerificationResult> {
     const credentials = parseBasicCredentials(fieldValue);
     if (!credentials.ok) return credentials;
-    return this.#check(credentials.username, credentials.password);
+    return this.#check(credentials.username, credentials.password, client);
   }
 
   /** The outcome for these credentials if it is already known (bad syntax, or verified before), without verifying. */
@@ -108,25 +150,48 @@ export class CredentialVerifier {
   }
 
   async verify(username: string, password: string): Promise<VerificationResult> {
-    return this.#check(username, password);
+    return this.#check(username, password, undefined);
   }
 
-  #check(username: string, password: string): VerificationResult | Promise<VerificationResult> {
+  #check(username: string, password: string, client: ClientPresence | undefined): VerificationResult | Promise<VerificationResult> {
     const key = this.#key(username, password);
     const remembered = this.#outcomes.get(key);
-    if (remembered !== undefined) return remembered.settled ?? remembered.outcome;
-    if (this.#running >= this.#maxConcurrent && this.#waiting.length >= this.#maxWaiting) return { ok: false, reason: 'busy' };
-    const outcome = this.#compute(username, password);
-    const entry: Remembered = { outcome, settled: undefined };
+    if (remembered !== undefined) {
+      if (remembered.settled !== undefined) return remembered.settled;
+      // The same credentials being verified: one more client waits for that verification.
+      const queued = remembered.queued;
+      if (queued !== undefined) {
+        if (client === undefined) queued.clients = undefined;
+        else queued.clients?.push(client);
+      }
+      return remembered.outcome;
+    }
+    if (!this.#hasRoom()) return { ok: false, reason: 'busy' };
+    let check: QueuedCheck | undefined;
+    const outcome = new Promise<Outcome>((resolve, reject) => {
+      check = { key, username, password, resolve, reject, clients: client === undefined ? undefined : [client] };
+    });
+    const entry: Remembered = { outcome, settled: undefined, queued: undefined };
     // Pending outcomes are shared and never expire; settled ones get their TTL once known.
     this.#outcomes.set(key, entry, { ttl: 0 });
     void outcome.then(
       (settled) => {
+        // A dropped check is forgotten (#drop): the next client with these credentials queues them afresh.
+        if (!settled.ok && settled.reason === 'abandoned') return;
         entry.settled = settled;
         if (this.#outcomes.get(key) === entry) this.#outcomes.set(key, entry, { ttl: settled.ok ? this.#successTtlMs : this.#failureTtlMs });
       },
-      () => this.#outcomes.delete(key),
+      () => {
+        if (this.#outcomes.get(key) === entry) this.#outcomes.delete(key);
+      },
     );
+    if (this.#running < this.#maxConcurrent) {
+      this.#running++;
+      void this.#run(check!);
+    } else {
+      entry.queued = check;
+      this.#waiting.push(check!);
+    }
     return outcome;
   }
 
@@ -135,29 +200,61 @@ export class CredentialVerifier {
     return createHmac('sha256', this.#cacheKey).update(`${username}:${password}`).digest('base64');
   }
 
-  async #compute(username: string, password: string): Promise<Outcome> {
-    await this.#slot();
+  /** Runs a check in a slot it holds, and hands the slot on when done. */
+  async #run(check: QueuedCheck): Promise<void> {
+    const entry = this.#outcomes.peek(check.key);
+    if (entry?.queued === check) entry.queued = undefined;
+    // Started: whoever leaves now, it runs to its end (its outcome is remembered for the next request).
+    check.clients = undefined;
     try {
-      const stored = this.#users.get(username);
-      const matches = await verifyPassword(password, stored ?? this.#decoy);
-      if (stored === undefined) return { ok: false, reason: 'unknown_user' };
-      return matches ? { ok: true, user: username } : { ok: false, reason: 'wrong_password' };
+      const stored = this.#users.get(check.username);
+      const matches = await this.#verifyPassword(check.password, stored ?? this.#decoy);
+      if (stored === undefined) check.resolve({ ok: false, reason: 'unknown_user' });
+      else check.resolve(matches ? { ok: true, user: check.username } : { ok: false, reason: 'wrong_password' });
+    } catch (err) {
+      check.reject(err);
     } finally {
       this.#release();
     }
   }
 
-  #slot(): Promise<void> {
-    if (this.#running < this.#maxConcurrent) {
-      this.#running++;
-      return Promise.resolve();
+  /** A slot is free: the next check some client still waits for takes it; the departed ones before it are dropped. */
+  #release(): void {
+    let next = this.#waiting.shift();
+    while (next !== undefined && departed(next)) {
+      this.#drop(next);
+      next = this.#waiting.shift();
     }
-    return new Promise((resolve) => this.#waiting.push(resolve));
+    if (next === undefined) this.#running--;
+    else void this.#run(next);
   }
 
-  #release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#running--;
+  /** Whether a new check may start or wait, once the waiting checks every client has left are dropped. */
+  #hasRoom(): boolean {
+    if (this.#running < this.#maxConcurrent || this.#waiting.length < this.#maxWaiting) return true;
+    // Full: only now is each waiting check's clients asked about (at most maxWaiting of them).
+    const kept: QueuedCheck[] = [];
+    for (const check of this.#waiting) {
+      if (departed(check)) this.#drop(check);
+      else kept.push(check);
+    }
+    this.#waiting = kept;
+    return kept.length < this.#maxWaiting;
   }
+
+  /** Drops a queued check unrun: forgotten, so identical credentials arriving later are checked afresh. */
+  #drop(check: QueuedCheck): void {
+    if (this.#outcomes.peek(check.key)?.queued === check) this.#outcomes.delete(check.key);
+    check.resolve(ABANDONED);
+  }
+}
+
+const ABANDONED: AbandonedCheck = Object.freeze({ ok: false, reason: 'abandoned' });
+
+/** Whether every client a queued check waits for has left. */
+function departed(check: QueuedCheck): boolean {
+  const clients = check.clients;
+  if (clients === undefined) return false;
+  for (const present of clients) if (present()) return false;
+  return true;
 }

@@ -12,11 +12,16 @@
 import { ProxyAuthBusyError, ProxyAuthRateLimitedError, ProxyAuthRequiredError, type RejectError } from '../errors.js';
 import { basicChallenge } from './basic-credentials.js';
 import { ClientAuthenticator, type AuthFailure, type AuthOutcome, type ClientAuthenticatorOptions } from './client-authenticator.js';
+import type { ClientPresence } from './credential-verifier.js';
 
 /** Why a request failed proxy authentication: the `reason` label of the failure counter, a closed set. */
 export type ProxyAuthFailure = AuthFailure;
 
-export type ProxyAuthResult = { ok: true; user: string } | { ok: false; reason: ProxyAuthFailure; error: RejectError };
+export type ProxyAuthResult =
+  | { ok: true; user: string }
+  | { ok: false; reason: ProxyAuthFailure; error: RejectError }
+  /** The client left while its check waited: dropped unrun. Its error goes to no one (the connection is gone). */
+  | { ok: false; reason: 'abandoned'; error: RejectError };
 
 export interface ProxyAuthenticatorOptions extends ClientAuthenticatorOptions {
   /** The realm of the 407's challenge. */
@@ -33,16 +38,19 @@ export class ProxyAuthenticator {
     this.#challenge = basicChallenge(realm);
   }
 
-  /** The `Proxy-Authorization` value of a request from `clientIp`: the result, or a promise of it for new credentials. */
-  check(fieldValue: string | undefined, clientIp: string): ProxyAuthResult | Promise<ProxyAuthResult> {
-    const outcome = this.#authenticator.check(fieldValue, clientIp);
+  /**
+   * The `Proxy-Authorization` value of a request from `clientIp`: the result, or a promise of it for new credentials.
+   * `present`: whether the client is still connected (a check queued for a client that left is dropped).
+   */
+  check(fieldValue: string | undefined, clientIp: string, present?: ClientPresence): ProxyAuthResult | Promise<ProxyAuthResult> {
+    const outcome = this.#authenticator.check(fieldValue, clientIp, present);
     return outcome instanceof Promise ? outcome.then((settled) => this.#answer(settled)) : this.#answer(outcome);
   }
 
   #answer(outcome: AuthOutcome): ProxyAuthResult {
     if (outcome.ok) return outcome;
     if (outcome.reason === 'rate_limited') return { ok: false, reason: outcome.reason, error: new ProxyAuthRateLimitedError(outcome.retryAfterSeconds) };
-    if (outcome.reason === 'busy') return { ok: false, reason: outcome.reason, error: new ProxyAuthBusyError() };
+    if (outcome.reason === 'busy' || outcome.reason === 'abandoned') return { ok: false, reason: outcome.reason, error: new ProxyAuthBusyError() };
     return { ok: false, reason: outcome.reason, error: new ProxyAuthRequiredError(this.#challenge) };
   }
 }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CredentialVerifier } from '../../src/auth/credential-verifier.js';
-import { hashPassword } from '../../src/auth/password-hash.js';
+import { hashPassword, verifyPassword } from '../../src/auth/password-hash.js';
 import { PasswordHashFormatError } from '../../src/auth/auth-errors.js';
 
 const FAST = { logN: 4, r: 8, p: 1 };
@@ -67,4 +67,70 @@ test('beyond the running and waiting caps, new credentials are answered busy', a
   for (const p of pending) assert.deepEqual(await p, { ok: false, reason: 'wrong_password' });
   assert.deepEqual(await joined, { ok: false, reason: 'wrong_password' });
   assert.deepEqual(await verifier.verify('alice', 'pw'), { ok: true, user: 'alice' });
+});
+
+/** A verifier whose checks are recorded, and each held until the test lets it run. */
+async function heldVerifier(options: { maxWaiting: number }) {
+  const ran: string[] = [];
+  const gates: Array<() => void> = [];
+  const verifier = new CredentialVerifier(await users(), {
+    maxConcurrentHashes: 1,
+    maxWaiting: options.maxWaiting,
+    verifyPassword: async (password, stored) => {
+      ran.push(password);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      return verifyPassword(password, stored);
+    },
+  });
+  /** Lets the running check finish, and waits until the next one (if any) has started. */
+  const finishOne = async (): Promise<void> => {
+    gates.shift()?.();
+    await new Promise((r) => setTimeout(r, 5));
+  };
+  return { verifier, ran, finishOne };
+}
+
+test('a queued check whose clients have all left is dropped unrun when its turn comes, and forgotten', async () => {
+  const { verifier, ran, finishOne } = await heldVerifier({ maxWaiting: 8 });
+  let aliceHere = true;
+  let bobHere = true;
+  const running = verifier.check(header('alice', 'guess-running'), () => true);
+  const gone = verifier.check(header('alice', 'guess-gone'), () => aliceHere);
+  // Two clients wait for one shared check: it is dropped only when both have left.
+  const shared = verifier.check(header('alice', 'guess-shared'), () => aliceHere);
+  const sharedToo = verifier.check(header('alice', 'guess-shared'), () => bobHere);
+  aliceHere = false;
+  await finishOne();
+  assert.deepEqual(await running, { ok: false, reason: 'wrong_password' });
+  assert.deepEqual(await gone, { ok: false, reason: 'abandoned' });
+  assert.deepEqual(ran, ['guess-running', 'guess-shared'], 'the departed check never ran; the shared one did, for bob');
+  bobHere = false;
+  await finishOne();
+  assert.deepEqual(await shared, { ok: false, reason: 'wrong_password' }, 'a check that started runs to its end');
+  assert.deepEqual(await sharedToo, { ok: false, reason: 'wrong_password' });
+  // The dropped credentials are not remembered as anything: asked again, they are checked.
+  assert.equal(verifier.known(header('alice', 'guess-gone')), undefined);
+  const again = verifier.check(header('alice', 'guess-gone'), () => true);
+  await finishOne();
+  assert.deepEqual(await again, { ok: false, reason: 'wrong_password' });
+});
+
+test('a full queue makes room by dropping the checks nobody waits for; checks asked without a client always run', async () => {
+  const { verifier, ran, finishOne } = await heldVerifier({ maxWaiting: 3 });
+  const here = [true, true, true];
+  const running = verifier.check(header('alice', 'running'), () => false);
+  const queued = here.map((_, i) => verifier.check(header('alice', `queued-${i}`), () => here[i]!));
+  assert.deepEqual(verifier.check(header('alice', 'one-more'), () => true), { ok: false, reason: 'busy' }, 'full, and everyone still waits');
+  here[0] = false;
+  here[2] = false;
+  const late = verifier.check(header('alice', 'late'), () => true);
+  assert.ok(late instanceof Promise, 'room was made');
+  const pinned = verifier.verify('alice', 'no-client');
+  assert.deepEqual(verifier.check(header('alice', 'after'), () => true), { ok: false, reason: 'busy' }, 'three wait again: full');
+  assert.deepEqual(await queued[0], { ok: false, reason: 'abandoned' });
+  assert.deepEqual(await queued[2], { ok: false, reason: 'abandoned' });
+  for (let i = 0; i < 4; i++) await finishOne();
+  assert.deepEqual(await running, { ok: false, reason: 'wrong_password' }, 'the running check ran though its client left');
+  assert.deepEqual(await pinned, { ok: false, reason: 'wrong_password' });
+  assert.deepEqual(ran, ['running', 'queued-1', 'late', 'no-client']);
 });

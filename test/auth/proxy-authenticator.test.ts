@@ -159,3 +159,23 @@ test('the failure budget: a bucket per client, refilled over a minute, bounded i
   assert.equal(budget.retryAfterSeconds('a'), undefined, 'a was forgotten: at most 2 clients are remembered');
   assert.ok(budget.retryAfterSeconds('c')! > 0);
 });
+
+test('a check dropped because its client left is no failure: not reported, and its budget token given back', async () => {
+  const failures: Array<[ProxyAuthFailure, string]> = [];
+  const auth = new ProxyAuthenticator({
+    users: [{ name: 'alice', passwordHash: await hashPassword('secret', { logN: 12, r: 8, p: 1 }) }],
+    realm: 'r',
+    maxFailuresPerMinute: 1,
+    onFailure: (reason, client) => failures.push([reason, client]),
+    verifier: { maxConcurrentHashes: 1, maxWaiting: 4 },
+  });
+  const running = auth.check(basic('alice:guess-running'), '10.4.4.1', () => true);
+  const left = await settle(auth.check(basic('alice:guess'), '10.4.4.2', () => false));
+  assert.equal(left.ok, false);
+  assert.ok(!left.ok && left.reason === 'abandoned');
+  await running;
+  assert.deepEqual(failures, [['wrong_password', '10.4.4.1']], 'only the check that ran is reported');
+  // The client's one token came back: its next guess is checked (wrong_password), not refused unchecked (429).
+  const next = await settle(auth.check(basic('alice:guess-again'), '10.4.4.2', () => true));
+  assert.ok(!next.ok && next.reason === 'wrong_password', JSON.stringify(next));
+});

@@ -35,7 +35,13 @@ export const OPEN_LOOPBACK = { destinationsAllow: ['127.0.0.0/8', '::1'], connec
 export async function startTestProxy(
   overrides: ConfigOverrides = {},
   tweak?: (config: ProxyConfig) => void,
-  options: { lookup?: LookupFunction; connect?: ConnectFunction; defaultPolicy?: boolean; networkInterfaces?: StartOptions['networkInterfaces'] } = {},
+  options: {
+    lookup?: LookupFunction;
+    connect?: ConnectFunction;
+    defaultPolicy?: boolean;
+    networkInterfaces?: StartOptions['networkInterfaces'];
+    verifyPassword?: StartOptions['verifyPassword'];
+  } = {},
 ): Promise<TestProxy> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'egress-proxy-test-')));
   const open = options.defaultPolicy === true ? {} : OPEN_LOOPBACK;
@@ -53,6 +59,7 @@ export async function startTestProxy(
     ...(options.lookup ? { lookup: options.lookup } : {}),
     ...(options.connect ? { connect: options.connect } : {}),
     ...(options.networkInterfaces ? { networkInterfaces: options.networkInterfaces } : {}),
+    ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
   });
   const host = config.bind.includes(':') ? `[${config.bind === '::' ? '::1' : config.bind}]` : config.bind === '0.0.0.0' ? '127.0.0.1' : config.bind;
   const adminUrl = running.adminAddress ? `http://127.0.0.1:${running.adminAddress.port}` : '';
