@@ -8,6 +8,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 export class ReloadMetrics {
   readonly #reloads: Counter<'result'>;
   readonly #lastSuccess: Gauge;
+  readonly #lastSucceeded: Gauge;
   readonly #info: Gauge<'hash'>;
 
   /** `hash` is the config the process started with, which counts as its first successful load. */
@@ -27,6 +28,14 @@ export class ReloadMetrics {
       help: 'When the running configuration was loaded (Unix time): the start, or the last successful reload.',
       registers,
     });
+    // Prometheus's own `prometheus_config_last_reload_successful`: 0 from a refused reload until one succeeds, so an
+    // alert fires for as long as the file on disk is not the one running (a counter's increase would fire for a
+    // fixed window, and on after the fix).
+    this.#lastSucceeded = new Gauge({
+      name: 'egress_proxy_config_last_reload_successful',
+      help: 'Whether the last reload was applied (1; also at start) or refused (0: the file on disk is not the configuration running).',
+      registers,
+    });
     this.#info = new Gauge({
       name: 'egress_proxy_config_info',
       help: 'Always 1; the hash label fingerprints the running configuration (resolved values), to compare replicas and rollouts.',
@@ -43,10 +52,12 @@ export class ReloadMetrics {
 
   failed(): void {
     this.#reloads.inc({ result: 'failure' });
+    this.#lastSucceeded.set(0);
   }
 
   #applied(hash: string, now: number): void {
     this.#lastSuccess.set(now / 1000);
+    this.#lastSucceeded.set(1);
     this.#info.reset();
     this.#info.set({ hash }, 1);
   }

@@ -127,6 +127,7 @@ async function reloadScenario(
   assert.match(String(hashAtStart), /^[0-9a-f]{16}$/);
   let metrics = await metricsOf(adminPort);
   assert.equal(sample(metrics, 'egress_proxy_config_reloads_total{result="failure"}'), 0);
+  assert.equal(sample(metrics, 'egress_proxy_config_last_reload_successful'), 1, 'the start counts as a successful load');
   assert.equal(sample(metrics, `egress_proxy_config_info{hash="${String(hashAtStart)}"}`), 1);
 
   // A broken file: one line naming the file and the key; nothing changes.
@@ -142,6 +143,7 @@ async function reloadScenario(
   metrics = await metricsOf(adminPort);
   assert.equal(sample(metrics, 'egress_proxy_config_reloads_total{result="failure"}'), 1, 'counted once, not once per worker');
   assert.equal(sample(metrics, 'egress_proxy_config_reloads_total{result="success"}'), 0);
+  assert.equal(sample(metrics, 'egress_proxy_config_last_reload_successful'), 0, 'what EgressProxyConfigReloadFailed alerts on');
   assert.equal(sample(metrics, `egress_proxy_config_info{hash="${String(hashAtStart)}"}`), 1, 'the running config is still the first');
 
   // A valid change, with a tunnel and a download in flight.
@@ -167,6 +169,7 @@ async function reloadScenario(
 
     metrics = await metricsOf(adminPort);
     assert.equal(sample(metrics, 'egress_proxy_config_reloads_total{result="success"}'), 1);
+    assert.equal(sample(metrics, 'egress_proxy_config_last_reload_successful'), 1, 'the alert clears once a reload succeeds');
     assert.equal(sample(metrics, `egress_proxy_config_info{hash="${String(reloaded['hash'])}"}`), 1);
     assert.equal(sample(metrics, `egress_proxy_config_info{hash="${String(hashAtStart)}"}`), undefined, 'the old hash is gone');
     const lastSuccess = sample(metrics, 'egress_proxy_config_last_reload_success_timestamp_seconds')!;
