@@ -1,21 +1,16 @@
 /** `egress-proxy ca export|path`: hand the MITM CA to the people who must trust it. */
-import { parseArgs } from 'node:util';
 import { resolveConfig } from '../config/resolve-config.js';
 import { runCaCommand } from '../mitm/ca-command.js';
 import { UsageError } from '../errors.js';
+import { parseCommandArgs } from './command-args.js';
 import { CA_USAGE } from './usage.js';
 
 export async function caCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    { config: { type: 'string' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { allowPositionals: true },
+  );
   if (parsed.values.help) {
     process.stdout.write(CA_USAGE);
     return 0;

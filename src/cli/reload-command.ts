@@ -9,11 +9,11 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { parseArgs } from 'node:util';
 import { resolveConfig } from '../config/resolve-config.js';
 import { basicCredentialsField } from '../auth/basic-credentials.js';
 import { UsageError } from '../errors.js';
 import { RELOAD_PATH } from '../admin/admin-server.js';
+import { parseCommandArgs } from './command-args.js';
 import { RELOAD_USAGE } from './usage.js';
 
 /** The password for `--user`: never a flag, which every user of the machine can read in the process list. */
@@ -121,21 +121,12 @@ function post(url: URL, headers: Record<string, string>): Promise<{ status: numb
 }
 
 function parseReloadArgs(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        'admin-bind': { type: 'string' },
-        'admin-port': { type: 'string' },
-        'admin-url': { type: 'string' },
-        user: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return parseCommandArgs(argv, {
+    config: { type: 'string' },
+    'admin-bind': { type: 'string' },
+    'admin-port': { type: 'string' },
+    'admin-url': { type: 'string' },
+    user: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
 }

@@ -6,12 +6,12 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { parseArgs } from 'node:util';
 import { resolveConfig, type ConfigOverrides } from '../config/resolve-config.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { startEgressProxy, packageVersion } from '../egress-proxy.js';
 import { createLogger, flushLogger, type Logger } from '../logging/logger.js';
-import { ConfigError, StartupFailedError, UsageError } from '../errors.js';
+import { ConfigError, StartupFailedError } from '../errors.js';
+import { parseCommandArgs } from './command-args.js';
 import { RUN_USAGE } from './usage.js';
 import { extractBooleanFlags } from './boolean-flags.js';
 import { boundedStart } from './bounded-start.js';
@@ -192,33 +192,24 @@ function waitForStopSignal(): Promise<NodeJS.Signals> {
 }
 
 function parseRunArgs(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        bind: { type: 'string' },
-        port: { type: 'string' },
-        allow: { type: 'string', multiple: true },
-        workers: { type: 'string' },
-        'admin-bind': { type: 'string' },
-        'admin-port': { type: 'string' },
-        'data-dir': { type: 'string' },
-        'upstream-ca': { type: 'string' },
-        'drain-timeout': { type: 'string' },
-        'dest-allow': { type: 'string', multiple: true },
-        'connect-port': { type: 'string', multiple: true },
-        'http-port': { type: 'string', multiple: true },
-        'max-connections-per-client': { type: 'string' },
-        'upstream-proxy': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return parseCommandArgs(argv, {
+    config: { type: 'string' },
+    bind: { type: 'string' },
+    port: { type: 'string' },
+    allow: { type: 'string', multiple: true },
+    workers: { type: 'string' },
+    'admin-bind': { type: 'string' },
+    'admin-port': { type: 'string' },
+    'data-dir': { type: 'string' },
+    'upstream-ca': { type: 'string' },
+    'drain-timeout': { type: 'string' },
+    'dest-allow': { type: 'string', multiple: true },
+    'connect-port': { type: 'string', multiple: true },
+    'http-port': { type: 'string', multiple: true },
+    'max-connections-per-client': { type: 'string' },
+    'upstream-proxy': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
 }
 
 const DECIMAL = /^\d+(\.\d+)?$/;
