@@ -113,7 +113,7 @@ export async function startEgressProxy(
   const connectionsPerClient = new ClientConnectionLimit(() => settings.current.limits.maxConnectionsPerClient);
   // A parent proxy is a restart-only setting (restart-scope.ts): one, and one log of its refusals, for the process.
   const parentProxy = config.upstreamProxy === undefined ? undefined : new ParentProxy(config.upstreamProxy, config.upstreamProxyBypass);
-  const parentLog = parentProxy === undefined ? undefined : new ParentProxyLog(logger, parentProxy.display);
+  const parentLog = parentProxy === undefined ? undefined : new ParentProxyLog(trafficLog, parentProxy.display);
   /** The settings a reload may change, built the same way at start and at each reconfigure. */
   const relaySettings = (next: ProxyConfig): RelaySettings => {
     const observerList: ExchangeObserver[] = [metrics, descriptors];
