@@ -30,7 +30,7 @@ export interface ProxyMetricsOptions {
     requestsInFlight(): number;
     clientConnections(): number;
     /** The bytes open tunnels relayed since the last read (ConnectionTracker.countOpenTunnelBytes). */
-    openTunnelBytes?(count: (fromClient: number, toClient: number) => void): void;
+    openTunnelBytes?(count: (fromClient: number, toClient: number, intercepted?: boolean) => void): void;
   };
   /** `limits.max_client_connections`, exported so an alert can compare the live count with it. */
   maxClientConnections?: number;
@@ -163,9 +163,10 @@ export class ProxyMetrics implements ExchangeObserver {
       collect() {
         flushDeferred();
         // Open tunnels' bytes so far, so a long-lived tunnel shows in rates while it is open, not at its close.
-        options.gauges.openTunnelBytes?.((fromClient, toClient) => {
-          this.inc({ direction: 'upstream', kind: 'tunnel' }, fromClient);
-          this.inc({ direction: 'downstream', kind: 'tunnel' }, toClient);
+        options.gauges.openTunnelBytes?.((fromClient, toClient, intercepted) => {
+          const kind = intercepted === true ? 'mitm-tunnel' : 'tunnel';
+          this.inc({ direction: 'upstream', kind }, fromClient);
+          this.inc({ direction: 'downstream', kind }, toClient);
         });
       },
     });

@@ -25,6 +25,7 @@ import type { ProxyTarget } from '../relay/request-target.js';
 import type { DialTarget } from '../relay/upstream-dialer.js';
 import { classifyClientTlsFailure } from './client-tls-failure.js';
 import { InterceptRoute } from './intercept-route.js';
+import { InterceptedTunnel } from './intercepted-tunnel.js';
 
 /** What the interceptor needs from the certificate side. */
 export interface SecureContextSource {
@@ -71,12 +72,13 @@ export class TlsInterceptor {
     let handshakeFailed = false;
     let certificateFailed = false;
     let rejected: RejectError | undefined;
-    const untrack = tracker.trackTunnel(clientSocket, clientSocket);
+    const tracked = new InterceptedTunnel(raw);
+    tracker.addTunnel(tracked);
 
     const report = (): void => {
       if (reported) return;
       reported = true;
-      untrack();
+      tracker.removeTunnel(tracked);
       observers.onTunnel({
         clientIp: client.clientIp,
         target: target.authority,
@@ -86,6 +88,7 @@ export class TlsInterceptor {
         intercepted: true,
         bytesFromClient: raw.bytesRead ?? 0,
         bytesToClient: raw.bytesWritten ?? 0,
+        bytesCountedLive: tracked.countedLive,
         durationSeconds: (performance.now() - started) / 1000,
       });
     };

@@ -13,7 +13,7 @@ export interface TrackedTunnel {
    * The bytes relayed since the last call, for metrics read while the tunnel is open: a DataKit agent keeps one
    * tunnel for hours, and counting its bytes only at the close would show nothing until then.
    */
-  countBytesSoFar?(count: (fromClient: number, toClient: number) => void): void;
+  countBytesSoFar?(count: (fromClient: number, toClient: number, intercepted?: boolean) => void): void;
 }
 
 export class ConnectionTracker {
@@ -47,25 +47,13 @@ export class ConnectionTracker {
     return this.#requestsInFlight;
   }
 
-  /** Returns the function to call once the tunnel is closed. */
-  trackTunnel(client: Duplex, upstream: Duplex): () => void {
-    const tunnel: TrackedTunnel = {
-      destroy: () => {
-        client.destroy();
-        upstream.destroy();
-      },
-    };
-    this.addTunnel(tunnel);
-    return () => this.removeTunnel(tunnel);
-  }
-
-  /** trackTunnel() for a tunnel that is an object of its own already (no closure and record per tunnel). */
+  /** A tunnel is open (an object of its own: no closure and record per tunnel); removeTunnel() once it closes. */
   addTunnel(tunnel: TrackedTunnel): void {
     this.#tunnels.add(tunnel);
   }
 
   /** Every open tunnel's bytes since the last call (TrackedTunnel.countBytesSoFar), for a metrics read. */
-  countOpenTunnelBytes(count: (fromClient: number, toClient: number) => void): void {
+  countOpenTunnelBytes(count: (fromClient: number, toClient: number, intercepted?: boolean) => void): void {
     for (const tunnel of this.#tunnels) tunnel.countBytesSoFar?.(count);
   }
 
