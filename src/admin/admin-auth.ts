@@ -30,8 +30,7 @@ export class AdminAuth {
 
   /** True when the request may go on; otherwise the refusal has been sent. Synchronous for known credentials. */
   admit(req: http.IncomingMessage, res: http.ServerResponse): boolean | Promise<boolean> {
-    const socket = req.socket;
-    const outcome = this.#authenticator.check(authorizationField(req), displayClientIp(socket.remoteAddress), () => !socket.destroyed);
+    const outcome = this.#authenticator.check(authorizationField(req), displayClientIp(req.socket.remoteAddress), req.socket);
     return outcome instanceof Promise ? outcome.then((settled) => this.#answer(settled, res)) : this.#answer(outcome, res);
   }
 

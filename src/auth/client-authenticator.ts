@@ -17,7 +17,7 @@
 import {
   CredentialVerifier,
   type AbandonedCheck,
-  type ClientPresence,
+  type ClientConnection,
   type CredentialVerifierOptions,
   type UserCredentials,
   type VerificationFailure,
@@ -73,9 +73,9 @@ export class ClientAuthenticator {
 
   /**
    * The credentials field of a request from `clientIp`: the outcome, or a promise of it for new credentials.
-   * `present`: whether the client is still connected, so that a check it no longer waits for can be dropped.
+   * `connection`: the client's, so that a check it no longer waits for can be dropped.
    */
-  check(fieldValue: string | undefined, clientIp: string, present?: ClientPresence): AuthOutcome | Promise<AuthOutcome> {
+  check(fieldValue: string | undefined, clientIp: string, connection?: ClientConnection): AuthOutcome | Promise<AuthOutcome> {
     const known = this.#verifier.known(fieldValue);
     // Known-good credentials pass whatever the budget: the real user is not locked out by a guesser's failures.
     if (known?.ok === true) return known;
@@ -90,7 +90,7 @@ export class ClientAuthenticator {
     // remaining budget of checks waiting, however many it sends at once.
     const retryAfterSeconds = this.#budget.take(clientIp);
     if (retryAfterSeconds !== undefined) return this.#rateLimited(clientIp, retryAfterSeconds);
-    const result = this.#verifier.check(fieldValue, present);
+    const result = this.#verifier.check(fieldValue, connection);
     return result instanceof Promise ? result.then((settled) => this.#settled(settled, clientIp)) : this.#settled(result, clientIp);
   }
 

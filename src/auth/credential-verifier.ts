@@ -27,10 +27,12 @@ import { parseBasicCredentials, type CredentialsFailure } from './basic-credenti
 import { DEFAULT_SCRYPT_PARAMETERS, parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js';
 
 /**
- * Whether the client that asked for a check still waits for its answer (its connection is open). Asked only about
- * checks still queued, when the queue is full or when their turn comes.
+ * The connection of a client that asked for a check (its socket): once destroyed, the client no longer waits for
+ * the answer. Looked at only for checks still queued, when the queue is full or when their turn comes.
  */
-export type ClientPresence = () => boolean;
+export interface ClientConnection {
+  readonly destroyed: boolean;
+}
 
 export interface UserCredentials {
   name: string;
@@ -88,7 +90,7 @@ interface QueuedCheck {
   readonly resolve: (outcome: Outcome) => void;
   readonly reject: (err: unknown) => void;
   /** The clients waiting for it; undefined once one asked that cannot say whether it left (never dropped then). */
-  clients: ClientPresence[] | undefined;
+  clients: ClientConnection[] | undefined;
 }
 
 export class CredentialVerifier {
@@ -132,11 +134,11 @@ export class CredentialVerifier {
   }
 
   /**
-   * As verifyField, but the result itself (no promise) when it is known at once. `client` tells whether the asking
-   * client still waits: a check queued only for clients that have all left is dropped (`abandoned`). Without it the
-   * check always runs.
+   * As verifyField, but the result itself (no promise) when it is known at once. `client`: the asking client's
+   * connection; a check queued only for clients whose connections have all closed is dropped (`abandoned`). Without
+   * it the check always runs.
    */
-  check(fieldValue: string | undefined, client?: ClientPresence): VerificationResult | Promise<VerificationResult> {
+  check(fieldValue: string | undefined, client?: ClientConnection): VerificationResult | Promise<VerificationResult> {
     const credentials = parseBasicCredentials(fieldValue);
     if (!credentials.ok) return credentials;
     return this.#check(credentials.username, credentials.password, client);
@@ -153,7 +155,7 @@ export class CredentialVerifier {
     return this.#check(username, password, undefined);
   }
 
-  #check(username: string, password: string, client: ClientPresence | undefined): VerificationResult | Promise<VerificationResult> {
+  #check(username: string, password: string, client: ClientConnection | undefined): VerificationResult | Promise<VerificationResult> {
     const key = this.#key(username, password);
     const remembered = this.#outcomes.get(key);
     if (remembered !== undefined) {
@@ -255,6 +257,6 @@ const ABANDONED: AbandonedCheck = Object.freeze({ ok: false, reason: 'abandoned'
 function departed(check: QueuedCheck): boolean {
   const clients = check.clients;
   if (clients === undefined) return false;
-  for (const present of clients) if (present()) return false;
+  for (const client of clients) if (!client.destroyed) return false;
   return true;
 }

@@ -12,7 +12,7 @@
 import { ProxyAuthBusyError, ProxyAuthRateLimitedError, ProxyAuthRequiredError, type RejectError } from '../errors.js';
 import { basicChallenge } from './basic-credentials.js';
 import { ClientAuthenticator, type AuthFailure, type AuthOutcome, type ClientAuthenticatorOptions } from './client-authenticator.js';
-import type { ClientPresence } from './credential-verifier.js';
+import type { ClientConnection } from './credential-verifier.js';
 
 /** Why a request failed proxy authentication: the `reason` label of the failure counter, a closed set. */
 export type ProxyAuthFailure = AuthFailure;
@@ -40,10 +40,10 @@ export class ProxyAuthenticator {
 
   /**
    * The `Proxy-Authorization` value of a request from `clientIp`: the result, or a promise of it for new credentials.
-   * `present`: whether the client is still connected (a check queued for a client that left is dropped).
+   * `connection`: the client's (a check queued for a client that has left is dropped).
    */
-  check(fieldValue: string | undefined, clientIp: string, present?: ClientPresence): ProxyAuthResult | Promise<ProxyAuthResult> {
-    const outcome = this.#authenticator.check(fieldValue, clientIp, present);
+  check(fieldValue: string | undefined, clientIp: string, connection?: ClientConnection): ProxyAuthResult | Promise<ProxyAuthResult> {
+    const outcome = this.#authenticator.check(fieldValue, clientIp, connection);
     return outcome instanceof Promise ? outcome.then((settled) => this.#answer(settled)) : this.#answer(outcome);
   }
 

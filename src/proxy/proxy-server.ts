@@ -127,7 +127,7 @@ export class ProxyServer {
     tracker.trackClientConnection(socket);
     this.#sockets.add(socket);
     socket.on('close', this.#forgetSocket);
-    const client: ConnectionContext = { clientIp: displayClientIp(socket.remoteAddress), clientAddress: socket.remoteAddress, connected: () => !socket.destroyed };
+    const client: ConnectionContext = { clientIp: displayClientIp(socket.remoteAddress), clientAddress: socket.remoteAddress, socket };
     const settings = engine.settings.current;
     const guards = settings.connectionGuards;
     for (let index = 0; index < guards.length; index++) {

@@ -52,7 +52,7 @@ export function decide(route: Route, head: RequestHead, connection: ConnectionCo
   const context: RequestContext = {
     clientIp: connection.clientIp,
     clientAddress: connection.clientAddress,
-    connected: connection.connected,
+    socket: connection.socket,
     method: head.method,
     route: resolved.kind,
     intercepted: route.intercepted,

@@ -83,7 +83,7 @@ export class ProxyAuthGuard implements RequestGuard {
       // Two fields are one malformed value (a comma-joined list is no Basic credential): refused, never guessed.
       field = field === undefined ? header.value : `${field}, ${header.value}`;
     }
-    const result = this.#authenticator.check(field, context.clientIp, context.connected);
+    const result = this.#authenticator.check(field, context.clientIp, context.socket);
     if (!(result instanceof Promise)) return refusalOf(result);
     // The verifier's promise does not reject; if it ever did, the client gets a 503 rather than a hung request.
     return result.then(refusalOf, () => new ProxyAuthBusyError());

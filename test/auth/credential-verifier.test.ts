@@ -69,6 +69,10 @@ test('beyond the running and waiting caps, new credentials are answered busy', a
   assert.deepEqual(await verifier.verify('alice', 'pw'), { ok: true, user: 'alice' });
 });
 
+/** Client connections, as the verifier sees them (a socket's `destroyed`). */
+const OPEN = { destroyed: false } as const;
+const CLOSED = { destroyed: true } as const;
+
 /** A verifier whose checks are recorded, and each held until the test lets it run. */
 async function heldVerifier(options: { maxWaiting: number }) {
   const ran: string[] = [];
@@ -92,41 +96,41 @@ async function heldVerifier(options: { maxWaiting: number }) {
 
 test('a queued check whose clients have all left is dropped unrun when its turn comes, and forgotten', async () => {
   const { verifier, ran, finishOne } = await heldVerifier({ maxWaiting: 8 });
-  let aliceHere = true;
-  let bobHere = true;
-  const running = verifier.check(header('alice', 'guess-running'), () => true);
-  const gone = verifier.check(header('alice', 'guess-gone'), () => aliceHere);
+  const alice = { destroyed: false };
+  const bob = { destroyed: false };
+  const running = verifier.check(header('alice', 'guess-running'), OPEN);
+  const gone = verifier.check(header('alice', 'guess-gone'), alice);
   // Two clients wait for one shared check: it is dropped only when both have left.
-  const shared = verifier.check(header('alice', 'guess-shared'), () => aliceHere);
-  const sharedToo = verifier.check(header('alice', 'guess-shared'), () => bobHere);
-  aliceHere = false;
+  const shared = verifier.check(header('alice', 'guess-shared'), alice);
+  const sharedToo = verifier.check(header('alice', 'guess-shared'), bob);
+  alice.destroyed = true;
   await finishOne();
   assert.deepEqual(await running, { ok: false, reason: 'wrong_password' });
   assert.deepEqual(await gone, { ok: false, reason: 'abandoned' });
   assert.deepEqual(ran, ['guess-running', 'guess-shared'], 'the departed check never ran; the shared one did, for bob');
-  bobHere = false;
+  bob.destroyed = true;
   await finishOne();
   assert.deepEqual(await shared, { ok: false, reason: 'wrong_password' }, 'a check that started runs to its end');
   assert.deepEqual(await sharedToo, { ok: false, reason: 'wrong_password' });
   // The dropped credentials are not remembered as anything: asked again, they are checked.
   assert.equal(verifier.known(header('alice', 'guess-gone')), undefined);
-  const again = verifier.check(header('alice', 'guess-gone'), () => true);
+  const again = verifier.check(header('alice', 'guess-gone'), OPEN);
   await finishOne();
   assert.deepEqual(await again, { ok: false, reason: 'wrong_password' });
 });
 
 test('a full queue makes room by dropping the checks nobody waits for; checks asked without a client always run', async () => {
   const { verifier, ran, finishOne } = await heldVerifier({ maxWaiting: 3 });
-  const here = [true, true, true];
-  const running = verifier.check(header('alice', 'running'), () => false);
-  const queued = here.map((_, i) => verifier.check(header('alice', `queued-${i}`), () => here[i]!));
-  assert.deepEqual(verifier.check(header('alice', 'one-more'), () => true), { ok: false, reason: 'busy' }, 'full, and everyone still waits');
-  here[0] = false;
-  here[2] = false;
-  const late = verifier.check(header('alice', 'late'), () => true);
+  const clients = [0, 1, 2].map(() => ({ destroyed: false }));
+  const running = verifier.check(header('alice', 'running'), CLOSED);
+  const queued = clients.map((client, i) => verifier.check(header('alice', `queued-${i}`), client));
+  assert.deepEqual(verifier.check(header('alice', 'one-more'), OPEN), { ok: false, reason: 'busy' }, 'full, and everyone still waits');
+  clients[0]!.destroyed = true;
+  clients[2]!.destroyed = true;
+  const late = verifier.check(header('alice', 'late'), OPEN);
   assert.ok(late instanceof Promise, 'room was made');
   const pinned = verifier.verify('alice', 'no-client');
-  assert.deepEqual(verifier.check(header('alice', 'after'), () => true), { ok: false, reason: 'busy' }, 'three wait again: full');
+  assert.deepEqual(verifier.check(header('alice', 'after'), OPEN), { ok: false, reason: 'busy' }, 'three wait again: full');
   assert.deepEqual(await queued[0], { ok: false, reason: 'abandoned' });
   assert.deepEqual(await queued[2], { ok: false, reason: 'abandoned' });
   for (let i = 0; i < 4; i++) await finishOne();

@@ -169,13 +169,13 @@ test('a check dropped because its client left is no failure: not reported, and i
     onFailure: (reason, client) => failures.push([reason, client]),
     verifier: { maxConcurrentHashes: 1, maxWaiting: 4 },
   });
-  const running = auth.check(basic('alice:guess-running'), '10.4.4.1', () => true);
-  const left = await settle(auth.check(basic('alice:guess'), '10.4.4.2', () => false));
+  const running = auth.check(basic('alice:guess-running'), '10.4.4.1', { destroyed: false });
+  const left = await settle(auth.check(basic('alice:guess'), '10.4.4.2', { destroyed: true }));
   assert.equal(left.ok, false);
   assert.ok(!left.ok && left.reason === 'abandoned');
   await running;
   assert.deepEqual(failures, [['wrong_password', '10.4.4.1']], 'only the check that ran is reported');
   // The client's one token came back: its next guess is checked (wrong_password), not refused unchecked (429).
-  const next = await settle(auth.check(basic('alice:guess-again'), '10.4.4.2', () => true));
+  const next = await settle(auth.check(basic('alice:guess-again'), '10.4.4.2', { destroyed: false }));
   assert.ok(!next.ok && next.reason === 'wrong_password', JSON.stringify(next));
 });

@@ -108,7 +108,7 @@ test('checks queued for clients that left are dropped unrun: a real login is the
   await delay(100);
   assert.equal(login.received(), '', 'queued, not refused as busy');
   letGo();
-  await until(() => login.received().includes('\r\n\r\n'), 'the login to be answered', 2000);
+  await until(() => login.received().includes('\r\n\r\n'), 'the login to be answered', 10_000);
   assert.match(login.received(), /^HTTP\/1\.1 200 /);
   assert.deepEqual(ran, ['guess-running-0', 'guess-running-1', PASSWORD], 'the departed clients’ checks never ran');
 
