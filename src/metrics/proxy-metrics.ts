@@ -4,7 +4,7 @@
  * operators need and the reference lacks. Fed by exchange records (see exchange-records.ts), never by the
  * forwarding code directly.
  */
-import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProxyAuthFailure } from '../auth/proxy-authenticator.js';
 import type { DestinationRule, UpstreamFailureReason } from '../errors.js';
 import type {
@@ -18,6 +18,7 @@ import { apiPathLabel } from './api-path-label.js';
 import { methodLabel, statusTextLabel } from './bounded-labels.js';
 import { DeferredCount, DeferredCounts } from './deferred-counts.js';
 import { LabelValueLimiter } from './label-value-limiter.js';
+import { LogBucketSummary, type SummarySeries } from './log-bucket-summary.js';
 import { registerEventLoopDelayGauges } from './event-loop-delay.js';
 
 export interface ProxyMetricsOptions {
@@ -43,25 +44,16 @@ const SUMMARY_AGE_BUCKETS = 5;
 // From 1 ms (loopback) to 60 s (a stalled upload), dense around the 10-500 ms of real ingestion uploads.
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/**
- * How many observations a latency series takes between two t-digest compressions. prom-client's default, 1000, made
- * the compressions (every digest of the 5-bucket window rebuilt from its centroids) about a third of the metrics'
- * CPU per request; t-digest bounds its own size (it compresses itself past K/delta = 2500 centroids), and every
- * scrape compresses the digest it reads. Measured on 200,000 latencies: ~490 centroids against ~460 at 1000, the
- * same quantiles, a third of the CPU per observation (docs/benchmarks.md).
- */
-const SUMMARY_COMPRESS_COUNT = 10_000;
 /** Paths whose `api` label is remembered; the cache starts over when full, so a client's random paths cost no memory. */
 const API_LABEL_CACHE_SIZE = 1024;
 
 const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-type LatencyLabels = Readonly<Record<'api' | 'method' | 'status', string>>;
 type DurationLabels = Readonly<Record<'kind' | 'code_class', string>>;
 
 /** The series one response status of one (api, method) pair feeds, with label objects built once. */
 interface StatusSeries {
-  readonly latency: LatencyLabels;
+  readonly latency: SummarySeries<'api' | 'method' | 'status'>;
   readonly duration: Record<ExchangeKind, DurationLabels | undefined>;
 }
 
@@ -82,7 +74,7 @@ export class ProxyMetrics implements ExchangeObserver {
   // The reference's series.
   readonly #connectTotal: Counter<'client_ip'>;
   readonly #apiTotal: Counter<'api' | 'method'>;
-  readonly #apiLatency: Summary<'api' | 'method' | 'status'>;
+  readonly #apiLatency: LogBucketSummary<'api' | 'method' | 'status'>;
   readonly #rejectTotal: Counter<'type'>;
 
   // Ours.
@@ -131,14 +123,14 @@ export class ProxyMetrics implements ExchangeObserver {
       registers,
       collect: flushDeferred,
     });
-    this.#apiLatency = new Summary({
+    // Not prom-client's Summary: its five t-digest inserts per observation were most of the metrics' CPU per request.
+    this.#apiLatency = new LogBucketSummary({
       name: 'datakit_input_proxy_api_latency_seconds',
       help: 'Proxy API latency',
       labelNames: ['api', 'method', 'status'],
       percentiles: REFERENCE_PERCENTILES,
       maxAgeSeconds: SUMMARY_MAX_AGE_SECONDS,
       ageBuckets: SUMMARY_AGE_BUCKETS,
-      compressCount: SUMMARY_COMPRESS_COUNT,
       registers,
     });
     this.#rejectTotal = new Counter({
@@ -351,7 +343,7 @@ export class ProxyMetrics implements ExchangeObserver {
     let status = series.byStatus.get(key);
     if (status === undefined) {
       const { api } = series.apiTotal.labels;
-      status = { latency: Object.freeze({ api, method, status: statusTextLabel(statusCode) }), duration: { forward: undefined, mitm: undefined } };
+      status = { latency: this.#apiLatency.series({ api, method, status: statusTextLabel(statusCode) }), duration: { forward: undefined, mitm: undefined } };
       series.byStatus.set(key, status);
     }
     return status;
