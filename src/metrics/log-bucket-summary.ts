@@ -23,7 +23,7 @@
  * Memory: a slot's counts cover only the bucket range its series has seen (grown on demand, at most
  * BUCKET_COUNT 4-byte counts, ~5 KiB); slots that leave the window are released when the metric is read.
  */
-import type { Aggregator, Metric, MetricObjectWithValues, MetricValueWithName, Registry } from 'prom-client';
+import { SeriesMetric, type MetricValues, type SeriesMetricOptions } from './series-metric.js';
 
 /** Relative error of a reported quantile. */
 export const SUMMARY_RELATIVE_ERROR = 0.01;
@@ -68,63 +68,36 @@ export class SummarySeries<L extends string = string> {
   /** Indexed by epoch % ageBuckets. */
   readonly slots: Array<Slot | undefined>;
 
-  constructor(labels: Record<L, string>, ageBuckets: number) {
-    this.labels = Object.freeze(labels);
+  constructor(labels: Readonly<Record<L, string>>, ageBuckets: number) {
+    this.labels = labels;
     this.slots = new Array<Slot | undefined>(ageBuckets).fill(undefined);
   }
 }
 
-export interface LogBucketSummaryOptions<L extends string> {
-  name: string;
-  help: string;
-  labelNames: readonly L[];
+export interface LogBucketSummaryOptions<L extends string> extends SeriesMetricOptions<L> {
   /** Quantiles to report, each in (0, 1]. */
   percentiles: readonly number[];
   maxAgeSeconds: number;
   ageBuckets: number;
-  registers: Registry[];
   /** Milliseconds since the epoch; tests pass a clock of their own. */
   now?: () => number;
 }
 
-export class LogBucketSummary<L extends string = string> {
-  readonly name: string;
-  readonly help: string;
+export class LogBucketSummary<L extends string = string> extends SeriesMetric<L, SummarySeries<L>> {
   readonly type = 'summary';
-  /** Across cluster workers the counts and sums add up; quantiles are weighted first (src/cluster/cluster-metrics.ts). */
-  readonly aggregator: Aggregator = 'sum';
-  readonly labelNames: readonly L[];
   readonly #percentiles: readonly number[];
   readonly #ageBuckets: number;
   readonly #slotMillis: number;
   readonly #now: () => number;
-  readonly #series = new Map<string, SummarySeries<L>>();
 
   constructor(options: LogBucketSummaryOptions<L>) {
-    if (options.labelNames.includes('quantile' as L)) throw new Error('quantile is a reserved label name');
+    super(options, 'quantile');
     if (!(options.ageBuckets >= 1 && options.maxAgeSeconds > 0)) throw new Error('a summary needs maxAgeSeconds > 0 and ageBuckets >= 1');
-    this.name = options.name;
-    this.help = options.help;
-    this.labelNames = options.labelNames;
     this.#percentiles = [...options.percentiles].sort((a, b) => a - b);
     this.#ageBuckets = options.ageBuckets;
     this.#slotMillis = (options.maxAgeSeconds * 1000) / options.ageBuckets;
     this.#now = options.now ?? Date.now;
-    // prom-client's Registry reads a metric through name, help, type, aggregator, get() and reset(); its TypeScript
-    // type names only its own four classes.
-    for (const registry of options.registers) registry.registerMetric(this as unknown as Metric);
-  }
-
-  /** The series of a label set, created on first use (with `_count` 0, as prom-client creates it on first observe). */
-  series(labels: Record<L, string>): SummarySeries<L> {
-    const key = this.labelNames.map((name) => labels[name]).join('\u0000');
-    let series = this.#series.get(key);
-    if (series === undefined) {
-      for (const name of this.labelNames) if (typeof labels[name] !== 'string') throw new Error(`label ${name} missing`);
-      series = new SummarySeries<L>({ ...labels }, this.#ageBuckets);
-      this.#series.set(key, series);
-    }
-    return series;
+    this.register(options.registers);
   }
 
   observe(series: SummarySeries<L>, value: number): void {
@@ -151,25 +124,21 @@ export class LogBucketSummary<L extends string = string> {
     slot.total++;
   }
 
-  /** prom-client's read: a promise, as every metric's get() returns one. */
-  get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
-    const values: Array<MetricValueWithName<string>> = [];
-    const epoch = Math.floor(this.#now() / this.#slotMillis);
-    for (const series of this.#series.values()) {
-      const quantiles = this.#windowQuantiles(series, epoch);
-      this.#percentiles.forEach((quantile, i) => values.push({ labels: { quantile, ...series.labels }, value: quantiles[i]! }));
-      values.push({ metricName: `${this.name}_sum`, labels: series.labels, value: series.sum });
-      values.push({ metricName: `${this.name}_count`, labels: series.labels, value: series.count });
-    }
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type as never, values, aggregator: this.aggregator, collect: () => undefined });
+  protected newSeries(labels: Readonly<Record<L, string>>): SummarySeries<L> {
+    return new SummarySeries<L>(labels, this.#ageBuckets);
   }
 
-  reset(): void {
-    for (const series of this.#series.values()) {
-      series.count = 0;
-      series.sum = 0;
-      series.slots.fill(undefined);
-    }
+  protected values(series: SummarySeries<L>, into: MetricValues): void {
+    const quantiles = this.#windowQuantiles(series, Math.floor(this.#now() / this.#slotMillis));
+    this.#percentiles.forEach((quantile, i) => into.push({ labels: { quantile, ...series.labels }, value: quantiles[i]! }));
+    into.push({ metricName: `${this.name}_sum`, labels: series.labels, value: series.sum });
+    into.push({ metricName: `${this.name}_count`, labels: series.labels, value: series.count });
+  }
+
+  protected resetSeries(series: SummarySeries<L>): void {
+    series.count = 0;
+    series.sum = 0;
+    series.slots.fill(undefined);
   }
 
   /** Each percentile over the slots still in the window (released here when they are not). */

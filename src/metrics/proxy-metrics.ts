@@ -4,7 +4,7 @@
  * operators need and the reference lacks. Fed by exchange records (see exchange-records.ts), never by the
  * forwarding code directly.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProxyAuthFailure } from '../auth/proxy-authenticator.js';
 import type { DestinationRule, UpstreamFailureReason } from '../errors.js';
 import type {
@@ -15,6 +15,7 @@ import type {
   TunnelRecord,
 } from '../relay/exchange-records.js';
 import { apiPathLabel } from './api-path-label.js';
+import { BucketHistogram, type HistogramSeries } from './bucket-histogram.js';
 import { methodLabel, statusTextLabel } from './bounded-labels.js';
 import { DeferredCount, DeferredCounts } from './deferred-counts.js';
 import { LabelValueLimiter } from './label-value-limiter.js';
@@ -49,12 +50,11 @@ const API_LABEL_CACHE_SIZE = 1024;
 
 const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-type DurationLabels = Readonly<Record<'kind' | 'code_class', string>>;
 
 /** The series one response status of one (api, method) pair feeds, with label objects built once. */
 interface StatusSeries {
   readonly latency: SummarySeries<'api' | 'method' | 'status'>;
-  readonly duration: Record<ExchangeKind, DurationLabels | undefined>;
+  readonly duration: Record<ExchangeKind, HistogramSeries<'kind' | 'code_class'> | undefined>;
 }
 
 /** What one (api, method) pair feeds: its request count and its series per response status. */
@@ -78,7 +78,7 @@ export class ProxyMetrics implements ExchangeObserver {
   readonly #rejectTotal: Counter<'type'>;
 
   // Ours.
-  readonly #requestDuration: Histogram<'kind' | 'code_class'>;
+  readonly #requestDuration: BucketHistogram<'kind' | 'code_class'>;
   readonly #bytes: Counter<'direction' | 'kind'>;
   readonly #upstreamErrors: Counter<'reason'>;
   readonly #clientFailures: Counter<'reason'>;
@@ -123,7 +123,8 @@ export class ProxyMetrics implements ExchangeObserver {
       registers,
       collect: flushDeferred,
     });
-    // Not prom-client's Summary: its five t-digest inserts per observation were most of the metrics' CPU per request.
+    // Not prom-client's Summary and Histogram: its five t-digest inserts per observation, and the label hashing of
+    // both, were most of the metrics' CPU per request (docs/mitm.md).
     this.#apiLatency = new LogBucketSummary({
       name: 'datakit_input_proxy_api_latency_seconds',
       help: 'Proxy API latency',
@@ -140,7 +141,7 @@ export class ProxyMetrics implements ExchangeObserver {
       registers,
     });
 
-    this.#requestDuration = new Histogram({
+    this.#requestDuration = new BucketHistogram({
       name: 'egress_proxy_request_duration_seconds',
       help: 'Duration of proxied HTTP exchanges (plain forwarding and decrypted MITM requests), for alerting.',
       labelNames: ['kind', 'code_class'],
@@ -303,7 +304,7 @@ export class ProxyMetrics implements ExchangeObserver {
     deferred.add(this.#clientRequestCount(r.clientIp), 1);
     const statusSeries = this.#statusSeries(series, method, r.statusCode);
     this.#apiLatency.observe(statusSeries.latency, r.durationSeconds);
-    const duration = (statusSeries.duration[r.kind] ??= Object.freeze({ kind: r.kind, code_class: codeClass(r.statusCode) }));
+    const duration = (statusSeries.duration[r.kind] ??= this.#requestDuration.series({ kind: r.kind, code_class: codeClass(r.statusCode) }));
     this.#requestDuration.observe(duration, r.durationSeconds);
     const bytes = this.#exchangeBytes[r.kind];
     deferred.add(bytes.upstream, r.bytesFromClient);
