@@ -47,23 +47,23 @@ export class HeadTooLargeError extends MessageHeadError {
 }
 
 const CRLF = '\r\n';
-const HTTP_1_0 = 'HTTP/1.0';
 const HTTP_1_1 = 'HTTP/1.1';
 
 /** `head` is the head's text (latin1) without its final blank line. */
 export function parseRequestHead(head: string): RequestHead {
+  // Read in place, with offsets: a slice of the line would be a V8 sliced string, whose every charCodeAt() in the
+  // loops below goes through the indirection.
   const lineEnd = endOfLine(head, 0);
-  const line = head.slice(0, lineEnd);
   // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces only.
-  const methodEnd = skipTokenChars(line, 0);
-  if (methodEnd === 0 || line.charCodeAt(methodEnd) !== SP) throw invalidLine(line, 'invalid request line');
+  const methodEnd = skipTokenChars(head, 0, lineEnd);
+  if (methodEnd === 0 || methodEnd === lineEnd || head.charCodeAt(methodEnd) !== SP) throw invalidLine(head.slice(0, lineEnd), 'invalid request line');
   let targetEnd = methodEnd + 1;
-  while (targetEnd < line.length && TARGET_CHAR[line.charCodeAt(targetEnd)] === 1) targetEnd++;
-  if (targetEnd === methodEnd + 1 || line.charCodeAt(targetEnd) !== SP) throw invalidLine(line, 'invalid request line');
-  const minorVersion = versionOf(line.slice(targetEnd + 1));
-  if (minorVersion === undefined) throw invalidLine(line, 'invalid request line');
-  const method = line.slice(0, methodEnd);
-  const target = line.slice(methodEnd + 1, targetEnd);
+  while (targetEnd < lineEnd && TARGET_CHAR[head.charCodeAt(targetEnd)] === 1) targetEnd++;
+  if (targetEnd === methodEnd + 1 || targetEnd === lineEnd || head.charCodeAt(targetEnd) !== SP) throw invalidLine(head.slice(0, lineEnd), 'invalid request line');
+  const minorVersion = versionAt(head, targetEnd + 1, lineEnd);
+  if (minorVersion === undefined) throw invalidLine(head.slice(0, lineEnd), 'invalid request line');
+  const method = knownMethod(head, methodEnd) ?? head.slice(0, methodEnd);
+  const target = head.slice(methodEnd + 1, targetEnd);
   if (!isRequestTargetForm(method, target)) throw new MessageHeadError('invalid request target');
   return { method, target, minorVersion, headers: parseFieldLines(head, lineEnd) };
 }
@@ -77,7 +77,7 @@ export function parseResponseHead(head: string, acceptInvalidReason = false): Re
   const line = head.slice(0, lineEnd);
   // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4). Some servers omit the space
   // before an empty reason, which §4 asks clients to accept.
-  const minorVersion = versionOf(line.slice(0, HTTP_1_1.length));
+  const minorVersion = versionAt(line, 0, Math.min(HTTP_1_1.length, line.length));
   if (minorVersion === undefined || line.charCodeAt(HTTP_1_1.length) !== SP) throw invalidLine(line, 'invalid status line');
   const statusCode = statusCodeAt(line, HTTP_1_1.length + 1);
   const reasonStart = HTTP_1_1.length + 5;
@@ -181,7 +181,7 @@ function parseFieldLine(head: string, start: number, end: number): HeaderField {
     const code = head.charCodeAt(i);
     if (FIELD_VALUE_CHAR[code] !== 1) throw new MessageHeadError(code === CR || code === LF ? 'bare CR or LF in head' : 'control character in header value');
   }
-  const name = head.slice(start, nameEnd).toLowerCase();
+  const name = fieldName(head, start, nameEnd);
   // llhttp refuses a tab after a Content-Length value and does not read `chunked<HTAB>` as chunked: a framing field
   // whose trailing whitespace holds a tab would be read one way by us and another by a client or origin behind us.
   if ((name === 'content-length' || name === 'transfer-encoding') && trailingOwsHasTab(head, nameEnd + 1, end)) {
@@ -213,10 +213,57 @@ function trimOws(text: string, start: number, end: number): string {
   return text.slice(start, end);
 }
 
-function versionOf(text: string): number | undefined {
-  if (text === HTTP_1_1) return 1;
-  if (text === HTTP_1_0) return 0;
+/** The minor version of `HTTP/1.1` or `HTTP/1.0` filling `[start, end)` of `text` exactly, else undefined. */
+function versionAt(text: string, start: number, end: number): number | undefined {
+  if (end - start !== HTTP_1_1.length || !text.startsWith('HTTP/1.', start)) return undefined;
+  const minor = text.charCodeAt(end - 1);
+  if (minor === 0x31) return 1;
+  if (minor === 0x30) return 0;
   return undefined;
+}
+
+/**
+ * Method names every request uses, as constants: the method is compared, looked up and recorded several times per
+ * request, and a constant spares a new string each time and compares by reference.
+ */
+const KNOWN_METHODS = ['GET', 'PUT', 'POST', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH'];
+
+function knownMethod(head: string, methodEnd: number): string | undefined {
+  for (const method of KNOWN_METHODS) if (method.length === methodEnd && head.startsWith(method)) return method;
+  return undefined;
+}
+
+/**
+ * Field names common enough in DataKit's and ordinary clients' and origins' heads to be kept as constants, by
+ * length: matching one (case-insensitively) spares the two strings of a slice and a toLowerCase(), and every later
+ * comparison with the same constant is by reference.
+ */
+const KNOWN_FIELD_NAMES: ReadonlyArray<readonly string[] | undefined> = (() => {
+  const names = [
+    'te', 'via', 'host', 'date', 'etag', 'vary', 'accept', 'cookie', 'expect', 'server', 'pragma', 'origin', 'upgrade',
+    'trailer', 'referer', 'location', 'connection', 'keep-alive', 'set-cookie', 'user-agent', 'content-type',
+    'cache-control', 'authorization', 'last-modified', 'content-length', 'accept-encoding', 'accept-language',
+    'x-forwarded-for', 'content-encoding', 'proxy-connection', 'transfer-encoding', 'proxy-authenticate',
+    'proxy-authorization', 'x-datakit-uuid', 'x-precision', 'x-token',
+  ];
+  const byLength: Array<string[] | undefined> = [];
+  for (const name of names) (byLength[name.length] ??= []).push(name);
+  return byLength;
+})();
+
+/**
+ * The lower-cased field name in `[start, end)` of `head` (already checked to be tchars). `| 0x20` lower-cases
+ * A-Z and leaves a-z and `-` as they are; no other tchar becomes a letter or `-` with it, so a match is exact.
+ */
+function fieldName(head: string, start: number, end: number): string {
+  const candidates = KNOWN_FIELD_NAMES[end - start];
+  if (candidates !== undefined) {
+    next: for (const name of candidates) {
+      for (let i = 0; i < name.length; i++) if ((head.charCodeAt(start + i) | 0x20) !== name.charCodeAt(i)) continue next;
+      return name;
+    }
+  }
+  return head.slice(start, end).toLowerCase();
 }
 
 /** Three digits from `at`, 100-599, or undefined. */

@@ -102,7 +102,8 @@ export class MessageScanner<Head> {
     let bytes: Buffer;
     let taken: number;
     if (!continued) {
-      bytes = data.subarray(start);
+      // Usually the whole read (a head at the start of it): no view to make.
+      bytes = start === 0 ? data : data.subarray(start);
       taken = bytes.length;
     } else {
       taken = Math.min(data.length - start, this.#maxHeadBytes + HEAD_END.length - earlier);

@@ -38,7 +38,7 @@ import { fieldValues, HeadTooLargeError, MessageHeadError, parseRequestHead, typ
 import { MAX_HEAD_BYTES, MessageScanner } from '../http1/message-scanner.js';
 import { targetForLog } from '../logging/log-redaction.js';
 import { errorAnswer } from './error-response.js';
-import { Exchange, UpstreamPhase, type ExchangeOwner } from './exchange.js';
+import { Exchange, UpstreamPhase, type ExchangeContext, type ExchangeOwner } from './exchange.js';
 import { connectionOptions } from './message-heads.js';
 import type { ConnectionContext, PendingRefusal } from './guards.js';
 import type { RelayEnvironment } from './relay-environment.js';
@@ -90,6 +90,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   /** When the current request's body was complete. */
   #requestCompleteAt = 0;
   #exchange: Exchange | undefined;
+  #context: ExchangeContext | undefined;
   /** Client bytes that arrived behind the request being served, held until its response has ended. */
   #held: Buffer[] | undefined;
   /** The text of the request head being parsed (captured from the parse, see #parseRequest). */
@@ -356,16 +357,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     this.#enter(ClientPhase.Body);
     this.#lastClientByte = this.#phaseSince;
     const exchange = new Exchange(
-      {
-        io: this.#io,
-        owner: this,
-        settings,
-        slots: this.#env.slots,
-        tracker: this.#env.tracker,
-        observers: settings.observers,
-        kind: this.#route.exchangeKind,
-        clientIp: this.#client.clientIp,
-      },
+      this.#exchangeContext(settings),
       head,
       requestHead,
       decision.target,
@@ -377,6 +369,17 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
     if (decision.pending === undefined) exchange.start();
     else this.#startWhenAdmitted(exchange, decision.pending);
     return framing;
+  }
+
+  /** What every exchange of this connection is given: the same object for each, until a reload changes the settings. */
+  #exchangeContext(settings: RelaySettings): ExchangeContext {
+    let context = this.#context;
+    if (context === undefined || context.settings !== settings) {
+      const env = this.#env;
+      context = { io: this.#io, owner: this, settings, slots: env.slots, tracker: env.tracker, observers: settings.observers, kind: this.#route.exchangeKind, clientIp: this.#client.clientIp };
+      this.#context = context;
+    }
+    return context;
   }
 
   /**

@@ -78,16 +78,17 @@ export interface ExchangeOwner {
   switchedProtocols(): void;
 }
 
+/** The same object for every exchange of a connection (until a reload changes the settings): never changed. */
 export interface ExchangeContext {
-  io: RelayIo;
-  owner: ExchangeOwner;
-  settings: RelaySettings;
-  slots: OriginSlots;
+  readonly io: RelayIo;
+  readonly owner: ExchangeOwner;
+  readonly settings: RelaySettings;
+  readonly slots: OriginSlots;
   /** Counts the exchange as in flight (requests_in_flight, drain) from its start until it is over. */
-  tracker: ConnectionTracker;
-  observers: ExchangeObservers;
-  kind: ExchangeKind;
-  clientIp: string;
+  readonly tracker: ConnectionTracker;
+  readonly observers: ExchangeObservers;
+  readonly kind: ExchangeKind;
+  readonly clientIp: string;
 }
 
 /** Request bytes held per request while it waits for a slot or a connection; then the client is paused. */

@@ -21,6 +21,26 @@ describe('request heads', () => {
     assert.deepEqual(parseRequestHead('GET http://a.example/ HTTP/1.1').headers, []);
   });
 
+  it('reads every field name as its lower case: common names in any case, and every near miss of one', () => {
+    // Common names are matched against constants (message-head.ts); a match must be exact, whatever the case, and
+    // a name one tchar away (`Content_Length`, `Hos~`) must stay itself.
+    const tchars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    for (const known of ['host', 'content-length', 'transfer-encoding', 'connection', 'te', 'proxy-authorization', 'x-token']) {
+      const names = [known, known.toUpperCase(), known.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase())];
+      for (let at = 0; at < known.length; at++) for (const c of tchars) names.push(known.slice(0, at) + c + known.slice(at + 1));
+      for (const name of names) {
+        assert.equal(parseRequestHead(`GET / HTTP/1.1\r\n${name}: v`).headers[0]?.name, name.toLowerCase(), name);
+        assert.equal(parseResponseHead(`HTTP/1.1 200 OK\r\n${name}: v`).headers[0]?.name, name.toLowerCase(), name);
+      }
+    }
+  });
+
+  it('keeps the method as sent, case and all (methods are case-sensitive, RFC 9110 §9.1)', () => {
+    for (const method of ['GET', 'get', 'Get', 'POST', 'POSTX', 'POS', 'PATCH', 'DELETE', 'M-SEARCH', 'OPTIONS']) {
+      assert.equal(parseRequestHead(`${method} / HTTP/1.1`).method, method);
+    }
+  });
+
   for (const [name, head] of [
     ['obs-fold', 'GET / HTTP/1.1\r\nX: a\r\n  folded'],
     ['obs-fold by a tab', 'GET / HTTP/1.1\r\nX: a\r\n\tfolded'],
