@@ -20,6 +20,13 @@
  *     Stops and closes both sockets. resetSide 0 or 1 closes that socket with a TCP RST (SO_LINGER 0) instead of a
  *     FIN, -1 neither. Idempotent.
  *   bytes(tunnel) -> [client-to-upstream, upstream-to-client], bytes delivered so far.
+ *   lowMemoryNotification()
+ *     V8's memory-reducing full collection (low_memory.cc). Not about tunnels, nor is the next: src/memory/ calls
+ *     both once a burst of connections has closed and the process is quiet. They are here because this is the
+ *     addon the proxy builds.
+ *   trimMalloc() -> true once glibc's malloc_trim(0) has run, false where the C library has none (musl, say):
+ *     gives back to the system what glibc keeps of freed native memory (the JavaScript relay's 16 KiB read
+ *     buffers, Node's socket structures).
  *
  * Pipes: a direction holds a pipe only while bytes sit in it (spliced in, not yet out: the destination was full).
  * Otherwise the pipe goes back to a small pool shared by all tunnels, so an idle tunnel holds two sockets and this
@@ -32,6 +39,9 @@
 #define NAPI_VERSION 8
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -538,6 +548,29 @@ static napi_value js_bytes(napi_env env, napi_callback_info info) {
   return result;
 }
 
+void egress_low_memory_notification(void); /* low_memory.cc */
+
+static napi_value js_low_memory_notification(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  egress_low_memory_notification();
+  return NULL;
+}
+
+static napi_value js_trim_malloc(napi_env env, napi_callback_info info) {
+  (void)info;
+  bool trimmed = false;
+#ifdef __GLIBC__
+  /* 0: keep no slack at the top of the heap. Since glibc 2.8 it also releases whole free pages inside every arena
+   * (madvise MADV_DONTNEED), which is where a burst's freed buffers sit: below memory still in use. */
+  malloc_trim(0);
+  trimmed = true;
+#endif
+  napi_value result;
+  napi_get_boolean(env, trimmed, &result);
+  return result;
+}
+
 /*
  * Pool descriptors and any tunnel left open must not outlive the environment (a worker thread can end): close
  * them, and tell Node the environment may go once the handles have closed (libuv closes handles asynchronously).
@@ -569,6 +602,8 @@ NAPI_MODULE_INIT() {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, state},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, state},
       {"bytes", NULL, js_bytes, NULL, NULL, NULL, napi_default, state},
+      {"lowMemoryNotification", NULL, js_low_memory_notification, NULL, NULL, NULL, napi_default, NULL},
+      {"trimMalloc", NULL, js_trim_malloc, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -42,6 +42,9 @@ import { describeOrigin } from './config/value-origin.js';
 import { restartNeededKeys } from './reload/restart-scope.js';
 import { ParentProxy } from './relay/parent-proxy.js';
 import { ParentProxyLog } from './logging/parent-proxy-log.js';
+import { IdleMemoryReclaimer } from './memory/idle-memory-reclaimer.js';
+import type { ReclaimPolicy } from './memory/reclaim-decision.js';
+import { memoryReclaimCounter } from './memory/reclaim-metric.js';
 
 export interface RunningProxy {
   proxyAddress: AddressInfo;
@@ -79,6 +82,8 @@ export interface StartOptions {
   networkInterfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
   /** Replaces the proxy port's password check (scrypt): tests wrap the real one to count the checks that run. */
   verifyPassword?: CredentialVerifierOptions['verifyPassword'];
+  /** Shorter timings for the idle memory reclaimer (tests; src/memory/reclaim-decision.ts). */
+  memoryReclaim?: Partial<ReclaimPolicy>;
 }
 
 export async function startEgressProxy(
@@ -101,6 +106,7 @@ export async function startEgressProxy(
       openTunnelBytes: (count) => tracker.countOpenTunnelBytes(count),
     },
   });
+  const countReclaim = memoryReclaimCounter(metrics.registry);
   const loopGuard = new SelfLoopGuard(options.networkInterfaces);
   // Warnings traffic can cause, at most one a minute per reason (an attacker must not be able to flood the log).
   const trafficLog = new RateLimitedLog(logger, { onSuppressed: (reason) => metrics.onLogLineSuppressed(reason) });
@@ -222,6 +228,14 @@ export async function startEgressProxy(
   }
   reportCap();
   descriptorProbe.start();
+  // Gives a burst's memory back once its connections have closed and the process is quiet (docs/memory.md).
+  const reclaimer = new IdleMemoryReclaimer({
+    openConnections: () => tracker.clientConnections,
+    logger,
+    onReclaim: countReclaim,
+    policy: options.memoryReclaim,
+  });
+  reclaimer.start();
   if (adminAddress) loopGuard.addOwnListener(config.admin.bind, adminAddress.port);
   for (const listener of options.externalListeners ?? []) loopGuard.addOwnListener(listener.bind, listener.port);
 
@@ -244,6 +258,7 @@ export async function startEgressProxy(
     stop(drainMs = config.timeouts.drainMs) {
       stopping ??= (async () => {
         descriptorProbe.stop();
+        reclaimer.stop();
         const result = await proxy.drain(drainMs);
         await admin?.close();
         return result;

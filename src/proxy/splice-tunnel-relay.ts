@@ -9,9 +9,9 @@
  * for every read and runs a stream write; the proxy's CPU per request was above squid's by about that. Here a chunk
  * costs two splice calls and no JavaScript, and the bytes are never copied through user space.
  */
-import { createRequire } from 'node:module';
 import net, { type Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { loadNativeAddon } from '../system/native-addon.js';
 import { canTakeHandle, readBuffered, takeHandle } from './adopt-client-socket.js';
 import { relayInJavaScript, resetSocket } from './js-tunnel-relay.js';
 import {
@@ -37,19 +37,13 @@ const CLIENT = 0;
 const UPSTREAM = 1;
 /** The addon's final events: 1 = both directions ended cleanly, 2 = a socket failed, 3 = idle. */
 const EVENT_ERROR = 2;
-/** This file sits in src/proxy or dist/proxy: the addon is built into native/ at the package root. */
-const ADDON_PATH = '../../native/build/Release/tunnel_splice.node';
 
 /** The native relay, or why it cannot be used here. */
 export function loadSpliceTunnelRelay(): TunnelRelay | Error {
   if (process.platform !== 'linux') return new Error('splice(2) is Linux-only');
-  let addon: SpliceAddon;
-  try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as SpliceAddon;
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'not built at install' : (err as Error).message;
-    return new Error(`native relay unavailable: ${reason}`);
-  }
+  const loaded = loadNativeAddon();
+  if (loaded instanceof Error) return new Error(`native relay unavailable: ${loaded.message}`);
+  const addon = loaded as unknown as SpliceAddon;
   // A build left over from an older checkout (the build is not redone until the next `npm ci` / `npm rebuild`).
   if (typeof addon.setEventHandler !== 'function') return new Error('native relay unavailable: built by an older version (run npm rebuild)');
   // One handler for every tunnel's final event, each tunnel found by its id: no closure and no native reference

@@ -41,6 +41,7 @@ export async function startTestProxy(
     defaultPolicy?: boolean;
     networkInterfaces?: StartOptions['networkInterfaces'];
     verifyPassword?: StartOptions['verifyPassword'];
+    memoryReclaim?: StartOptions['memoryReclaim'];
   } = {},
 ): Promise<TestProxy> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'egress-proxy-test-')));
@@ -60,6 +61,7 @@ export async function startTestProxy(
     ...(options.connect ? { connect: options.connect } : {}),
     ...(options.networkInterfaces ? { networkInterfaces: options.networkInterfaces } : {}),
     ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
+    ...(options.memoryReclaim ? { memoryReclaim: options.memoryReclaim } : {}),
   });
   const host = config.bind.includes(':') ? `[${config.bind === '::' ? '::1' : config.bind}]` : config.bind === '0.0.0.0' ? '127.0.0.1' : config.bind;
   const adminUrl = running.adminAddress ? `http://127.0.0.1:${running.adminAddress.port}` : '';

@@ -38,7 +38,7 @@ test('EGRESS_PROXY_TUNNEL_RELAY=splice is the native relay, or a refusal to star
 async function buildCopy(env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; files: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'egress-native-'));
   try {
-    for (const file of ['build.mjs', 'binding.gyp', 'tunnel_splice.c']) await copyFile(join(nativeDir, file), join(dir, file));
+    for (const file of ['build.mjs', 'binding.gyp', 'tunnel_splice.c', 'low_memory.cc']) await copyFile(join(nativeDir, file), join(dir, file));
     const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
       execFile(process.execPath, [join(dir, 'build.mjs')], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, out) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: out });

@@ -10,11 +10,12 @@
  * which tell JavaScript objects from buffers.
  *
  * After the close it reads three times, because V8 gives a closed tunnel's memory back only at a full (mark-compact)
- * collection and an idle proxy allocates nothing that would start one: 5 s after (what the proxy does at once),
- * 30 s after (V8's memory reducer, which may run a collection some seconds after the process went quiet), and
- * after a full collection forced by the bench. The proxy runs with the flags `npm start` uses plus `--expose-gc` and
- * a SIGUSR2 handler that calls gc(), loaded with --import by the bench alone: the product has neither, so the
- * last figure says what a collection would give back, not what the proxy does by itself.
+ * collection and an idle proxy allocates nothing that would start one: 5 s after, 30 s after (by then the proxy's
+ * idle memory reclaimer, src/memory/, has run its collections and malloc_trim, a few seconds after the process went
+ * quiet), and after a full collection forced by the bench, for comparison: what a collection can give back. The
+ * proxy runs with the flags `npm start` uses, at log level debug (the reclaimer's line says when it ran and what
+ * it freed), plus `--expose-gc` and a SIGUSR2 handler that calls gc(), loaded with --import by the bench alone (the
+ * reclaimer does not use them: it asks V8 through the native addon).
  *
  * Each tunnel costs the proxy two descriptors, and this process and the target one each: N is capped by the
  * descriptor limit (the cap is printed).
@@ -62,9 +63,36 @@ export interface TunnelMemoryResult {
   keptAfterCloseMB: number;
   /** The same SETTLE_SECONDS after the close. */
   keptSettledMB: number;
-  /** The same after the bench forced a full collection (see above: not something the proxy does). */
+  /** The same after the bench forced a full collection (see above). */
   keptAfterGcMB: number;
+  /** The proxy's own reclaims (its debug lines) up to the SETTLE_SECONDS reading. */
+  reclaims: ProxyReclaim[];
   targetMet: boolean;
+}
+
+/** One run of the proxy's idle memory reclaimer, from its debug line. */
+export interface ProxyReclaim {
+  /** When, after the bench destroyed the last tunnel. */
+  secondsAfterClose: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  gcMs: number;
+  trimMs: number;
+  mallocTrim: boolean;
+}
+
+/** The reclaimer's debug line (src/memory/idle-memory-reclaimer.ts), with the close time; undefined for another. */
+export function parseReclaimLine(line: string, closedAtMs: number): ProxyReclaim | undefined {
+  if (!line.includes('"msg":"memory reclaimed after connections closed"')) return undefined;
+  const record = JSON.parse(line) as { time: string; rss_before_mib: number; rss_after_mib: number; gc_ms: number; trim_ms: number; malloc_trim: boolean };
+  return {
+    secondsAfterClose: (Date.parse(record.time) - closedAtMs) / 1000,
+    rssBeforeMiB: record.rss_before_mib,
+    rssAfterMiB: record.rss_after_mib,
+    gcMs: record.gc_ms,
+    trimMs: record.trim_ms,
+    mallocTrim: record.malloc_trim,
+  };
 }
 
 /** How long after the close the "settled" figure is read: V8's memory reducer waits 8 s before its first look. */
@@ -72,7 +100,8 @@ export const SETTLE_SECONDS = 30;
 /**
  * Bench-only: lets the bench force a full collection in the proxy (see the top of this file). Twice, half a second
  * apart: the native relay's tunnels are freed by N-API finalizers, which run after the collection that found them
- * unreachable, and what they held on the JavaScript side is collected by the next one.
+ * unreachable, and what they held on the JavaScript side is collected by the next one. No malloc_trim: this figure
+ * is what V8's plain collection gives back.
  */
 const FORCE_GC_FLAGS = [
   '--expose-gc',
@@ -114,9 +143,8 @@ const server = net.createServer((s) => { s.on('data', (d) => s.write(d)); s.on('
 server.listen(0, '127.0.0.1', () => console.log('target ' + server.address().port));
 `;
 
-/** Every stdout line of `child`, and a way to wait for the first one matching a pattern. */
-function lineReader(child: ChildProcess, name: string): (pattern: RegExp) => Promise<string> {
-  const lines: string[] = [];
+/** Every stdout line of `child` (into `lines`), and a way to wait for the first one matching a pattern. */
+function lineReader(child: ChildProcess, name: string, lines: string[] = []): (pattern: RegExp) => Promise<string> {
   const waiters: Array<() => void> = [];
   let exited = false;
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -180,13 +208,14 @@ export async function measureTunnelMemory(options: TunnelMemoryOptions): Promise
       '--max-connections-per-client', String(tunnels + 100)],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...(options.relay !== undefined ? { EGRESS_PROXY_TUNNEL_RELAY: options.relay } : {}) },
+      env: { ...process.env, EGRESS_PROXY_LOG_LEVEL: 'debug', ...(options.relay !== undefined ? { EGRESS_PROXY_TUNNEL_RELAY: options.relay } : {}) },
     },
   );
   const sockets: net.Socket[] = [];
   try {
     const targetLine = lineReader(target, 'the echo target');
-    const proxyLine = lineReader(proxy, 'egress-proxy');
+    const proxyLines: string[] = [];
+    const proxyLine = lineReader(proxy, 'egress-proxy', proxyLines);
     const targetPort = Number(/(\d+)$/.exec(await targetLine(/^target \d+$/))?.[1]);
     const relayLine = await proxyLine(/"msg":"tunnel relay"/);
     const relay = /"tunnel_relay":"([^"]+)"/.exec(relayLine)?.[1] ?? 'unknown';
@@ -207,10 +236,12 @@ export async function measureTunnelMemory(options: TunnelMemoryOptions): Promise
     await sleep(2000);
     const open = { rss: await rssKiB(pid), heap: await heapFigures(adminPort) };
     for (const socket of sockets.splice(0)) socket.destroy();
+    const closedAt = Date.now();
     await sleep(5000);
     const after = { rss: await rssKiB(pid), heap: await heapFigures(adminPort) };
     await sleep((SETTLE_SECONDS - 5) * 1000);
     const settled = { rss: await rssKiB(pid), heap: await heapFigures(adminPort) };
+    const reclaims = proxyLines.flatMap((line) => parseReclaimLine(line, closedAt) ?? []);
     process.kill(pid, 'SIGUSR2');
     await sleep(2500);
     const collected = { rss: await rssKiB(pid), heap: await heapFigures(adminPort) };
@@ -227,6 +258,7 @@ export async function measureTunnelMemory(options: TunnelMemoryOptions): Promise
       keptAfterCloseMB: keptMB(before.rss, after.rss),
       keptSettledMB: keptMB(before.rss, settled.rss),
       keptAfterGcMB: keptMB(before.rss, collected.rss),
+      reclaims,
       targetMet: perTunnel <= TUNNEL_MEMORY_TARGET_KB,
     };
   } finally {
@@ -236,6 +268,11 @@ export async function measureTunnelMemory(options: TunnelMemoryOptions): Promise
   }
 }
 
+function renderReclaim(r: ProxyReclaim): string {
+  const trim = r.mallocTrim ? `, malloc_trim ${r.trimMs.toFixed(1)} ms` : ', no malloc_trim';
+  return `ran ${r.secondsAfterClose.toFixed(1)} s after the close: RSS ${r.rssBeforeMiB.toFixed(1)} -> ${r.rssAfterMiB.toFixed(1)} MiB; paused for GC ${r.gcMs.toFixed(1)} ms${trim}`;
+}
+
 export function renderTunnelMemory(r: TunnelMemoryResult): string {
   const mib = (kib: number): string => (kib / 1024).toFixed(1);
   const heap = (h: HeapFigures): string => `heap ${h.heapUsed.toFixed(1)} of ${h.heapTotal.toFixed(1)} MiB, external ${h.external.toFixed(1)} MiB`;
@@ -243,7 +280,8 @@ export function renderTunnelMemory(r: TunnelMemoryResult): string {
   return [
     `tunnel memory: ${r.tunnels} idle tunnels${capped}, ${r.exchangeBytes} bytes each way on each, relay "${r.relay}"`,
     `proxy RSS:  ${mib(r.rssKiB.before)} MiB before, ${mib(r.rssKiB.open)} MiB with the tunnels open, ${mib(r.rssKiB.afterClose)} MiB 5 s after they closed`,
-    `            ${mib(r.rssKiB.settled)} MiB ${SETTLE_SECONDS} s after, ${mib(r.rssKiB.afterGc)} MiB after a full GC forced by the bench (the proxy never forces one)`,
+    `            ${mib(r.rssKiB.settled)} MiB ${SETTLE_SECONDS} s after, ${mib(r.rssKiB.afterGc)} MiB after a full GC forced by the bench (for comparison)`,
+    `reclaimer:  ${r.reclaims.length === 0 ? `the proxy did not reclaim within ${SETTLE_SECONDS} s` : r.reclaims.map(renderReclaim).join('; ')}`,
     `V8:         before: ${heap(r.heapMiB.before)}; open: ${heap(r.heapMiB.open)}; after: ${heap(r.heapMiB.afterClose)}`,
     `            ${SETTLE_SECONDS} s after: ${heap(r.heapMiB.settled)}; after the forced GC: ${heap(r.heapMiB.afterGc)}`,
     `targets: tunnel memory ${r.perTunnelKB.toFixed(1)} KB per idle tunnel <= ${TUNNEL_MEMORY_TARGET_KB} KB ${r.targetMet ? 'ok' : 'MISSED'}; ` +

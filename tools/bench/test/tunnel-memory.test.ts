@@ -5,6 +5,7 @@ import { parseCompareArgs, type CompareOptions } from '../compare-options.js';
 import {
   DEFAULT_IDLE_TUNNELS,
   parseOpenFilesLimit,
+  parseReclaimLine,
   parseVmRssKiB,
   keptMB,
   perTunnelKB,
@@ -49,17 +50,35 @@ test('the block prints the numbers and a targets line that says ok or MISSED', (
     keptAfterCloseMB: 103,
     keptSettledMB: keptMB(71_987, 80_000),
     keptAfterGcMB: keptMB(71_987, 75_000),
+    reclaims: [{ secondsAfterClose: 3.4, rssBeforeMiB: 140.2, rssAfterMiB: 70.1, gcMs: 12.34, trimMs: 20, mallocTrim: true }],
     targetMet: false,
   };
   const text = renderTunnelMemory(result);
   assert.match(text, /^tunnel memory: 9000 idle tunnels \(of 10000 asked: the descriptor limit\), 512 bytes each way on each, relay "splice"$/m);
   assert.match(text, /^proxy RSS: {2}70\.3 MiB before, 152\.9 MiB with the tunnels open, 168\.6 MiB 5 s after they closed$/m);
-  assert.match(text, /^ {12}78\.1 MiB 30 s after, 73\.2 MiB after a full GC forced by the bench \(the proxy never forces one\)$/m);
+  assert.match(text, /^ {12}78\.1 MiB 30 s after, 73\.2 MiB after a full GC forced by the bench \(for comparison\)$/m);
+  assert.match(text, /^reclaimer: {2}ran 3\.4 s after the close: RSS 140\.2 -> 70\.1 MiB; paused for GC 12\.3 ms, malloc_trim 20\.0 ms$/m);
+  assert.match(renderTunnelMemory({ ...result, reclaims: [] }), /^reclaimer: {2}the proxy did not reclaim within 30 s$/m);
   assert.match(
     text,
     /^targets: tunnel memory 9\.6 KB per idle tunnel <= 8 KB MISSED; kept 5 s after close: 103\.0 MB, 30 s after: 8\.2 MB, after a forced GC: 3\.1 MB$/m,
   );
   assert.match(renderTunnelMemory({ ...result, perTunnelKB: 7.5, targetMet: true }), /<= 8 KB ok;/);
+});
+
+test("the proxy's reclaim line is read with its time after the close; other lines are not", () => {
+  const line =
+    '{"level":"debug","time":"2026-12-06T15:00:03.500Z","pid":1,"connections_peak":9750,"connections_open":0,"rss_before_mib":140.2,' +
+    '"rss_after_mib":70.1,"gc_ms":12.3,"trim_ms":4.5,"malloc_trim":true,"msg":"memory reclaimed after connections closed"}';
+  assert.deepEqual(parseReclaimLine(line, Date.parse('2026-12-06T15:00:00.000Z')), {
+    secondsAfterClose: 3.5,
+    rssBeforeMiB: 140.2,
+    rssAfterMiB: 70.1,
+    gcMs: 12.3,
+    trimMs: 4.5,
+    mallocTrim: true,
+  });
+  assert.equal(parseReclaimLine('{"level":"info","msg":"proxy listening"}', 0), undefined);
 });
 
 test('-tunnels sets the block (0 skips it), -tunnels-only drops the workloads', () => {
