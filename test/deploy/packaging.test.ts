@@ -75,10 +75,27 @@ describe('Dockerfile', () => {
     assert.ok(args('EXPOSE').join(' ').split(/\s+/).includes(String(values.port)));
   });
 
+  it('builds the native tunnel relay at npm ci and carries it into the runtime stage', () => {
+    // npm ci runs the install script (node native/build.mjs): its sources must be copied before it, a compiler must
+    // be there for node-gyp, and the runtime stage must receive native/build — else the image silently relays
+    // tunnels in JavaScript and has no idle-memory reclaimer (both need the addon).
+    const build = stages[0]!;
+    const ci = build.findIndex((i) => i.instruction === 'RUN' && /\bnpm ci\b/.test(i.args));
+    assert.ok(ci > 0, 'the build stage runs npm ci');
+    assert.match(JSON.parse(read('package.json')).scripts.install as string, /native\/build\.mjs/);
+    const copiedBeforeCi = build.slice(0, ci).filter((i) => i.instruction === 'COPY').map((i) => i.args.split(/\s+/)[0]);
+    assert.ok(copiedBeforeCi.includes('native'), `native/ is copied before npm ci (copied: ${copiedBeforeCi.join(', ')})`);
+    const aptInstall = build.slice(0, ci).find((i) => i.instruction === 'RUN' && /apt-get install/.test(i.args));
+    for (const tool of ['python3', 'make', 'g++']) assert.ok(aptInstall?.args.split(/\s+/).includes(tool), `${tool} for node-gyp`);
+    assert.ok(args('COPY').some((line) => /^--from=build \/app\/native \.\/native$/.test(line)), 'the runtime stage copies native/');
+    const ignore = read('.dockerignore').split('\n');
+    assert.ok(ignore.includes('!native/') && ignore.includes('native/build/'), 'native/ sources reach the build, a local build does not');
+  });
+
   it('.dockerignore sends the build only what it copies', () => {
     const ignore = read('.dockerignore').split('\n').filter((line) => line && !line.startsWith('#'));
     assert.equal(ignore[0], '*');
-    for (const needed of ['!package.json', '!package-lock.json', '!tsconfig.json', '!src/', '!deploy/docker/']) {
+    for (const needed of ['!package.json', '!package-lock.json', '!tsconfig.json', '!src/', '!native/', '!deploy/docker/']) {
       assert.ok(ignore.includes(needed), needed);
     }
   });
