@@ -82,7 +82,8 @@ describe('Dockerfile', () => {
     const build = stages[0]!;
     const ci = build.findIndex((i) => i.instruction === 'RUN' && /\bnpm ci\b/.test(i.args));
     assert.ok(ci > 0, 'the build stage runs npm ci');
-    assert.match(JSON.parse(read('package.json')).scripts.install as string, /native\/build\.mjs/);
+    const { scripts } = JSON.parse(read('package.json')) as { scripts: { install: string } };
+    assert.match(scripts.install, /native\/build\.mjs/);
     const copiedBeforeCi = build.slice(0, ci).filter((i) => i.instruction === 'COPY').map((i) => i.args.split(/\s+/)[0]);
     assert.ok(copiedBeforeCi.includes('native'), `native/ is copied before npm ci (copied: ${copiedBeforeCi.join(', ')})`);
     const aptInstall = build.slice(0, ci).find((i) => i.instruction === 'RUN' && /apt-get install/.test(i.args));
