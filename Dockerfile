@@ -43,5 +43,5 @@ EXPOSE 9530 9531
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.EGRESS_PROXY_ADMIN_PORT || 9531}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node runs as PID 1 and handles SIGTERM itself (a graceful drain, timeouts.drain); no npm in between.
-ENTRYPOINT ["node", "--initial-old-space-size=64", "dist/cli.js"]
+ENTRYPOINT ["node", "--initial-old-space-size=64", "--max-semi-space-size=16", "dist/cli.js"]
 CMD ["run"]

@@ -34,7 +34,7 @@ if [ "${mode%%-*}" != direct ]; then
   [ "$mode" = mitm ] && extra+=(--mitm --data-dir "$tmp/data" --upstream-ca "$cert")
   [ "${DASHBOARD:-}" = off ] && { printf '[admin]\ndashboard = false\n' > "$tmp/config.toml"; extra+=(--config "$tmp/config.toml"); }
   # shellcheck disable=SC2086 # EGRESS_NODE_FLAGS is a list of flags
-  node --initial-old-space-size=64 ${EGRESS_NODE_FLAGS:-} dist/cli.js run --port 0 --admin-port 0 "${extra[@]}" > "$tmp/proxy.log" 2>&1 & proxy=$!
+  node --initial-old-space-size=64 --max-semi-space-size=16 ${EGRESS_NODE_FLAGS:-} dist/cli.js run --port 0 --admin-port 0 "${extra[@]}" > "$tmp/proxy.log" 2>&1 & proxy=$!
   wait_for "$tmp/proxy.log" 'admin listening'
   if [ "${DASHBOARD:-}" = viewer ]; then
     aport=$(grep 'admin listening' "$tmp/proxy.log" | grep -o '"port":[0-9]*' | cut -d: -f2)

@@ -65,7 +65,7 @@ for system in "$@"; do
       relay=${system#egress}; relay=${relay#:}
       read -r -a nflags <<< "${EGRESS_NODE_FLAGS:-}"
       cli=dist/cli.js; [ "$relay" = before ] && cli=${BEFORE_DIR:?BEFORE_DIR=a built checkout}/dist/cli.js relay=
-      EGRESS_PROXY_TUNNEL_RELAY=$relay "${wrap[@]}" node --initial-old-space-size=64 "${nflags[@]}" "$cli" run --bind 127.0.0.1 --port 0 --admin-port 0 "${policy[@]}" > "$log" 2>&1 &
+      EGRESS_PROXY_TUNNEL_RELAY=$relay "${wrap[@]}" node --initial-old-space-size=64 --max-semi-space-size=16 "${nflags[@]}" "$cli" run --bind 127.0.0.1 --port 0 --admin-port 0 "${policy[@]}" > "$log" 2>&1 &
       proxy_pid[$system]=$!; pids+=($!)
       wait_for "$log" 'proxy listening'
       proxy_url[$system]="http://127.0.0.1:$(grep 'proxy listening' "$log" | grep -o '"port":[0-9]*' | cut -d: -f2)" ;;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfigFile } from '../../src/config/load-config-file.js';
 import { defaultConfig } from '../../src/config/defaults.js';
+import { PROXY_NODE_FLAGS } from '../../tools/bench/egress-proxy-process.js';
 import { REPO_ROOT, START_COMMAND, START_NODE_FLAGS, START_SCRIPT_EXECS } from './start-command.js';
 
 const read = (file: string): string => readFileSync(path.join(REPO_ROOT, file), 'utf8');
@@ -18,10 +19,15 @@ function withoutDirectories(command: readonly string[]): string[] {
 }
 
 describe('the start command', () => {
-  it('is node with --initial-old-space-size=64 on dist/cli.js run, exec-ed so signals reach the proxy', () => {
-    assert.deepEqual(START_COMMAND, ['node', '--initial-old-space-size=64', 'dist/cli.js', 'run']);
-    assert.deepEqual(START_NODE_FLAGS, ['--initial-old-space-size=64']);
+  it('is node with its two heap flags on dist/cli.js run, exec-ed so signals reach the proxy', () => {
+    // docs/memory.md says why each flag: the old generation's first limit (CPU), the young generation's cap (memory on Node 24).
+    assert.deepEqual(START_COMMAND, ['node', '--initial-old-space-size=64', '--max-semi-space-size=16', 'dist/cli.js', 'run']);
+    assert.deepEqual(START_NODE_FLAGS, ['--initial-old-space-size=64', '--max-semi-space-size=16']);
     assert.ok(START_SCRIPT_EXECS, 'npm start must `exec` node: npm forwards SIGTERM to its child, and a shell in between would swallow it');
+  });
+
+  it('is what the benchmark runs the proxy with, so the bench measures the proxy as it is deployed', () => {
+    assert.deepEqual(PROXY_NODE_FLAGS, START_NODE_FLAGS);
   });
 });
 
