@@ -19,6 +19,7 @@ import { BucketHistogram, type HistogramSeries } from './bucket-histogram.js';
 import { methodLabel, statusTextLabel } from './bounded-labels.js';
 import { DeferredCount, DeferredCounts } from './deferred-counts.js';
 import { LabelValueLimiter } from './label-value-limiter.js';
+import type { TunnelBytesCount } from '../relay/live-tunnel-bytes.js';
 import { LogBucketSummary, type SummarySeries } from './log-bucket-summary.js';
 import { registerEventLoopDelayGauges } from './event-loop-delay.js';
 
@@ -32,7 +33,7 @@ export interface ProxyMetricsOptions {
     requestsInFlight(): number;
     clientConnections(): number;
     /** The bytes open tunnels relayed since the last read (ConnectionTracker.countOpenTunnelBytes). */
-    openTunnelBytes?(count: (fromClient: number, toClient: number, intercepted?: boolean) => void): void;
+    openTunnelBytes?(count: TunnelBytesCount): void;
   };
   /** `limits.max_client_connections`, exported so an alert can compare the live count with it. */
   maxClientConnections?: number;

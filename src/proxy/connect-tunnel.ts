@@ -23,6 +23,7 @@ import { tunnelRelay } from './tunnel-relay-selection.js';
 import { relayInJavaScript } from './js-tunnel-relay.js';
 import { connectThroughParent, type ParentOverhead } from '../relay/parent-connect.js';
 import type { ParentProxy } from '../relay/parent-proxy.js';
+import { LiveTunnelBytes, type TunnelBytesCount } from '../relay/live-tunnel-bytes.js';
 
 export { CONNECT_ESTABLISHED } from './tunnel-relay.js';
 
@@ -92,8 +93,7 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
   #closed = 0;
   #reported = false;
   /** What countBytesSoFar has handed to the metrics already; the close reports only the rest to them. */
-  #countedFromClient = 0;
-  #countedToClient = 0;
+  readonly #live = new LiveTunnelBytes();
 
   static open(client: Duplex, early: EarlyClientData, target: ProxyTarget, ctx: TunnelContext): void {
     const tunnel = new ConnectTunnel(client, target, ctx);
@@ -148,15 +148,10 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
   }
 
   /** TrackedTunnel: the bytes relayed since the last metrics read. */
-  countBytesSoFar(count: (fromClient: number, toClient: number) => void): void {
+  countBytesSoFar(count: TunnelBytesCount): void {
     const counts = this.#counts;
     if (counts === undefined || this.#reported) return;
-    const fromClient = counts.fromClient();
-    const toClient = counts.toClient();
-    if (fromClient === this.#countedFromClient && toClient === this.#countedToClient) return;
-    count(fromClient - this.#countedFromClient, toClient - this.#countedToClient);
-    this.#countedFromClient = fromClient;
-    this.#countedToClient = toClient;
+    this.#live.countSince(counts.fromClient(), counts.toClient(), false, count);
   }
 
   // TunnelOwner
@@ -246,8 +241,7 @@ class ConnectTunnel implements TunnelOwner, TrackedTunnel {
       intercepted: false,
       bytesFromClient: counts?.fromClient() ?? 0,
       bytesToClient: counts?.toClient() ?? 0,
-      bytesCountedLive:
-        this.#countedFromClient + this.#countedToClient === 0 ? undefined : { fromClient: this.#countedFromClient, toClient: this.#countedToClient },
+      bytesCountedLive: this.#live.counted,
       durationSeconds: (performance.now() - this.#started) / 1000,
     });
   }

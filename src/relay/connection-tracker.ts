@@ -4,6 +4,7 @@
  * tracked here.
  */
 import type { Duplex } from 'node:stream';
+import type { TunnelBytesCount } from './live-tunnel-bytes.js';
 
 /** A tunnel as the tracker sees it: something in flight that a drain's deadline can end. */
 export interface TrackedTunnel {
@@ -13,7 +14,7 @@ export interface TrackedTunnel {
    * The bytes relayed since the last call, for metrics read while the tunnel is open: a DataKit agent keeps one
    * tunnel for hours, and counting its bytes only at the close would show nothing until then.
    */
-  countBytesSoFar?(count: (fromClient: number, toClient: number, intercepted?: boolean) => void): void;
+  countBytesSoFar?(count: TunnelBytesCount): void;
 }
 
 export class ConnectionTracker {
@@ -53,7 +54,7 @@ export class ConnectionTracker {
   }
 
   /** Every open tunnel's bytes since the last call (TrackedTunnel.countBytesSoFar), for a metrics read. */
-  countOpenTunnelBytes(count: (fromClient: number, toClient: number, intercepted?: boolean) => void): void {
+  countOpenTunnelBytes(count: TunnelBytesCount): void {
     for (const tunnel of this.#tunnels) tunnel.countBytesSoFar?.(count);
   }
 
