@@ -25,7 +25,7 @@ describe('npm run bench flags', () => {
     const o = parse([]);
     assert.deepEqual(summary(o), [
       ['170KB', 16, 100, '/pkg/bench-data/metric.data', ALL, 4, false],
-      ['1KiB', 16, 300, '/pkg/bench-data/metric-1k.data', ALL, 4, false],
+      ['1KiB', 16, 1500, '/pkg/bench-data/metric-1k.data', ALL, 4, false],
     ]);
     assert.equal(o.rounds, DEFAULT_ROUNDS);
     assert.equal(o.warmupRequests, 10);
@@ -60,7 +60,7 @@ describe('npm run bench flags', () => {
   it('-only keeps the named scenarios of each workload, in the standard order, and drops a workload left empty', () => {
     assert.deepEqual(summary(parse(['-only', 'egress-mitm,direct-https'])), [
       ['170KB', 16, 100, '/pkg/bench-data/metric.data', 'direct-https,egress-mitm', 4, false],
-      ['1KiB', 16, 300, '/pkg/bench-data/metric-1k.data', 'direct-https,egress-mitm', 4, false],
+      ['1KiB', 16, 1500, '/pkg/bench-data/metric-1k.data', 'direct-https,egress-mitm', 4, false],
     ]);
     assert.deepEqual(parse(['-only', 'squid-tunnel, direct-https']).workloads.map((w) => [w.name, w.scenarios]), [
       ['170KB', ['direct-https', 'squid-tunnel']],
