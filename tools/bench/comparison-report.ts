@@ -47,7 +47,7 @@ export interface WorkloadReport {
  * numbers. Two footer lines say what the numbers are, then one line per failed round, if any.
  */
 export function renderComparisonTable(summaries: readonly ScenarioSummary[], rounds: number): string {
-  const header = ['scenario', 'req/s', 'min-max', 'ratio', 'p50 ms', 'p99 ms', 'cpu µs/req', 'errors', 'MB/s'];
+  const header = ['scenario', 'req/s', 'min-max', 'ratio', 'p50 ms', 'p99 ms', 'cpu µs/req', 'c+s µs/req', 'errors', 'MB/s'];
   const rows: string[][] = [];
   const notes: Array<[number, string]> = [];
   const failedRounds: string[] = [];
@@ -62,6 +62,7 @@ export function renderComparisonTable(summaries: readonly ScenarioSummary[], rou
         (st.p50Seconds * 1000).toFixed(2),
         (st.p99Seconds * 1000).toFixed(2),
         st.proxyCpuMicrosPerRequest === undefined ? '-' : st.proxyCpuMicrosPerRequest.toFixed(1),
+        st.clientServerCpuMicrosPerRequest === undefined ? '-' : st.clientServerCpuMicrosPerRequest.toFixed(1),
         String(st.errors),
         st.megabytesPerSecond.toFixed(0),
       ]);
@@ -92,6 +93,7 @@ export function renderComparisonTable(summaries: readonly ScenarioSummary[], rou
     `req/s, p50, p99, MB/s: medians over ${over}; min-max: the req/s range over rounds; errors: summed over rounds`,
     "ratio: median over rounds of (the round's req/s / the same round's req/s of direct-https or direct-http)",
     "cpu µs/req: the proxy's CPU (user+sys of its whole process tree, from /proc) over the timed requests of all rounds / their number",
+    'c+s µs/req: the same for the bench client and the null server together: with cpu µs/req, what a request costs the machine',
     ...failedRounds,
   );
   return lines.join('\n') + '\n';
@@ -108,7 +110,8 @@ export function describeRun(machine: MachineInfo, rounds: number, freshProcesses
       ? 'processes: a new null server and proxy for every run (-fresh): cold starts are part of every number'
       : `processes: one null server and proxy per scenario, warmed with ${STEADY_STATE_WARMUP_REQUESTS} untimed POSTs per worker, kept for all its rounds`,
     'ratio:    req/s divided by the direct run of the same protocol (direct-https or direct-http); MB = 10^6 bytes',
-    "cpu:      the proxy's user+sys CPU time over its whole process tree (/proc, 10 ms ticks), during the timed requests",
+    "cpu:      the proxy's user+sys CPU time over its whole process tree (/proc, 10 ms ticks), during the timed requests;",
+    '          c+s: the bench client (this process) and the null server together, over the same requests',
   ].join('\n');
 }
 
@@ -149,6 +152,7 @@ function scenarioJson(s: ScenarioSummary): object {
       state: r.state,
       ratio: r.ratio ?? null,
       proxyCpuSeconds: r.proxyCpuSeconds ?? null,
+      clientServerCpuSeconds: r.clientServerCpuSeconds ?? null,
       requestsPerSecond: b.requestsPerSecond,
       elapsedSeconds: b.elapsedSeconds,
       requests: b.requests,
@@ -166,6 +170,7 @@ function scenarioJson(s: ScenarioSummary): object {
     ...s.stats,
     ratio: s.stats.ratio ?? null,
     proxyCpuMicrosPerRequest: s.stats.proxyCpuMicrosPerRequest ?? null,
+    clientServerCpuMicrosPerRequest: s.stats.clientServerCpuMicrosPerRequest ?? null,
     rounds,
   };
 }

@@ -159,21 +159,33 @@ async function startScenarioProcesses(scenario: Scenario, options: ComparisonOpt
   }
 }
 
-/** One timed run, with the CPU the proxy's process tree used during exactly its timed requests. */
+/**
+ * One timed run, with the CPU used during exactly its timed requests by the proxy's process tree, and by the client
+ * (this process: nothing else runs in it meanwhile) and the null server's tree together.
+ */
 async function runTimed(processes: ScenarioProcesses, options: ComparisonOptions): Promise<Omit<Extract<RoundOutcome, { state: 'ok' }>, 'round'>> {
-  const pid = processes.proxy?.pid;
+  const proxyPid = processes.proxy?.pid;
+  const serverPid = processes.server.pid;
   let proxyCpuSeconds: number | undefined;
-  const meterProxy =
-    pid === undefined
-      ? undefined
-      : async (): Promise<() => Promise<void>> => {
-          const stop = await startTreeCpuMeter(pid);
-          return async () => {
-            proxyCpuSeconds = await stop();
-          };
-        };
-  const result = await runClient(processes, options, options.requestsPerConnection, options.warmupRequests ?? DEFAULT_WARMUP_REQUESTS, meterProxy);
-  return { state: 'ok', result, ...(proxyCpuSeconds !== undefined ? { proxyCpuSeconds } : {}) };
+  let clientServerCpuSeconds: number | undefined;
+  const meter = async (): Promise<() => Promise<void>> => {
+    const stopProxy = proxyPid === undefined ? undefined : await startTreeCpuMeter(proxyPid);
+    const stopServer = serverPid === undefined ? undefined : await startTreeCpuMeter(serverPid);
+    const clientBefore = process.cpuUsage();
+    return async () => {
+      const client = process.cpuUsage(clientBefore);
+      proxyCpuSeconds = await stopProxy?.();
+      const serverSeconds = await stopServer?.();
+      if (serverSeconds !== undefined) clientServerCpuSeconds = serverSeconds + (client.user + client.system) / 1e6;
+    };
+  };
+  const result = await runClient(processes, options, options.requestsPerConnection, options.warmupRequests ?? DEFAULT_WARMUP_REQUESTS, meter);
+  return {
+    state: 'ok',
+    result,
+    ...(proxyCpuSeconds !== undefined ? { proxyCpuSeconds } : {}),
+    ...(clientServerCpuSeconds !== undefined ? { clientServerCpuSeconds } : {}),
+  };
 }
 
 function runClient(

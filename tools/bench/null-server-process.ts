@@ -15,6 +15,8 @@ export interface NullServerProcess {
   caPem?: string;
   /** The same certificate as a file, for `--upstream-ca`. */
   certFile?: string;
+  /** Its process, for the CPU meter; undefined if it could not be spawned. */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -25,7 +27,7 @@ export async function startNullServerProcess(options: { tls: boolean }): Promise
   const args = [...productCliArgs(), 'bench', 'server', '-listen', '127.0.0.1:0', ...(options.tls ? [] : ['-plain'])];
   const { managed, value: match } = await spawnUntilLine('null server', process.execPath, args, (line) => LISTENING.exec(line) ?? undefined, START_TIMEOUT_MS);
   try {
-    const server: NullServerProcess = { url: match[1] as string, stop: () => managed.stop() };
+    const server: NullServerProcess = { url: match[1] as string, pid: managed.child.pid, stop: () => managed.stop() };
     if (match[2] !== undefined) {
       server.certFile = match[2];
       server.caPem = await readFile(match[2], 'utf8');

@@ -49,12 +49,12 @@ export function spread(values: readonly number[]): Spread {
  * (absent for direct runs and where /proc cannot be read), or why it could not run (a process that did not start).
  */
 export type RoundOutcome =
-  | { round: number; state: 'ok'; result: BenchResult; proxyCpuSeconds?: number }
+  | { round: number; state: 'ok'; result: BenchResult; proxyCpuSeconds?: number; clientServerCpuSeconds?: number }
   | { round: number; state: 'error'; message: string };
 
 /** A round as reported: with its ratio to the same round's baseline when both ran. */
 export type RatedRound =
-  | { round: number; state: 'ok'; result: BenchResult; proxyCpuSeconds?: number; ratio?: number }
+  | { round: number; state: 'ok'; result: BenchResult; proxyCpuSeconds?: number; clientServerCpuSeconds?: number; ratio?: number }
   | { round: number; state: 'error'; message: string };
 
 /** A scenario's record over the whole comparison, as `runComparison` collects it. */
@@ -91,6 +91,12 @@ export interface ScenarioStats {
    * the machine is doing, which is what the medians guard against. Absent for direct runs and without /proc.
    */
   proxyCpuMicrosPerRequest?: number;
+  /**
+   * The bench client's and the null server's CPU per timed request, in µs, pooled the same way. With the proxy's,
+   * it is what one request costs the whole machine: on a machine whose cores all three saturate, a scenario's
+   * ratio to direct cannot exceed direct's machine CPU per request divided by its own (docs/benchmarks.md).
+   */
+  clientServerCpuMicrosPerRequest?: number;
 }
 
 export type ScenarioSummary =
@@ -127,9 +133,8 @@ export function summariseRounds(records: readonly ScenarioRecord[]): ScenarioSum
       return { name: record.name, state: 'error', ...baselineField, message, rounds };
     }
     const ratios = ok.flatMap((r) => (r.ratio === undefined ? [] : [r.ratio]));
-    const metered = ok.filter((r) => r.proxyCpuSeconds !== undefined && r.result.requests > 0);
-    const cpuSeconds = metered.reduce((sum, r) => sum + (r.proxyCpuSeconds ?? 0), 0);
-    const meteredRequests = metered.reduce((n, r) => n + r.result.requests, 0);
+    const proxyCpu = pooledCpuMicrosPerRequest(ok, (r) => r.proxyCpuSeconds);
+    const clientServerCpu = pooledCpuMicrosPerRequest(ok, (r) => r.clientServerCpuSeconds);
     const stats: ScenarioStats = {
       okRounds: ok.length,
       requestsPerSecond: spread(ok.map((r) => r.result.requestsPerSecond)),
@@ -140,8 +145,25 @@ export function summariseRounds(records: readonly ScenarioRecord[]): ScenarioSum
       errors: ok.reduce((n, r) => n + r.result.errors, 0),
       ...(ratios.length > 0 ? { ratio: median(ratios) } : {}),
       ratioRounds: ratios.length,
-      ...(metered.length > 0 ? { proxyCpuMicrosPerRequest: (cpuSeconds * 1e6) / meteredRequests } : {}),
+      ...(proxyCpu !== undefined ? { proxyCpuMicrosPerRequest: proxyCpu } : {}),
+      ...(clientServerCpu !== undefined ? { clientServerCpuMicrosPerRequest: clientServerCpu } : {}),
     };
     return { name: record.name, state: 'ok', ...baselineField, stats, rounds };
   });
+}
+
+/** CPU seconds summed over the rounds that measured it, in µs per request of those rounds; undefined if none did. */
+function pooledCpuMicrosPerRequest(
+  rounds: ReadonlyArray<Extract<RatedRound, { state: 'ok' }>>,
+  cpuSeconds: (round: Extract<RatedRound, { state: 'ok' }>) => number | undefined,
+): number | undefined {
+  let seconds = 0;
+  let requests = 0;
+  for (const round of rounds) {
+    const value = cpuSeconds(round);
+    if (value === undefined || round.result.requests === 0) continue;
+    seconds += value;
+    requests += round.result.requests;
+  }
+  return requests > 0 ? (seconds * 1e6) / requests : undefined;
 }

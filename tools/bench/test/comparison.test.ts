@@ -59,15 +59,22 @@ describe('scenario selection', () => {
 
 describe('comparison report', () => {
   // Two rounds: direct-https 4000 then 5000 req/s; egress-tunnel 3000 (2 errors) then 2000: ratios 0.75 and 0.4,
-  // and its proxy used 0.3 s then 0.2 s of CPU for 6,000 then 4,000 requests: 50 µs per request pooled.
+  // and its proxy used 0.3 s then 0.2 s of CPU for 6,000 then 4,000 requests: 50 µs per request pooled; client and
+  // server 0.6 s + 0.4 s: 100 µs. Direct: client and server 0.4 s for 8,000 requests, 50 µs.
   const summaries: ScenarioSummary[] = summariseRounds([
-    { name: 'direct-https', rounds: [{ round: 1, state: 'ok', result: result(4000) }, { round: 2, state: 'ok', result: result(5000) }] },
+    {
+      name: 'direct-https',
+      rounds: [
+        { round: 1, state: 'ok', result: result(4000), clientServerCpuSeconds: 0.4 },
+        { round: 2, state: 'ok', result: result(5000) },
+      ],
+    },
     {
       name: 'egress-tunnel',
       baseline: 'direct-https',
       rounds: [
-        { round: 1, state: 'ok', result: result(3000, 2), proxyCpuSeconds: 0.3 },
-        { round: 2, state: 'ok', result: result(2000), proxyCpuSeconds: 0.2 },
+        { round: 1, state: 'ok', result: result(3000, 2), proxyCpuSeconds: 0.3, clientServerCpuSeconds: 0.6 },
+        { round: 2, state: 'ok', result: result(2000), proxyCpuSeconds: 0.2, clientServerCpuSeconds: 0.4 },
       ],
     },
     { name: 'squid-tunnel', baseline: 'direct-https', skipped: 'not installed', rounds: [] },
@@ -85,20 +92,21 @@ describe('comparison report', () => {
 
   it('renders an aligned table of medians with the documented columns, and says what the numbers are', () => {
     const lines = renderComparisonTable(summaries, 2).trimEnd().split('\n');
-    assert.deepEqual(lines[0]?.split(/\s+/), ['scenario', 'req/s', 'min-max', 'ratio', 'p50', 'ms', 'p99', 'ms', 'cpu', 'µs/req', 'errors', 'MB/s']);
-    assert.match(lines[1] as string, /^-+( +-+){8}$/);
-    assert.deepEqual(lines[2]?.split(/\s+/), ['direct-https', '4500', '4000-5000', 'baseline', '1.23', '10.50', '-', '0', '5']);
+    assert.deepEqual(lines[0]?.split(/\s+/), ['scenario', 'req/s', 'min-max', 'ratio', 'p50', 'ms', 'p99', 'ms', 'cpu', 'µs/req', 'c+s', 'µs/req', 'errors', 'MB/s']);
+    assert.match(lines[1] as string, /^-+( +-+){9}$/);
+    assert.deepEqual(lines[2]?.split(/\s+/), ['direct-https', '4500', '4000-5000', 'baseline', '1.23', '10.50', '-', '50.0', '0', '5']);
     const ratio = ((0.75 + 0.4) / 2).toFixed(2); // the median of the two rounds' ratios, whatever toFixed does with .575
-    assert.deepEqual(lines[3]?.split(/\s+/), ['egress-tunnel', '2500', '2000-3000', ratio, '1.23', '10.50', '50.0', '2', '3']);
+    assert.deepEqual(lines[3]?.split(/\s+/), ['egress-tunnel', '2500', '2000-3000', ratio, '1.23', '10.50', '50.0', '100.0', '2', '3']);
     assert.match(lines[4] as string, /^squid-tunnel +skipped \(not installed\)$/);
     assert.match(lines[5] as string, /^egress-mitm +error: ca export failed: unknown command "ca" \(every round failed\)$/);
-    assert.deepEqual(lines[6]?.split(/\s+/), ['egress-forward', '1000', '1000-1000', '-', '1.23', '10.50', '-', '0', '1'], 'no direct-http: no ratio');
+    assert.deepEqual(lines[6]?.split(/\s+/), ['egress-forward', '1000', '1000-1000', '-', '1.23', '10.50', '-', '-', '0', '1'], 'no direct-http: no ratio');
     assert.equal(new Set([0, 1, 2, 3, 6].map((i) => lines[i]?.length)).size, 1, 'numeric rows are aligned');
     assert.match(lines[7] as string, /^req\/s, p50, p99, MB\/s: medians over 2 interleaved rounds; min-max: the req\/s range over rounds; errors: summed over rounds$/);
     assert.match(lines[8] as string, /^ratio: median over rounds of \(the round's req\/s \/ the same round's req\/s of direct-https or direct-http\)$/);
     assert.match(lines[9] as string, /^cpu µs\/req: the proxy's CPU \(user\+sys of its whole process tree, from \/proc\) over the timed requests of all rounds \/ their number$/);
-    assert.equal(lines[10], 'egress-forward: round 2 failed: proxy exited (1)');
-    assert.equal(lines.length, 11);
+    assert.match(lines[10] as string, /^c\+s µs\/req: the same for the bench client and the null server together/);
+    assert.equal(lines[11], 'egress-forward: round 2 failed: proxy exited (1)');
+    assert.equal(lines.length, 12);
   });
 
   const workload = { name: '170KB', connections: 2, requestsPerConnection: 3, warmupRequests: 1, file: 'f.data', bodyBytes: 172787, rounds: 2 };
@@ -132,10 +140,13 @@ describe('comparison report', () => {
     assert.equal(tunnel?.errors, 2);
     assert.equal(tunnel?.proxyCpuMicrosPerRequest, 50);
     assert.equal(direct?.proxyCpuMicrosPerRequest, null);
+    assert.ok(Math.abs((tunnel?.clientServerCpuMicrosPerRequest as number) - 100) < 1e-9);
+    assert.ok(Math.abs((direct?.clientServerCpuMicrosPerRequest as number) - 50) < 1e-9, 'only the round that measured it');
+    assert.equal(forward?.clientServerCpuMicrosPerRequest, null);
     const rounds = tunnel?.rounds as Array<Record<string, unknown>>;
-    assert.deepEqual(rounds.map((r) => [r.round, r.state, r.ratio, r.requestsPerSecond, r.megabytesPerSecond, r.proxyCpuSeconds]), [
-      [1, 'ok', 0.75, 3000, 3, 0.3],
-      [2, 'ok', 0.4, 2000, 2, 0.2],
+    assert.deepEqual(rounds.map((r) => [r.round, r.state, r.ratio, r.requestsPerSecond, r.megabytesPerSecond, r.proxyCpuSeconds, r.clientServerCpuSeconds]), [
+      [1, 'ok', 0.75, 3000, 3, 0.3, 0.6],
+      [2, 'ok', 0.4, 2000, 2, 0.2, 0.4],
     ]);
     assert.deepEqual(squid, { name: 'squid-tunnel', state: 'skipped', reason: 'not installed' });
     assert.equal(mitm?.state, 'error');
