@@ -321,9 +321,9 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   }
 
   /** Parses a request head, keeping its text for the rewrite (field lines go on as they arrived). */
-  readonly #parseRequest = (text: string): RequestHead => {
+  readonly #parseRequest = (text: string, bytes: Buffer, offset: number): RequestHead => {
     this.#headText = text;
-    return parseRequestHead(text);
+    return parseRequestHead(text, bytes, offset);
   };
 
   readonly #requestListener = {

@@ -32,7 +32,7 @@ import {
   toUpstreamError,
 } from '../errors.js';
 import { responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
-import { fieldHasToken, fieldValues, MessageHeadError, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
+import { fieldHasToken, fieldValues, MessageHeadError, parseRelayedResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner, type MessageListener } from '../http1/message-scanner.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { ExchangeKind, ExchangeObservers } from './exchange-records.js';
@@ -107,10 +107,10 @@ const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS
 let parsedResponseText = '';
 
 /** Parses a response head, keeping its text for the rewrite (field lines go on as they arrived). */
-function parseResponse(text: string): ResponseHead {
+function parseResponse(text: string, bytes: Buffer, offset: number): ResponseHead {
   parsedResponseText = text;
   // One reason-phrase policy: a phrase with control characters is not refused but replaced by the standard one.
-  return parseResponseHead(text, true);
+  return parseRelayedResponseHead(text, bytes, offset);
 }
 
 export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
