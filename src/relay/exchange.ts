@@ -175,7 +175,7 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#io = ctx.io;
     this.head = head;
     this.#target = target;
-    this.#origin = `${target.protocol}//${target.authority}`;
+    this.#origin = target.origin;
     // https:// goes through a parent as a CONNECT tunnel (the dialer's), which is a connection to the origin.
     const parent = target.protocol === 'http:' ? ctx.settings.upstreamProxy : undefined;
     this.#viaParent = parent !== undefined && parent.carries(target.host);
