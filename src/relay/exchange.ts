@@ -128,6 +128,8 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
   /** The head as the origin gets it, kept for a replay until the response begins. */
   #requestHead: string | undefined;
   readonly #replayable: boolean;
+  /** The request has no body: its head is all there is to write. */
+  readonly #bodyless: boolean;
   readonly expectsContinue: boolean;
   readonly upgradeRequested: boolean;
   #phase = UpstreamPhase.WaitingForSlot;
@@ -188,6 +190,7 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#lastUpstreamActivity = this.#started;
     this.upgradeRequested = upgradeRequested;
     this.expectsContinue = head.minorVersion === 1 && hasField(head, 'expect') && fieldHasToken(head.headers, 'expect', '100-continue');
+    this.#bodyless = bodyless;
     this.#replayable = bodyless && !upgradeRequested && (IDEMPOTENT_METHODS.has(head.method) || hasIdempotencyKey(head));
     if (this.#replayable) this.#requestHead = requestHead;
     this.#pending = [requestHead];
@@ -271,8 +274,8 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#pending = undefined;
     this.#pendingBytes = 0;
     // The head and the body bytes that came in the same read go out in one write: on loopback a write costs a
-    // syscall and a TCP segment (and for TLS a record) whatever its size.
-    this.#io.corkUpstream();
+    // syscall and a TCP segment (and for TLS a record) whatever its size. A head alone is one write anyway.
+    if (!this.#bodyless || pending.length > 1) this.#io.corkUpstream();
     let accepted = true;
     for (const data of pending) accepted = this.#io.writeUpstream(data);
     if (accepted) this.#ctx.owner.requestBodyAccepted();
@@ -473,8 +476,9 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#responseStarted = true;
     // No deadline of its own: the upstream's silence is measured from its last byte.
     this.#phase = UpstreamPhase.ReceivingBody;
-    // The head and the body bytes that came with it leave in one write (see upstreamOpened).
-    this.#io.corkClient();
+    // The head and the body bytes that came with it leave in one write (see upstreamOpened); a head without a body
+    // (an empty 200 or 204, DataKit's usual answer) is one write without it.
+    if (framing.kind !== 'none' || this.#rechunk) this.#io.corkClient();
     this.#writeClient(responseHeadForClient(head, parsedResponseText, options, { chunked: this.#rechunk, close: this.#closeClientAfter, upgrade: false, via: this.#ctx.settings.via }));
     return framing;
   }
