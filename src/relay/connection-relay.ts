@@ -309,6 +309,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       this.#executeHandOver(this.#handOver, data.subarray(used));
       return;
     }
+    this.#exchange?.headReadScanned();
     // The scanner stops at the end of each request: what follows waits for its response.
     if (used < data.length && this.#held !== undefined) this.#hold(data.subarray(used));
     // Only empty lines (RFC 9112 §2.2 lets them precede a request): still between requests, and still idle since

@@ -128,8 +128,6 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
   /** The head as the origin gets it, kept for a replay until the response begins. */
   #requestHead: string | undefined;
   readonly #replayable: boolean;
-  /** The request has no body: its head is all there is to write. */
-  readonly #bodyless: boolean;
   readonly expectsContinue: boolean;
   readonly upgradeRequested: boolean;
   #phase = UpstreamPhase.WaitingForSlot;
@@ -138,9 +136,14 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
   // The request side.
   #requestComplete = false;
   #bodyBytesFromClient = 0;
-  /** Request bytes (head first) written before there was an upstream connection to write them to. */
+  /**
+   * Request bytes (head first) not written yet: there is no upstream connection to write them to, or the client
+   * read that brought the head is still being scanned (see headReadScanned).
+   */
   #pending: Array<Buffer | string> | undefined;
   #pendingBytes = 0;
+  /** The client read that brought the head is being scanned: the head waits for the body bytes that came with it. */
+  #inHeadRead = true;
 
   // The upstream connection.
   #admitted = false;
@@ -190,7 +193,6 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#lastUpstreamActivity = this.#started;
     this.upgradeRequested = upgradeRequested;
     this.expectsContinue = head.minorVersion === 1 && hasField(head, 'expect') && fieldHasToken(head.headers, 'expect', '100-continue');
-    this.#bodyless = bodyless;
     this.#replayable = bodyless && !upgradeRequested && (IDEMPOTENT_METHODS.has(head.method) || hasIdempotencyKey(head));
     if (this.#replayable) this.#requestHead = requestHead;
     this.#pending = [requestHead];
@@ -270,15 +272,31 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#enter(UpstreamPhase.AwaitingHead);
     this.#lastUpstreamActivity = this.#phaseSince;
     this.#responses = new MessageScanner(parseResponse, this, MAX_HEAD_BYTES);
+    // While the read that brought the head is scanned, the body bytes that came with it join the head first.
+    if (!this.#inHeadRead) this.#writePending();
+  }
+
+  /**
+   * The client read that brought the request head has been scanned (the owner calls this after each scan; only the
+   * first one counts): what it held of the request goes out now if there is a connection.
+   */
+  headReadScanned(): void {
+    if (!this.#inHeadRead) return;
+    this.#inHeadRead = false;
+    if (this.#phase === UpstreamPhase.AwaitingHead && this.#pending !== undefined) this.#writePending();
+  }
+
+  /**
+   * The head and the body bytes that came with it go out in one write of one buffer: on loopback a write costs a
+   * syscall and a TCP segment (and for TLS a record) whatever its size, and one buffer spares the socket's corked
+   * writev of a string and buffers (a copy into one record either way, Node's for TLS, ours here).
+   */
+  #writePending(): void {
     const pending = this.#pending as Array<Buffer | string>;
     this.#pending = undefined;
+    const bytes = this.#pendingBytes;
     this.#pendingBytes = 0;
-    // The head and the body bytes that came in the same read go out in one write: on loopback a write costs a
-    // syscall and a TCP segment (and for TLS a record) whatever its size. A head alone is one write anyway.
-    if (!this.#bodyless || pending.length > 1) this.#io.corkUpstream();
-    let accepted = true;
-    for (const data of pending) accepted = this.#io.writeUpstream(data);
-    if (accepted) this.#ctx.owner.requestBodyAccepted();
+    if (this.#io.writeUpstream(pending.length === 1 ? (pending[0] as Buffer | string) : joined(pending, bytes))) this.#ctx.owner.requestBodyAccepted();
   }
 
   /** Body bytes from the client; false when they cannot be taken now (wait for requestBodyAccepted). */
@@ -286,8 +304,9 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#bodyBytesFromClient += data.length;
     if (this.#phase === UpstreamPhase.Done) return true;
     if (this.#pending !== undefined) {
-      // Copied: a body chunk is a view of a read that may be reused.
-      this.#pending.push(Buffer.from(data));
+      // A body chunk is a view of a read that may be reused: copied, unless it joins the head before this read's
+      // scan returns (a connection is there, and the read that brought the head is the one being scanned).
+      this.#pending.push(this.#inHeadRead && this.#phase === UpstreamPhase.AwaitingHead ? data : Buffer.from(data));
       this.#pendingBytes += data.length;
       return this.#pendingBytes < MAX_PENDING_BYTES;
     }
@@ -653,6 +672,20 @@ function hasField(head: RequestHead, name: string): boolean {
 /** An explicit promise that the request may be repeated (the header Go's Transport honours). */
 function hasIdempotencyKey(head: RequestHead): boolean {
   return fieldValues(head.headers, 'idempotency-key').length > 0 || fieldValues(head.headers, 'x-idempotency-key').length > 0;
+}
+
+/** `chunks` (latin1 strings and buffers, `bytes` in all) as one buffer. */
+function joined(chunks: ReadonlyArray<Buffer | string>, bytes: number): Buffer {
+  const buffer = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const chunk of chunks) {
+    if (typeof chunk === 'string') at += buffer.write(chunk, at, 'latin1');
+    else {
+      buffer.set(chunk, at);
+      at += chunk.length;
+    }
+  }
+  return buffer;
 }
 
 function resetError(message: string): Error {
