@@ -6,6 +6,10 @@
  *
  * Linear time on any input: every line is read once, byte by byte, against the tables in byte-classes.ts. No
  * regular expression touches a peer's bytes (see byte-classes.ts for the cost of one that backtracks).
+ *
+ * The checks read the head's bytes (a Uint8Array: one load per byte) and the strings it yields are slices of its
+ * latin1 text: V8's `charCodeAt` dispatches on the string's representation at every call, which made reading a
+ * field name against the known names ~3 ns a character, most of a head's parse.
  */
 import { AUTHORITY_CHAR, CR, FIELD_VALUE_CHAR, HTAB, isOws, LF, SP, TARGET_CHAR, TCHAR } from './byte-classes.js';
 
@@ -49,53 +53,77 @@ export class HeadTooLargeError extends MessageHeadError {
 const CRLF = '\r\n';
 const HTTP_1_1 = 'HTTP/1.1';
 
-/** `head` is the head's text (latin1) without its final blank line. */
-export function parseRequestHead(head: string): RequestHead {
-  // Read in place, with offsets: a slice of the line would be a V8 sliced string, whose every charCodeAt() in the
-  // loops below goes through the indirection.
+/**
+ * The bytes a parse reads: `bytes[offset + i]` is `text.charCodeAt(i)` (the scanner's buffer, which `text` was
+ * decoded from), or the latin1 encoding of `text` made for a caller that has only the text.
+ */
+function bytesOf(text: string, bytes: Uint8Array | undefined, offset: number): { bytes: Uint8Array; offset: number } {
+  return bytes === undefined ? { bytes: Buffer.from(text, 'latin1'), offset: 0 } : { bytes, offset };
+}
+
+/**
+ * `head` is the head's text (latin1) without its final blank line; `bytes` from `offset` on are the same bytes,
+ * when the caller has them (the scanner).
+ */
+export function parseRequestHead(head: string, bytes?: Uint8Array, offset = 0): RequestHead {
+  ({ bytes, offset } = bytesOf(head, bytes, offset));
   const lineEnd = endOfLine(head, 0);
   // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces only.
-  const methodEnd = skipTokenChars(head, 0, lineEnd);
+  const methodEnd = skipTokenChars(bytes, offset, 0, lineEnd);
   if (methodEnd === 0 || methodEnd === lineEnd || head.charCodeAt(methodEnd) !== SP) throw invalidLine(head.slice(0, lineEnd), 'invalid request line');
   let targetEnd = methodEnd + 1;
-  while (targetEnd < lineEnd && TARGET_CHAR[head.charCodeAt(targetEnd)] === 1) targetEnd++;
+  while (targetEnd < lineEnd && TARGET_CHAR[bytes[offset + targetEnd] as number] === 1) targetEnd++;
   if (targetEnd === methodEnd + 1 || targetEnd === lineEnd || head.charCodeAt(targetEnd) !== SP) throw invalidLine(head.slice(0, lineEnd), 'invalid request line');
   const minorVersion = versionAt(head, targetEnd + 1, lineEnd);
   if (minorVersion === undefined) throw invalidLine(head.slice(0, lineEnd), 'invalid request line');
   const method = knownMethod(head, methodEnd) ?? head.slice(0, methodEnd);
   const target = head.slice(methodEnd + 1, targetEnd);
   if (!isRequestTargetForm(method, target)) throw new MessageHeadError('invalid request target');
-  return { method, target, minorVersion, headers: parseFieldLines(head, lineEnd) };
+  return { method, target, minorVersion, headers: parseFieldLines(head, bytes, offset, lineEnd) };
+}
+
+/** A response head; a reason phrase with control characters is refused. `bytes`, `offset`: as for parseRequestHead. */
+export function parseResponseHead(head: string, bytes?: Uint8Array, offset = 0): ResponseHead {
+  return responseHead(head, false, bytes, offset);
 }
 
 /**
- * A relay that passes the status line on as it came refuses a reason phrase with control characters; one that
- * writes a status line of its own (plain forwarding) can drop the phrase instead, as Node's HTTP client did.
+ * A response head for a relay that writes a status line of its own: a reason phrase with control characters is
+ * not refused but reported as none (the relay sends the standard one), as Node's HTTP client did.
  */
-export function parseResponseHead(head: string, acceptInvalidReason = false): ResponseHead {
+export function parseRelayedResponseHead(head: string, bytes?: Uint8Array, offset = 0): ResponseHead {
+  return responseHead(head, true, bytes, offset);
+}
+
+function responseHead(head: string, acceptInvalidReason: boolean, bytes: Uint8Array | undefined, offset: number): ResponseHead {
+  ({ bytes, offset } = bytesOf(head, bytes, offset));
   const lineEnd = endOfLine(head, 0);
-  const line = head.slice(0, lineEnd);
   // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4). Some servers omit the space
   // before an empty reason, which §4 asks clients to accept.
-  const minorVersion = versionAt(line, 0, Math.min(HTTP_1_1.length, line.length));
-  if (minorVersion === undefined || line.charCodeAt(HTTP_1_1.length) !== SP) throw invalidLine(line, 'invalid status line');
-  const statusCode = statusCodeAt(line, HTTP_1_1.length + 1);
+  const minorVersion = versionAt(head, 0, Math.min(HTTP_1_1.length, lineEnd));
+  if (minorVersion === undefined || lineEnd <= HTTP_1_1.length || head.charCodeAt(HTTP_1_1.length) !== SP) throw invalidLine(head.slice(0, lineEnd), 'invalid status line');
+  const statusCode = statusCodeAt(head, HTTP_1_1.length + 1, lineEnd);
   const reasonStart = HTTP_1_1.length + 5;
   // RFC 9110 §15: a status code is 100-599; anything else is not HTTP (the relay answers 502).
-  if (statusCode === undefined || (line.length > reasonStart - 1 && line.charCodeAt(reasonStart - 1) !== SP)) {
-    throw invalidLine(line, 'invalid status line');
+  if (statusCode === undefined || (lineEnd > reasonStart - 1 && head.charCodeAt(reasonStart - 1) !== SP)) {
+    throw invalidLine(head.slice(0, lineEnd), 'invalid status line');
   }
-  let reason: string | undefined = line.slice(reasonStart);
-  for (let i = 0; i < reason.length; i++) {
-    const code = reason.charCodeAt(i);
-    if (FIELD_VALUE_CHAR[code] === 1) continue;
+  let reason: string | undefined;
+  let i = reasonStart;
+  while (i < lineEnd && FIELD_VALUE_CHAR[bytes[offset + i] as number] === 1) i++;
+  if (i >= lineEnd) {
+    reason = reasonStart < lineEnd ? head.slice(reasonStart, lineEnd) : '';
+  } else {
     // RFC 9112 §4: HTAB, SP, VCHAR, obs-text; a control is refused, or the phrase dropped when the caller asked.
     // Never a bare CR or LF: a parser that ends the line there reads the rest as a field.
-    if (!acceptInvalidReason || code === CR || code === LF) throw invalidLine(line, 'invalid status line');
+    for (; i < lineEnd; i++) {
+      const code = bytes[offset + i] as number;
+      if (FIELD_VALUE_CHAR[code] === 1) continue;
+      if (!acceptInvalidReason || code === CR || code === LF) throw invalidLine(head.slice(0, lineEnd), 'invalid status line');
+    }
     reason = undefined;
-    break;
   }
-  return { statusCode, minorVersion, reason, headers: parseFieldLines(head, lineEnd) };
+  return { statusCode, minorVersion, reason, headers: parseFieldLines(head, bytes, offset, lineEnd) };
 }
 
 /** Every value of the named field (lower-case name), in order. */
@@ -157,37 +185,54 @@ function isAlpha(code: number): boolean {
   return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
 }
 
-function parseFieldLines(head: string, startLineEnd: number): HeaderField[] {
+/**
+ * The field lines after the start line, in one pass: each line's value is read up to the first byte that is not a
+ * field-value character, which must then be its CRLF (or the end of the head). No separate search for the line end
+ * first: every byte is looked at once.
+ */
+function parseFieldLines(head: string, bytes: Uint8Array, offset: number, startLineEnd: number): HeaderField[] {
   const headers: HeaderField[] = [];
-  if (startLineEnd === head.length) return headers;
+  const length = head.length;
+  if (startLineEnd === length) return headers;
   for (let start = startLineEnd + CRLF.length; ; ) {
-    const end = endOfLine(head, start);
-    headers.push(parseFieldLine(head, start, end));
-    if (end === head.length) return headers;
+    // field-line = field-name ":" OWS field-value OWS (RFC 9112 §5)
+    const nameEnd = skipTokenChars(bytes, offset, start, length);
+    if (nameEnd === start) {
+      // obs-fold (a line starting with whitespace continues the previous one): RFC 9112 §5.2 lets a server reject it.
+      throw new MessageHeadError(start < length && isOws(head.charCodeAt(start)) ? 'obsolete line folding' : 'invalid header field');
+    }
+    // RFC 9112 §5.1: no whitespace between the name and the colon (a server must reject it: request smuggling).
+    if (nameEnd === length || head.charCodeAt(nameEnd) !== 0x3a) throw invalidLine(head.slice(start, endOfLine(head, start)), 'invalid header field');
+    let end = nameEnd + 1;
+    while (end < length && FIELD_VALUE_CHAR[bytes[offset + end] as number] === 1) end++;
+    if (end < length) {
+      const code = head.charCodeAt(end);
+      if (code === CR) {
+        if (head.charCodeAt(end + 1) !== LF) throw new MessageHeadError('bare CR or LF in head');
+      } else {
+        throw new MessageHeadError(code === LF ? 'bare CR or LF in head' : 'control character in header value');
+      }
+    }
+    headers.push(fieldAt(head, bytes, offset, start, nameEnd, end));
+    if (end === length) return headers;
     start = end + CRLF.length;
   }
 }
 
-/** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5), from `start` to `end` of `head`. */
-function parseFieldLine(head: string, start: number, end: number): HeaderField {
-  const nameEnd = skipTokenChars(head, start, end);
-  if (nameEnd === start) {
-    // obs-fold (a line starting with whitespace continues the previous one): RFC 9112 §5.2 lets a server reject it.
-    throw new MessageHeadError(start < end && isOws(head.charCodeAt(start)) ? 'obsolete line folding' : 'invalid header field');
-  }
-  // RFC 9112 §5.1: no whitespace between the name and the colon (a server must reject it: request smuggling).
-  if (nameEnd === end || head.charCodeAt(nameEnd) !== 0x3a) throw invalidLine(head.slice(start, end), 'invalid header field');
-  for (let i = nameEnd + 1; i < end; i++) {
-    const code = head.charCodeAt(i);
-    if (FIELD_VALUE_CHAR[code] !== 1) throw new MessageHeadError(code === CR || code === LF ? 'bare CR or LF in head' : 'control character in header value');
-  }
-  const name = fieldName(head, start, nameEnd);
+/** The field of a checked line: name in `[start, nameEnd)`, the colon, the value up to `end`. */
+function fieldAt(head: string, bytes: Uint8Array, offset: number, start: number, nameEnd: number, end: number): HeaderField {
+  const name = fieldName(head, bytes, offset, start, nameEnd);
+  // The value without its optional whitespace (SP and HTAB only: see listItems).
+  let valueStart = nameEnd + 1;
+  let valueEnd = end;
+  while (valueEnd > valueStart && isOws(bytes[offset + valueEnd - 1] as number)) valueEnd--;
+  while (valueStart < valueEnd && isOws(bytes[offset + valueStart] as number)) valueStart++;
   // llhttp refuses a tab after a Content-Length value and does not read `chunked<HTAB>` as chunked: a framing field
   // whose trailing whitespace holds a tab would be read one way by us and another by a client or origin behind us.
-  if ((name === 'content-length' || name === 'transfer-encoding') && trailingOwsHasTab(head, nameEnd + 1, end)) {
+  if (valueEnd < end && (name === 'content-length' || name === 'transfer-encoding') && trailingOwsHasTab(head, valueEnd, end)) {
     throw new MessageHeadError('a tab after a framing field value');
   }
-  return { name, value: trimOws(head, nameEnd + 1, end) };
+  return { name, value: head.slice(valueStart, valueEnd) };
 }
 
 function trailingOwsHasTab(text: string, start: number, end: number): boolean {
@@ -201,9 +246,10 @@ function endOfLine(head: string, start: number): number {
   return end === -1 ? head.length : end;
 }
 
-function skipTokenChars(text: string, start: number, end = text.length): number {
+/** The end of the run of tchars from `start` (positions in the text; `bytes[offset + i]` is its byte i). */
+function skipTokenChars(bytes: Uint8Array, offset: number, start: number, end: number): number {
   let i = start;
-  while (i < end && TCHAR[text.charCodeAt(i)] === 1) i++;
+  while (i < end && TCHAR[bytes[offset + i] as number] === 1) i++;
   return i;
 }
 
@@ -255,19 +301,20 @@ const KNOWN_FIELD_NAMES: ReadonlyArray<readonly string[] | undefined> = (() => {
  * The lower-cased field name in `[start, end)` of `head` (already checked to be tchars). `| 0x20` lower-cases
  * A-Z and leaves a-z and `-` as they are; no other tchar becomes a letter or `-` with it, so a match is exact.
  */
-function fieldName(head: string, start: number, end: number): string {
+function fieldName(head: string, bytes: Uint8Array, offset: number, start: number, end: number): string {
   const candidates = KNOWN_FIELD_NAMES[end - start];
   if (candidates !== undefined) {
+    const at = offset + start;
     next: for (const name of candidates) {
-      for (let i = 0; i < name.length; i++) if ((head.charCodeAt(start + i) | 0x20) !== name.charCodeAt(i)) continue next;
+      for (let i = 0; i < name.length; i++) if (((bytes[at + i] as number) | 0x20) !== name.charCodeAt(i)) continue next;
       return name;
     }
   }
   return head.slice(start, end).toLowerCase();
 }
-
-/** Three digits from `at`, 100-599, or undefined. */
-function statusCodeAt(line: string, at: number): number | undefined {
+/** Three digits from `at` (before `end`), 100-599, or undefined. */
+function statusCodeAt(line: string, at: number, end: number): number | undefined {
+  if (at + 3 > end) return undefined;
   let code = 0;
   for (let i = at; i < at + 3; i++) {
     const digit = line.charCodeAt(i) - 0x30;

@@ -12,9 +12,15 @@ import { CR, LF } from './byte-classes.js';
 import { ChunkedBodyScanner } from './chunked-body-scanner.js';
 import { HeadTooLargeError, MessageHeadError } from './message-head.js';
 
+/**
+ * Parses a head: `text` is its latin1 text without the final blank line, and `bytes` from `offset` on hold the same
+ * bytes (message-head.ts reads the bytes, and slices its strings from the text).
+ */
+export type HeadParser<Head> = (text: string, bytes: Buffer, offset: number) => Head;
+
 export interface MessageListener<Head> {
-  /** A complete head; `raw` is its bytes up to and including the blank line. Throws MessageHeadError to refuse it. */
-  onHead(head: Head, raw: Buffer): BodyFraming;
+  /** A complete head. Throws MessageHeadError to refuse it. */
+  onHead(head: Head): BodyFraming;
   /**
    * Body bytes to pass on, a view of the pushed buffer: as they arrived, chunked framing included, but for a chunked
    * body's extensions and trailer fields, which are left out.
@@ -32,12 +38,12 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 const INITIAL_HEAD_BUFFER = 1024;
 
 export class MessageScanner<Head> {
-  readonly #parseHead: (text: string) => Head;
+  readonly #parseHead: HeadParser<Head>;
   readonly #listener: MessageListener<Head>;
   readonly #maxHeadBytes: number;
   /**
    * Head bytes received so far, in the first #partialLength bytes (copied: the next chunk may arrive in a reused
-   * buffer). A new buffer for every head: the finished head is handed to the listener as a view of it.
+   * buffer).
    */
   #partialHead: Buffer | undefined;
   #partialLength = 0;
@@ -49,7 +55,7 @@ export class MessageScanner<Head> {
   /** The buffer whose ranges the chunked scanner is passing on (set for the length of one scan call). */
   #scanning: Buffer | undefined;
 
-  constructor(parseHead: (text: string) => Head, listener: MessageListener<Head>, maxHeadBytes: number) {
+  constructor(parseHead: HeadParser<Head>, listener: MessageListener<Head>, maxHeadBytes: number) {
     this.#parseHead = parseHead;
     this.#listener = listener;
     this.#maxHeadBytes = maxHeadBytes;
@@ -131,9 +137,8 @@ export class MessageScanner<Head> {
     if (headEnd - skip > this.#maxHeadBytes) throw new HeadTooLargeError();
     this.#partialHead = undefined;
     this.#partialLength = 0;
-    const raw = bytes.subarray(skip, headEnd);
-    const head = this.#parseHead(raw.toString('latin1', 0, end - skip));
-    this.#startBody(this.#listener.onHead(head, raw));
+    const head = this.#parseHead(bytes.toString('latin1', skip, end), bytes, skip);
+    this.#startBody(this.#listener.onHead(head));
     return start + (headEnd - earlier);
   }
 

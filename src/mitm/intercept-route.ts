@@ -25,9 +25,12 @@ export class InterceptRoute implements Route {
   readonly intercepted = true;
   /** The CONNECT's target: where every request of this tunnel goes. */
   readonly #tunnel: ProxyTarget;
+  /** Its origin, one string for all of the tunnel's requests (AbsoluteTarget.origin). */
+  readonly #origin: string;
 
   constructor(tunnel: ProxyTarget) {
     this.#tunnel = tunnel;
+    this.#origin = `https://${tunnel.authority}`;
   }
 
   resolve(head: RequestHead): ForwardDecision {
@@ -65,6 +68,7 @@ export class InterceptRoute implements Route {
     const query = pathWithQuery.indexOf('?');
     return {
       protocol: 'https:',
+      origin: this.#origin,
       host: tunnel.host,
       port: tunnel.port,
       authority: tunnel.authority,

@@ -309,6 +309,7 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
       this.#executeHandOver(this.#handOver, data.subarray(used));
       return;
     }
+    this.#exchange?.headReadScanned();
     // The scanner stops at the end of each request: what follows waits for its response.
     if (used < data.length && this.#held !== undefined) this.#hold(data.subarray(used));
     // Only empty lines (RFC 9112 §2.2 lets them precede a request): still between requests, and still idle since
@@ -321,9 +322,9 @@ export class ConnectionRelay implements RelayEvents, ExchangeOwner, Expiring {
   }
 
   /** Parses a request head, keeping its text for the rewrite (field lines go on as they arrived). */
-  readonly #parseRequest = (text: string): RequestHead => {
+  readonly #parseRequest = (text: string, bytes: Buffer, offset: number): RequestHead => {
     this.#headText = text;
-    return parseRequestHead(text);
+    return parseRequestHead(text, bytes, offset);
   };
 
   readonly #requestListener = {

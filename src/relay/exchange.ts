@@ -32,7 +32,7 @@ import {
   toUpstreamError,
 } from '../errors.js';
 import { responseBodyFraming, type BodyFraming } from '../http1/body-framing.js';
-import { fieldHasToken, fieldValues, MessageHeadError, parseResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
+import { fieldHasToken, fieldValues, MessageHeadError, parseRelayedResponseHead, type RequestHead, type ResponseHead } from '../http1/message-head.js';
 import { MAX_HEAD_BYTES, MessageScanner, type MessageListener } from '../http1/message-scanner.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { ExchangeKind, ExchangeObservers } from './exchange-records.js';
@@ -107,10 +107,10 @@ const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS
 let parsedResponseText = '';
 
 /** Parses a response head, keeping its text for the rewrite (field lines go on as they arrived). */
-function parseResponse(text: string): ResponseHead {
+function parseResponse(text: string, bytes: Buffer, offset: number): ResponseHead {
   parsedResponseText = text;
   // One reason-phrase policy: a phrase with control characters is not refused but replaced by the standard one.
-  return parseResponseHead(text, true);
+  return parseRelayedResponseHead(text, bytes, offset);
 }
 
 export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
@@ -136,9 +136,14 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
   // The request side.
   #requestComplete = false;
   #bodyBytesFromClient = 0;
-  /** Request bytes (head first) written before there was an upstream connection to write them to. */
+  /**
+   * Request bytes (head first) not written yet: there is no upstream connection to write them to, or the client
+   * read that brought the head is still being scanned (see headReadScanned).
+   */
   #pending: Array<Buffer | string> | undefined;
   #pendingBytes = 0;
+  /** The client read that brought the head is being scanned: the head waits for the body bytes that came with it. */
+  #inHeadRead = true;
 
   // The upstream connection.
   #admitted = false;
@@ -175,7 +180,7 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#io = ctx.io;
     this.head = head;
     this.#target = target;
-    this.#origin = `${target.protocol}//${target.authority}`;
+    this.#origin = target.origin;
     // https:// goes through a parent as a CONNECT tunnel (the dialer's), which is a connection to the origin.
     const parent = target.protocol === 'http:' ? ctx.settings.upstreamProxy : undefined;
     this.#viaParent = parent !== undefined && parent.carries(target.host);
@@ -267,15 +272,31 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#enter(UpstreamPhase.AwaitingHead);
     this.#lastUpstreamActivity = this.#phaseSince;
     this.#responses = new MessageScanner(parseResponse, this, MAX_HEAD_BYTES);
+    // While the read that brought the head is scanned, the body bytes that came with it join the head first.
+    if (!this.#inHeadRead) this.#writePending();
+  }
+
+  /**
+   * The client read that brought the request head has been scanned (the owner calls this after each scan; only the
+   * first one counts): what it held of the request goes out now if there is a connection.
+   */
+  headReadScanned(): void {
+    if (!this.#inHeadRead) return;
+    this.#inHeadRead = false;
+    if (this.#phase === UpstreamPhase.AwaitingHead && this.#pending !== undefined) this.#writePending();
+  }
+
+  /**
+   * The head and the body bytes that came with it go out in one write of one buffer: on loopback a write costs a
+   * syscall and a TCP segment (and for TLS a record) whatever its size, and one buffer spares the socket's corked
+   * writev of a string and buffers (a copy into one record either way, Node's for TLS, ours here).
+   */
+  #writePending(): void {
     const pending = this.#pending as Array<Buffer | string>;
     this.#pending = undefined;
+    const bytes = this.#pendingBytes;
     this.#pendingBytes = 0;
-    // The head and the body bytes that came in the same read go out in one write: on loopback a write costs a
-    // syscall and a TCP segment (and for TLS a record) whatever its size.
-    this.#io.corkUpstream();
-    let accepted = true;
-    for (const data of pending) accepted = this.#io.writeUpstream(data);
-    if (accepted) this.#ctx.owner.requestBodyAccepted();
+    if (this.#io.writeUpstream(pending.length === 1 ? (pending[0] as Buffer | string) : joined(pending, bytes))) this.#ctx.owner.requestBodyAccepted();
   }
 
   /** Body bytes from the client; false when they cannot be taken now (wait for requestBodyAccepted). */
@@ -283,8 +304,9 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#bodyBytesFromClient += data.length;
     if (this.#phase === UpstreamPhase.Done) return true;
     if (this.#pending !== undefined) {
-      // Copied: a body chunk is a view of a read that may be reused.
-      this.#pending.push(Buffer.from(data));
+      // A body chunk is a view of a read that may be reused: copied, unless it joins the head before this read's
+      // scan returns (a connection is there, and the read that brought the head is the one being scanned).
+      this.#pending.push(this.#inHeadRead && this.#phase === UpstreamPhase.AwaitingHead ? data : Buffer.from(data));
       this.#pendingBytes += data.length;
       return this.#pendingBytes < MAX_PENDING_BYTES;
     }
@@ -473,8 +495,9 @@ export class Exchange implements MessageListener<ResponseHead>, SlotHolder {
     this.#responseStarted = true;
     // No deadline of its own: the upstream's silence is measured from its last byte.
     this.#phase = UpstreamPhase.ReceivingBody;
-    // The head and the body bytes that came with it leave in one write (see upstreamOpened).
-    this.#io.corkClient();
+    // The head and the body bytes that came with it leave in one write (see upstreamOpened); a head without a body
+    // (an empty 200 or 204, DataKit's usual answer) is one write without it.
+    if (framing.kind !== 'none' || this.#rechunk) this.#io.corkClient();
     this.#writeClient(responseHeadForClient(head, parsedResponseText, options, { chunked: this.#rechunk, close: this.#closeClientAfter, upgrade: false, via: this.#ctx.settings.via }));
     return framing;
   }
@@ -649,6 +672,20 @@ function hasField(head: RequestHead, name: string): boolean {
 /** An explicit promise that the request may be repeated (the header Go's Transport honours). */
 function hasIdempotencyKey(head: RequestHead): boolean {
   return fieldValues(head.headers, 'idempotency-key').length > 0 || fieldValues(head.headers, 'x-idempotency-key').length > 0;
+}
+
+/** `chunks` (latin1 strings and buffers, `bytes` in all) as one buffer. */
+function joined(chunks: ReadonlyArray<Buffer | string>, bytes: number): Buffer {
+  const buffer = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const chunk of chunks) {
+    if (typeof chunk === 'string') at += buffer.write(chunk, at, 'latin1');
+    else {
+      buffer.set(chunk, at);
+      at += chunk.length;
+    }
+  }
+  return buffer;
 }
 
 function resetError(message: string): Error {

@@ -61,12 +61,17 @@ export function connectionOptions(headers: readonly HeaderField[]): ConnectionOp
   for (const field of headers) {
     if (field.name !== 'connection') continue;
     found = true;
-    for (const item of field.value.includes(',') ? field.value.split(',') : [field.value]) {
-      const token = item.trim().toLowerCase();
+    // Item by item, without an array of them: nearly every value is one token (`keep-alive`, `close`).
+    const value = field.value;
+    for (let start = 0; start <= value.length; ) {
+      let end = value.indexOf(',', start);
+      if (end === -1) end = value.length;
+      const token = (start === 0 && end === value.length ? value : value.slice(start, end)).trim().toLowerCase();
       if (token === 'close') close = true;
       else if (token === 'keep-alive') keepAlive = true;
       else if (token === 'upgrade') upgrade = true;
       else if (token !== '' && !HOP_BY_HOP.has(token) && !FRAMING_FIELDS.has(token)) (named ??= new Set()).add(token);
+      start = end + 1;
     }
   }
   return found ? { close, keepAlive, upgrade, named } : NO_OPTIONS;

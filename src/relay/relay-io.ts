@@ -38,7 +38,6 @@ export interface RelayIo {
   openUpstream(target: DialTarget, origin: string, fresh: boolean): void;
   /** Writes to the upstream; false when its buffer is full (then `upstreamDrained`). */
   writeUpstream(data: Buffer | string): boolean;
-  corkUpstream(): void;
   pauseUpstream(): void;
   resumeUpstream(): void;
   /** FIN to the upstream (a switched connection whose client ended). */

@@ -15,6 +15,11 @@ export interface ProxyTarget {
 
 export interface AbsoluteTarget extends ProxyTarget {
   protocol: 'http:' | 'https:';
+  /**
+   * `scheme://authority`: the key of the origin's upstream slots and pooled connections. An intercepted tunnel
+   * gives every request the same string, so the maps hash it once, not once per request.
+   */
+  origin: string;
   /** Path and query, as sent to the origin. */
   pathWithQuery: string;
   /** Path alone: labels and logs never carry the query (it holds tokens). */
@@ -52,11 +57,13 @@ export function parseAbsoluteTarget(url: string): AbsoluteTarget {
   const port = parsed.port ? parsePort(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
   const pathWithQuery = rawPathAndQuery(url);
   const query = pathWithQuery.indexOf('?');
+  const authority = formatAuthority(host, port);
   return {
     protocol: parsed.protocol,
+    origin: `${parsed.protocol}//${authority}`,
     host,
     port,
-    authority: formatAuthority(host, port),
+    authority,
     pathWithQuery,
     pathname: query === -1 ? pathWithQuery : pathWithQuery.slice(0, query),
   };

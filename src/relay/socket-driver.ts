@@ -133,10 +133,6 @@ export class SocketDriver implements RelayIo, UpstreamHolder {
     return socket.write(data, 'latin1');
   }
 
-  corkUpstream(): void {
-    if (this.#upstream !== undefined) corkUntilNextTick(this.#upstream.socket);
-  }
-
   pauseUpstream(): void {
     this.#upstream?.socket.pause();
   }

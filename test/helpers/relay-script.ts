@@ -72,9 +72,6 @@ export class RecordingIo implements RelayIo {
     this.effects.push(`writeUpstream ${text(data)}`);
     return this.upstreamAccepts;
   }
-  corkUpstream(): void {
-    this.effects.push('corkUpstream');
-  }
   pauseUpstream(): void {
     this.effects.push('pauseUpstream');
   }
