@@ -17,7 +17,7 @@ const COMPARE_FLAGS = {
   workload: { kind: 'string', default: 'all', valueName: 'NAME', usage: `workload to run: ${WORKLOAD_CHOICES.join(', ')}` },
   rounds: { kind: 'int', default: DEFAULT_ROUNDS, min: 1, valueName: 'N', usage: 'times each scenario runs, interleaved; tables show medians' },
   c: { kind: 'int', min: 1, valueName: 'N', usage: "concurrent workers (connections) per scenario (default: the workload's, 16)" },
-  r: { kind: 'int', min: 1, valueName: 'N', usage: "sequential POSTs per worker (default: the workload's, 100 for 170KB, 1500 for 1KiB)" },
+  r: { kind: 'int', min: 1, valueName: 'N', usage: "sequential POSTs per worker (default: the workload's, 500 for 170KB, 1500 for 1KiB)" },
   f: { kind: 'string', valueName: 'FILE', usage: "file to POST (default: the workload's, bench-data/metric.data or metric-1k.data)" },
   warmup: { kind: 'int', default: DEFAULT_WARMUP_REQUESTS, min: 0, valueName: 'N', usage: 'untimed requests per worker before each run' },
   only: { kind: 'string', valueName: 'NAMES', usage: `comma-separated scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}` },
@@ -38,7 +38,7 @@ export const COMPARE_USAGE = `Usage: npm run bench -- [flags]    (node dist-tool
 Runs the same bench client workload against a null server directly and through each proxy, one scenario at a
 time, in interleaved rounds (round 1 runs every scenario once, then round 2, ...), and prints medians over the
 rounds, with each proxy's CPU time per request. Workloads, one after the other, each with every scenario:
-  170KB  16 workers x 100 POSTs of bench-data/metric.data (172,787 bytes)
+  170KB  16 workers x 500 POSTs of bench-data/metric.data (172,787 bytes)
   1KiB   16 workers x 1500 POSTs of bench-data/metric-1k.data (1,024 bytes)
 Any of -c, -r, -f runs one custom workload instead (other values from -workload, 170KB's for "all"), no targets.
 Then the memory of -tunnels idle CONNECT tunnels (RSS per tunnel, and after they close).

@@ -24,7 +24,7 @@ describe('npm run bench flags', () => {
   it('runs both workloads by default, each with every scenario, for the default rounds', () => {
     const o = parse([]);
     assert.deepEqual(summary(o), [
-      ['170KB', 16, 100, '/pkg/bench-data/metric.data', ALL, 4, false],
+      ['170KB', 16, 500, '/pkg/bench-data/metric.data', ALL, 4, false],
       ['1KiB', 16, 1500, '/pkg/bench-data/metric-1k.data', ALL, 4, false],
     ]);
     assert.equal(o.rounds, DEFAULT_ROUNDS);
@@ -53,13 +53,13 @@ describe('npm run bench flags', () => {
     assert.deepEqual(summary(parse(['-c', '8', '-r', '200'])), [['custom', 8, 200, '/pkg/bench-data/metric.data', ALL, 0, true]]);
     assert.deepEqual(summary(parse(['-workload', '1KiB', '-r', '50'])), [['custom', 16, 50, '/pkg/bench-data/metric-1k.data', ALL, 0, true]]);
     assert.deepEqual(summary(parse(['-f', 'my.data', '-only', 'egress-forward,direct-http'])), [
-      ['custom', 16, 100, 'my.data', 'direct-http,egress-forward', 0, true],
+      ['custom', 16, 500, 'my.data', 'direct-http,egress-forward', 0, true],
     ]);
   });
 
   it('-only keeps the named scenarios of each workload, in the standard order, and drops a workload left empty', () => {
     assert.deepEqual(summary(parse(['-only', 'egress-mitm,direct-https'])), [
-      ['170KB', 16, 100, '/pkg/bench-data/metric.data', 'direct-https,egress-mitm', 4, false],
+      ['170KB', 16, 500, '/pkg/bench-data/metric.data', 'direct-https,egress-mitm', 4, false],
       ['1KiB', 16, 1500, '/pkg/bench-data/metric-1k.data', 'direct-https,egress-mitm', 4, false],
     ]);
     assert.deepEqual(parse(['-only', 'squid-tunnel, direct-https']).workloads.map((w) => [w.name, w.scenarios]), [
