@@ -58,7 +58,12 @@ const HTTP_1_1 = 'HTTP/1.1';
  * decoded from), or the latin1 encoding of `text` made for a caller that has only the text.
  */
 function bytesOf(text: string, bytes: Uint8Array | undefined, offset: number): { bytes: Uint8Array; offset: number } {
-  return bytes === undefined ? { bytes: Buffer.from(text, 'latin1'), offset: 0 } : { bytes, offset };
+  if (bytes !== undefined) return { bytes, offset };
+  // Text only: its latin1 encoding keeps the low byte of a character above U+00FF, which could make a refused
+  // character look like an accepted one. A head decoded from bytes never has one; refuse it rather than check
+  // something other than what was given.
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) throw new MessageHeadError('character outside latin1 in head');
+  return { bytes: Buffer.from(text, 'latin1'), offset: 0 };
 }
 
 /**
