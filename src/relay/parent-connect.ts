@@ -53,8 +53,9 @@ export function connectThroughParent(
       }
       let status: number;
       try {
-        // The parser takes the head without its final CRLFCRLF, as the message scanner hands it over.
-        status = parseResponseHead(received.subarray(0, end).toString('latin1')).statusCode;
+        // The parser takes the head without its final CRLFCRLF, as the message scanner hands it over, and reads the
+        // bytes it was decoded from rather than encoding the text again.
+        status = parseResponseHead(received.toString('latin1', 0, end), received, 0).statusCode;
       } catch (err) {
         const detail = err instanceof MessageHeadError ? err.message : String(err);
         return finish(new UpstreamFailedError(target, `the upstream proxy's answer to CONNECT is not HTTP: ${detail}`));
